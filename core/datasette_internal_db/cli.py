@@ -1,0 +1,111 @@
+"""``datasette internal ...``: init, status, migrate, check, backup."""
+
+import asyncio
+import json
+import os
+import sqlite3
+import sys
+
+import click
+from datasette.app import Datasette
+from datasette.utils import StartupError
+
+from . import status as status_module
+from .database import release_server_lock
+from .lifecycle import migration_sets
+from .safety import internal_reason, table_names
+
+
+def started(path):
+    """Run core's whole startup against PATH (checks, lock, migrations, marker), then close."""
+    datasette = Datasette([], internal=path)
+    try:
+        asyncio.run(datasette.invoke_startup())
+    except StartupError as error:
+        raise click.ClickException(str(error)) from None
+    finally:
+        datasette.close()
+        release_server_lock(datasette)
+
+
+def existing(path):
+    if not os.path.exists(path):
+        raise click.ClickException(f"{path} does not exist")
+    return path
+
+
+@click.group()
+def internal():
+    """Manage Datasette's internal database (datasette-internal-db)."""
+
+
+@internal.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def init(path):
+    """Create (or bring up to date) an internal database at PATH: mark it and migrate it."""
+    started(path)
+    click.echo(f"Initialised internal database {path}")
+
+
+@internal.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+def migrate(path):
+    """Apply every pending migration of core and installed plugins to PATH."""
+    existing(path)
+    started(path)
+    click.echo(f"Migrated {path}")
+
+
+@internal.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Output JSON")
+def status(path, as_json):
+    """Marker, each migration set's applied and pending steps, tables with rows and bytes."""
+    existing(path)
+    sets = migration_sets(Datasette([], internal=path))
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        info = status_module.collect(conn, sets)
+    finally:
+        conn.close()
+    if as_json:
+        click.echo(json.dumps(dict(info, path=path), indent=2))
+    else:
+        click.echo(status_module.render_text(path, info))
+
+
+@internal.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def check(files):
+    """Exit 1, naming each one, if any FILE is a Datasette internal database."""
+    found = False
+    for path in files:
+        reason = internal_reason(table_names(existing(path)))
+        if reason:
+            found = True
+            click.echo(f"{path}: internal database ({reason}); do not serve it", err=True)
+    if found:
+        sys.exit(1)
+    click.echo(f"OK: none of {len(files)} file(s) is an internal database")
+
+
+@internal.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("dest", type=click.Path(dir_okay=False))
+def backup(path, dest):
+    """Copy PATH to DEST consistently, even while a server is writing to it."""
+    existing(path)
+    if os.path.exists(dest):
+        raise click.ClickException(f"{dest} already exists; choose a new file")
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    target = sqlite3.connect(dest)
+    try:
+        source.backup(target)
+        target.execute("pragma journal_mode=wal")
+        result = target.execute("pragma integrity_check").fetchone()[0]
+    finally:
+        source.close()
+        target.close()
+    if result != "ok":
+        raise click.ClickException(f"Backup {dest} failed integrity_check: {result}")
+    click.echo(f"Backed up {path} to {dest} (integrity_check ok)")

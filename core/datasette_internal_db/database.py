@@ -1,0 +1,90 @@
+"""Finding the internal database, making it durable, and keeping one server per file."""
+
+import fcntl
+import os
+import sqlite3
+import weakref
+
+SUPPORTED_DATASETTE = "Datasette 1.0a41 or later (datasette>=1.0a41)"
+BUSY_TIMEOUT_MS = 5000
+
+_locks = weakref.WeakKeyDictionary()
+
+
+class UnsupportedDatasette(RuntimeError):
+    pass
+
+
+class InternalDatabaseLocked(RuntimeError):
+    pass
+
+
+def get_internal_db(datasette):
+    """Return Datasette's internal ``Database``."""
+    getter = getattr(datasette, "get_internal_database", None)
+    if getter is None:
+        from datasette.version import __version__
+
+        raise UnsupportedDatasette(
+            f"datasette-internal-db needs {SUPPORTED_DATASETTE}; this is Datasette "
+            f"{__version__}, which has no get_internal_database()."
+        )
+    return getter()
+
+
+def is_persistent(datasette):
+    """True when the internal DB is a file given with ``--internal`` (not the temp file)."""
+    internal = get_internal_db(datasette)
+    return not internal.is_temp_disk and not internal.is_memory
+
+
+def enable_wal(path):
+    # journal_mode=WAL is stored in the file, but a read connection opened before the switch
+    # keeps answering "delete", so this runs before Datasette opens any connection to it.
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("pragma journal_mode=wal")
+    finally:
+        conn.close()
+
+
+def tune_write_connection(conn):
+    # synchronous and busy_timeout are per connection; Datasette keeps one write connection
+    # per database, so setting them once in the write thread covers every write.
+    conn.execute("pragma synchronous=normal")
+    conn.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+def lock_path(path):
+    return str(path) + ".lock"
+
+
+def acquire_server_lock(datasette, path):
+    """Hold an exclusive flock on ``PATH.lock`` for this Datasette's lifetime.
+
+    The kernel drops a flock when its process dies, so a lock left by a crashed server never
+    blocks the next one.
+    """
+    handle = open(lock_path(path), "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise InternalDatabaseLocked(
+            f"Another Datasette process (pid {holder}) is already serving the internal database "
+            f"{path}. Two servers on one internal file delete each other's catalog rows and fail "
+            "with 'database is locked'. Stop the other server or pass a different --internal file."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _locks[datasette] = handle
+
+
+def release_server_lock(datasette):
+    handle = _locks.pop(datasette, None)
+    if handle is not None:
+        handle.close()

@@ -1,0 +1,117 @@
+"""Startup of the internal DB: safety checks, durability, lock, migrations, marker."""
+
+import logging
+import secrets as random
+from importlib.metadata import version
+
+from datasette.plugins import pm
+from datasette.utils import StartupError
+from datasette.version import __version__ as datasette_version
+
+from . import audit, clock, jobs
+from . import secrets as stored_secrets
+from .database import (
+    InternalDatabaseLocked,
+    acquire_server_lock,
+    enable_wal,
+    get_internal_db,
+    is_persistent,
+    tune_write_connection,
+)
+from .migrations import CORE_SET, MigrationFailed, apply_migration_sets, migrations
+from .safety import UnsafeDatabase, check_internal_file, check_served_databases
+from .settings import RuntimeSettings, Setting
+
+log = logging.getLogger("datasette_internal_db")
+
+core_settings = RuntimeSettings(
+    CORE_SET,
+    [Setting("audit_retention_days", int, 365, "Audit entries older than this are deleted.")],
+)
+
+
+def config(datasette):
+    return datasette.plugin_config(CORE_SET) or {}
+
+
+def flag(value):
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
+def migration_sets(datasette):
+    """Core's set first, then every set plugins hand over through the hook."""
+    sets = [migrations]
+    for result in pm.hook.register_internal_migrations(datasette=datasette):
+        if result is None:
+            continue
+        sets.extend(result if isinstance(result, (list, tuple)) else [result])
+    return sets
+
+
+def run_safety_checks(datasette, sets):
+    internal = get_internal_db(datasette)
+    internal_path = internal.path if is_persistent(datasette) else None
+    try:
+        check_served_databases(datasette, internal_path)
+        if internal_path:
+            check_internal_file(internal_path, sets)
+    except UnsafeDatabase as error:
+        if not flag(config(datasette).get("unsafe_allow_internal")):
+            raise StartupError(str(error)) from None
+        log.warning(
+            "\n!!! UNSAFE: unsafe_allow_internal is set, so this check is overridden:\n%s\n"
+            "!!! Anyone who can read that database can read Datasette's private state.",
+            error,
+        )
+
+
+def check_persistence(datasette, sets):
+    plugin_sets = [s.name for s in sets if s.name != CORE_SET]
+    if is_persistent(datasette) or not plugin_sets:
+        return
+    message = (
+        f"Plugins keep state in the internal database ({', '.join(plugin_sets)}), but no "
+        "--internal file was given: that state is lost when Datasette exits. "
+        "Start with: datasette serve ... --internal internal.db"
+    )
+    if flag(config(datasette).get("require_persistent")):
+        raise StartupError(message + " (require_persistent is set)")
+    log.warning("WARNING: %s", message)
+
+
+async def write_marker(conn_datasette):
+    internal = get_internal_db(conn_datasette)
+    await internal.execute_write(
+        "insert or ignore into _datasette_internal"
+        " (id, created_at, datasette_version, core_version, instance_id) values (1, ?, ?, ?, ?)",
+        [clock.iso(), datasette_version, version(CORE_SET), random.token_hex(16)],
+    )
+
+
+async def prepare_internal_db(datasette):
+    """Everything core does before Datasette writes its own internal tables."""
+    sets = migration_sets(datasette)
+    run_safety_checks(datasette, sets)
+    check_persistence(datasette, sets)
+    internal = get_internal_db(datasette)
+    if is_persistent(datasette):
+        try:
+            acquire_server_lock(datasette, internal.path)
+        except InternalDatabaseLocked as error:
+            raise StartupError(str(error)) from None
+        enable_wal(internal.path)
+        await internal.execute_write_fn(tune_write_connection, transaction=False)
+    try:
+        await internal.execute_write_fn(
+            lambda conn: apply_migration_sets(conn, sets), transaction=False
+        )
+    except MigrationFailed as error:
+        raise StartupError(str(error)) from None
+    await write_marker(datasette)
+    interrupted = await jobs.mark_interrupted(datasette)
+    if interrupted:
+        log.warning("%d job(s) were running when Datasette last stopped: marked interrupted", interrupted)
+    problem = await stored_secrets.check_keys(datasette)
+    if problem:
+        log.warning("WARNING: %s", problem)
+    await audit.prune(datasette, await core_settings.get(datasette, "audit_retention_days"))

@@ -1,0 +1,147 @@
+"""Core's own schema, and applying every registered migration set to the internal DB."""
+
+from sqlite_utils import Database, Migrations
+
+CORE_SET = "datasette-internal-db"
+
+migrations = Migrations(CORE_SET)
+
+
+@migrations()
+def m001_marker(db):
+    db.execute(
+        """
+        create table _datasette_internal (
+            id integer primary key check (id = 1),
+            created_at text not null,
+            datasette_version text not null,
+            core_version text not null,
+            instance_id text not null,
+            key_check text
+        )
+        """
+    )
+
+
+@migrations()
+def m002_settings(db):
+    db["_datasette_internal_settings"].create(
+        {"plugin": str, "key": str, "value": str, "updated_by": str, "updated_at": str},
+        pk=("plugin", "key"),
+        not_null={"plugin", "key", "value", "updated_at"},
+    )
+    db["_datasette_internal_settings_history"].create(
+        {"id": int, "plugin": str, "key": str, "value": str, "changed_by": str, "changed_at": str},
+        pk="id",
+        not_null={"plugin", "key", "changed_at"},
+    )
+    db["_datasette_internal_settings_history"].create_index(["plugin", "key"])
+
+
+@migrations()
+def m003_cache(db):
+    db["_datasette_internal_cache"].create(
+        {"namespace": str, "key": str, "value": str, "expires_at": float, "stored_at": float},
+        pk=("namespace", "key"),
+        not_null={"namespace", "key", "value", "stored_at"},
+    )
+    db["_datasette_internal_cache"].create_index(["expires_at"])
+    db["_datasette_internal_cache"].create_index(["namespace", "stored_at"])
+
+
+@migrations()
+def m004_audit(db):
+    db["_datasette_internal_audit"].create(
+        {
+            "id": int,
+            "created_at": str,
+            "plugin": str,
+            "action": str,
+            "actor_id": str,
+            "resource": str,
+            "details": str,
+        },
+        pk="id",
+        not_null={"created_at", "plugin", "action"},
+    )
+    db["_datasette_internal_audit"].create_index(["created_at"])
+    db["_datasette_internal_audit"].create_index(["plugin", "action"])
+    db["_datasette_internal_audit"].create_index(["actor_id"])
+
+
+@migrations()
+def m005_jobs(db):
+    db["_datasette_internal_jobs"].create(
+        {
+            "id": str,
+            "plugin": str,
+            "kind": str,
+            "status": str,
+            "done": int,
+            "total": int,
+            "errors": str,
+            "error_count": int,
+            "actor_id": str,
+            "cancel_requested": int,
+            "created_at": str,
+            "updated_at": str,
+            "finished_at": str,
+        },
+        pk="id",
+        not_null={"plugin", "kind", "status", "created_at", "updated_at"},
+        defaults={"done": 0, "errors": "[]", "error_count": 0, "cancel_requested": 0},
+    )
+    db["_datasette_internal_jobs"].create_index(["status"])
+
+
+@migrations()
+def m006_secrets(db):
+    db["_datasette_internal_secrets"].create(
+        {"plugin": str, "name": str, "ciphertext": str, "created_at": str, "updated_at": str},
+        pk=("plugin", "name"),
+        not_null={"plugin", "name", "ciphertext", "created_at", "updated_at"},
+    )
+
+
+class MigrationFailed(Exception):
+    def __init__(self, set_name, step, error):
+        self.set_name = set_name
+        self.step = step
+        self.error = error
+        super().__init__(
+            f"Migration {set_name!r} step {step!r} failed: {error.__class__.__name__}: {error}. "
+            "The step was rolled back; the internal database is unchanged by it."
+        )
+
+
+def table_prefix(set_name):
+    """The table prefix a migration set owns: ``datasette-internal-comments`` -> ``datasette_internal_comments_``."""
+    return set_name.replace("-", "_") + "_"
+
+
+def apply_migration_sets(conn, migration_sets):
+    """Apply each set in order, each step in its own transaction. Runs in the write thread."""
+    db = Database(conn, execute_plugins=False)
+    for migration_set in migration_sets:
+        try:
+            migration_set.apply(db)
+        except Exception as error:
+            pending = migration_set.pending(db)
+            step = pending[0].name if pending else "?"
+            raise MigrationFailed(migration_set.name, step, error) from error
+
+
+def migration_status(conn, migration_sets):
+    """Applied and pending step names for each set (read only)."""
+    db = Database(conn, execute_plugins=False)
+    return [
+        {
+            "set": migration_set.name,
+            "applied": [
+                {"name": step.name, "applied_at": step.applied_at}
+                for step in migration_set.applied(db)
+            ],
+            "pending": [step.name for step in migration_set.pending(db)],
+        }
+        for migration_set in migration_sets
+    ]

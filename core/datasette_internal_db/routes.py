@@ -1,0 +1,117 @@
+"""/-/internal pages: status, audit log, runtime settings, job progress."""
+
+from datasette.utils.asgi import Response
+
+from . import audit, jobs, status
+from .database import get_internal_db
+from .errors import InvalidInput
+from .lifecycle import migration_sets
+from .settings import registry as settings_registry
+from .web import json_error, read_json_object
+
+ADMIN = "internal-db-admin"
+
+
+async def is_admin(datasette, request):
+    return await datasette.allowed(action=ADMIN, actor=request.actor)
+
+
+async def internal_status(datasette, request):
+    if not await is_admin(datasette, request):
+        return json_error(403, "Permission denied: internal-db-admin is required")
+    internal = get_internal_db(datasette)
+    sets = migration_sets(datasette)
+    info = await internal.execute_fn(lambda conn: status.collect(conn, sets))
+    info["path"] = internal.path if not internal.is_temp_disk else None
+    info["persistent"] = not internal.is_temp_disk
+    if request.url_vars.get("format"):
+        return Response.json(info)
+    return Response.html(
+        await datasette.render_template("datasette_internal_status.html", {"info": info}, request)
+    )
+
+
+async def audit_log(datasette, request):
+    if not await is_admin(datasette, request):
+        return json_error(403, "Permission denied: internal-db-admin is required")
+    args = request.args
+    try:
+        limit = int(args.get("_size", 100))
+        before_id = int(args["before"]) if args.get("before") else None
+        rows = await audit.entries(
+            datasette,
+            plugin=args.get("plugin") or None,
+            action=args.get("action") or None,
+            actor_id=args.get("actor") or None,
+            since=args.get("since") or None,
+            before_id=before_id,
+            limit=limit,
+        )
+    except (ValueError, InvalidInput) as error:
+        return json_error(400, str(error))
+    next_before = rows[-1]["id"] if len(rows) == limit else None
+    if request.url_vars.get("format"):
+        return Response.json({"ok": True, "entries": rows, "next": next_before})
+    return Response.html(
+        await datasette.render_template(
+            "datasette_internal_audit.html",
+            {"entries": rows, "next": next_before, "filters": dict(args)},
+            request,
+        )
+    )
+
+
+async def runtime_settings(datasette, request):
+    if not await is_admin(datasette, request):
+        return json_error(403, "Permission denied: internal-db-admin is required")
+    if request.method == "POST":
+        try:
+            data = await read_json_object(request)
+            plugin = settings_registry.get(data.get("plugin"))
+            if plugin is None:
+                raise InvalidInput(f"Unknown plugin {data.get('plugin')!r}")
+            if data.get("reset"):
+                await plugin.reset(datasette, data.get("key"), actor_id=(request.actor or {}).get("id"))
+            else:
+                if "value" not in data:
+                    raise InvalidInput("Give a 'value' (or 'reset': true)")
+                await plugin.set(
+                    datasette, data.get("key"), data["value"], actor_id=(request.actor or {}).get("id")
+                )
+        except InvalidInput as error:
+            return json_error(400, str(error))
+        return Response.json({"ok": True, "settings": await plugin.all(datasette)})
+    everything = {
+        name: await plugin.all(datasette) for name, plugin in sorted(settings_registry.items())
+    }
+    if request.url_vars.get("format"):
+        return Response.json({"ok": True, "settings": everything})
+    return Response.html(
+        await datasette.render_template(
+            "datasette_internal_settings.html", {"settings": everything}, request
+        )
+    )
+
+
+async def job_status(datasette, request):
+    job = await jobs.get(datasette, request.url_vars["job_id"])
+    actor_id = (request.actor or {}).get("id")
+    if job is None or not (
+        (actor_id and job["actor_id"] == actor_id) or await is_admin(datasette, request)
+    ):
+        return json_error(404, "Job not found")
+    cancel = request.path.endswith("/cancel")
+    if cancel != (request.method == "POST"):
+        return json_error(405, "POST to /cancel to cancel a job; GET .json to read it")
+    if cancel:
+        await jobs.request_cancel(datasette, job["id"])
+        job = await jobs.get(datasette, job["id"])
+    return Response.json({"ok": True, "job": job})
+
+
+routes = [
+    (r"^/-/internal(?P<format>\.json)?$", internal_status),
+    (r"^/-/internal/audit(?P<format>\.json)?$", audit_log),
+    (r"^/-/internal/settings(?P<format>\.json)?$", runtime_settings),
+    (r"^/-/internal/jobs/(?P<job_id>[0-9a-f]{16})(?:\.json|/cancel)$", job_status),
+]

@@ -1,0 +1,129 @@
+"""Helpers for testing plugins against the internal DB: in-process and as real servers.
+
+    from datasette_internal_db.testing import make_datasette, cookies_for, serve
+
+    ds = await make_datasette(tmp_path, files=[data_db], config={...})
+    response = await ds.client.get("/-/comments", cookies=cookies_for(ds, "alice"))
+
+    with serve(tmp_path, files=[data_db], plugins=["datasette-internal-comments"]) as server:
+        httpx.get(server.url + "/-/versions.json")
+"""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+from datasette.app import Datasette
+
+from .database import release_server_lock
+
+CORE = "datasette-internal-db"
+
+
+async def make_datasette(tmp_path, files=(), *, internal="internal.db", **kwargs):
+    """A started Datasette whose internal DB is a real file under ``tmp_path``.
+
+    ``internal=None`` gives Datasette's temporary internal DB. Extra keyword arguments go to
+    ``Datasette(...)`` (``config=``, ``settings=``, ``immutables=`` ...).
+    """
+    internal_path = None if internal is None else str(tmp_path / internal)
+    datasette = Datasette([str(f) for f in files], internal=internal_path, **kwargs)
+    await datasette.invoke_startup()
+    return datasette
+
+
+def close(datasette):
+    """Close a Datasette made by ``make_datasette`` and free its internal file for a restart."""
+    datasette.close()
+    release_server_lock(datasette)
+
+
+def cookies_for(datasette, actor_id):
+    """Cookies that sign in ``actor_id`` (a string) or an actor dict."""
+    actor = actor_id if isinstance(actor_id, dict) else {"id": actor_id}
+    return {"ds_actor": datasette.client.actor_cookie(actor)}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    def __init__(self, process, url, internal_path, log_path):
+        self.process = process
+        self.url = url
+        self.internal_path = internal_path
+        self.log_path = log_path
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+
+def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins=None, config=None,
+                 env=None, timeout=30):
+    """Start ``datasette serve`` on 127.0.0.1 and wait until it answers.
+
+    ``plugins``: names to load (``DATASETTE_LOAD_PLUGINS``); core is always added.
+    ``config``: a dict written to ``datasette.yaml`` (JSON is valid YAML) and passed with ``-c``.
+    Raises RuntimeError with the server's output if it exits or does not answer in time.
+    """
+    port = free_port()
+    internal_path = None if internal is None else str(tmp_path / internal)
+    command = [sys.executable, "-m", "datasette", "serve", *map(str, files), "-p", str(port),
+               "-h", "127.0.0.1"]
+    if internal_path:
+        command += ["--internal", internal_path]
+    if config is not None:
+        config_path = tmp_path / f"datasette-{port}.yaml"
+        config_path.write_text(json.dumps(config))
+        command += ["-c", str(config_path)]
+    command += list(args)
+    environment = dict(os.environ, **(env or {}))
+    if plugins is not None:
+        environment["DATASETTE_LOAD_PLUGINS"] = ",".join(dict.fromkeys([CORE, *plugins]))
+    log_path = tmp_path / f"server-{port}.log"
+    log = open(log_path, "w")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    server = Server(process, f"http://127.0.0.1:{port}", internal_path, log_path)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"datasette serve exited with {process.returncode}:\n{server.log()}")
+        try:
+            httpx.get(server.url + "/-/versions.json", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.kill()
+    raise RuntimeError(f"datasette serve did not answer in {timeout}s:\n{server.log()}")
+
+
+@contextlib.contextmanager
+def serve(tmp_path, files=(), **kwargs):
+    """``start_server`` as a context manager that stops the server on exit."""
+    server = start_server(tmp_path, files, **kwargs)
+    try:
+        yield server
+    finally:
+        server.stop()
