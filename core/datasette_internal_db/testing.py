@@ -18,8 +18,11 @@ import subprocess
 import sys
 import time
 
+import secrets
+
 import httpx
 from datasette.app import Datasette
+from itsdangerous import URLSafeSerializer
 
 from .database import release_server_lock
 
@@ -57,11 +60,17 @@ def free_port():
 
 
 class Server:
-    def __init__(self, process, url, internal_path, log_path):
+    def __init__(self, process, url, internal_path, log_path, secret):
         self.process = process
         self.url = url
         self.internal_path = internal_path
         self.log_path = log_path
+        self.secret = secret
+
+    def cookies_for(self, actor_id):
+        """Cookies that sign in ``actor_id`` (or an actor dict) on this server."""
+        actor = actor_id if isinstance(actor_id, dict) else {"id": actor_id}
+        return {"ds_actor": URLSafeSerializer(self.secret, "actor").dumps({"a": actor})}
 
     def log(self):
         with open(self.log_path) as f:
@@ -86,6 +95,8 @@ def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins
 
     ``plugins``: names to load (``DATASETTE_LOAD_PLUGINS``); core is always added.
     ``config``: a dict written to ``datasette.yaml`` (JSON is valid YAML) and passed with ``-c``.
+    ``DATASETTE_SECRET`` is set (random unless ``env`` gives one) so ``server.cookies_for`` works
+    and a restart with the same ``env`` keeps encrypted secrets readable.
     Raises RuntimeError with the server's output if it exits or does not answer in time.
     """
     port = free_port()
@@ -100,12 +111,15 @@ def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins
         command += ["-c", str(config_path)]
     command += list(args)
     environment = dict(os.environ, **(env or {}))
+    environment.setdefault("DATASETTE_SECRET", secrets.token_hex(16))
     if plugins is not None:
         environment["DATASETTE_LOAD_PLUGINS"] = ",".join(dict.fromkeys([CORE, *plugins]))
     log_path = tmp_path / f"server-{port}.log"
     log = open(log_path, "w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
-    server = Server(process, f"http://127.0.0.1:{port}", internal_path, log_path)
+    server = Server(
+        process, f"http://127.0.0.1:{port}", internal_path, log_path, environment["DATASETTE_SECRET"]
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
