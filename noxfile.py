@@ -1,0 +1,95 @@
+"""Development sessions for the datasette-internal monorepo. `nox -s tests` is the test command."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+CORE = "core"
+PLUGINS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+PLUGINS = [str(Path(p).parent) for p in PLUGINS]
+PACKAGES = [CORE, *PLUGINS]
+LOWEST_DATASETTE = "datasette==1.0a41"
+
+
+def install(session, *packages, extra_requirements=()):
+    session.install(*(f"-e{p}[test]" for p in packages), *extra_requirements)
+
+
+def run_pytest(session, *paths):
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+
+
+@nox.session(python=False)
+def lint(session):
+    """ruff check and ruff format --check over the whole repo."""
+    session.run("ruff", "check", ".", external=True)
+    session.run("ruff", "format", "--check", ".", external=True)
+
+
+@nox.session
+@nox.parametrize("package", [*PACKAGES, "all"])
+def tests(session, package):
+    """Each package alone (only core and that package installed), then all packages together."""
+    if package == "all":
+        install(session, *PACKAGES)
+        run_pytest(session, *(f"{p}/tests" for p in PACKAGES))
+    else:
+        install(session, *dict.fromkeys([CORE, package]))
+        run_pytest(session, f"{package}/tests")
+
+
+@nox.session
+def minimums(session):
+    """Every package's tests against the lowest supported Datasette."""
+    install(session, *PACKAGES, extra_requirements=[LOWEST_DATASETTE])
+    run_pytest(session, *(f"{p}/tests" for p in PACKAGES))
+
+
+@nox.session
+def demo(session):
+    """Install everything, build sample.db, serve it with every plugin on demo/internal.db."""
+    install(session, *PACKAGES)
+    demo_dir = ROOT / "demo"
+    demo_dir.mkdir(exist_ok=True)
+    session.run("python", "scripts/make_sample_db.py", str(demo_dir / "sample.db"))
+    port = os.environ.get("DEMO_PORT", "8001")
+    session.log(f"Open http://127.0.0.1:{port}/ (use the root link printed below to sign in)")
+    session.log("Data lives in demo/internal.db and survives a restart of this session.")
+    session.run(
+        "datasette", "serve", str(demo_dir / "sample.db"),
+        "--internal", str(demo_dir / "internal.db"),
+        "--root", "-p", port, "-c", "scripts/demo.yaml",
+        env={"DATASETTE_SECRET": os.environ.get("DATASETTE_SECRET", "demo-secret-change-me")},
+    )
+
+
+@nox.session
+def build(session):
+    """Wheels and sdists of every package; one plugin's wheel alone in a fresh venv must start."""
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.install("build")
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--outdir", str(dist), package)
+    check = session.create_tmp()
+    session.run(sys.executable, "-m", "venv", f"{check}/venv", external=True)
+    python = f"{check}/venv/bin/python"
+    wheels = {w.name.split("-")[0]: str(w) for w in dist.glob("*.whl")}
+    session.run(python, "-m", "pip", "install", "-q", wheels["datasette_internal_db"],
+                wheels["datasette_internal_comments"], external=True)
+    session.run(python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json",
+                external=True)
+
+
+@nox.session
+def bench(session):
+    """Every benchmark; writes docs/benchmarks.md and docs/benchmarks.json."""
+    install(session, *PACKAGES, extra_requirements=["-rbench/requirements.txt"])
+    session.run("python", "bench/run.py", *session.posargs)
