@@ -29,14 +29,16 @@ from .database import release_server_lock
 CORE = "datasette-internal-db"
 
 
-async def make_datasette(tmp_path, files=(), *, internal="internal.db", **kwargs):
+async def make_datasette(tmp_path, files=(), *, internal="internal.db", root=True, **kwargs):
     """A started Datasette whose internal DB is a real file under ``tmp_path``.
 
-    ``internal=None`` gives Datasette's temporary internal DB. Extra keyword arguments go to
+    ``internal=None`` gives Datasette's temporary internal DB. ``root=True`` acts like
+    ``--root``: the actor ``{"id": "root"}`` may do everything. Extra keyword arguments go to
     ``Datasette(...)`` (``config=``, ``settings=``, ``immutables=`` ...).
     """
     internal_path = None if internal is None else str(tmp_path / internal)
     datasette = Datasette([str(f) for f in files], internal=internal_path, **kwargs)
+    datasette.root_enabled = root
     await datasette.invoke_startup()
     return datasette
 

@@ -1,0 +1,292 @@
+"""Settings, cache, audit, jobs, secrets: API, bad input, concurrency, restart."""
+
+import asyncio
+
+import pytest
+
+from datasette_internal_db import Cache, InvalidInput, RuntimeSettings, Setting, audit, jobs, secrets
+from datasette_internal_db.testing import close, make_datasette
+
+example_settings = RuntimeSettings(
+    "example-plugin",
+    [
+        Setting("paused", bool, False, "Stop everything"),
+        Setting("limit", int, 10),
+        Setting("ratio", float, 0.5),
+        Setting("tables", list, []),
+    ],
+)
+example_cache = Cache("example-plugin", max_entries=5, default_ttl=60)
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+async def test_setting_falls_back_to_config_then_default(tmp_path):
+    datasette = await make_datasette(tmp_path, config={"plugins": {"example-plugin": {"limit": 3}}})
+    assert await example_settings.get(datasette, "limit") == 3
+    assert await example_settings.get(datasette, "paused") is False
+    await example_settings.set(datasette, "limit", 7, actor_id="alice")
+    assert await example_settings.get(datasette, "limit") == 7
+    everything = await example_settings.all(datasette)
+    assert everything["limit"]["source"] == "runtime"
+    assert everything["limit"]["updated_by"] == "alice"
+    assert everything["paused"]["source"] == "default"
+    await example_settings.reset(datasette, "limit", actor_id="bob")
+    assert await example_settings.get(datasette, "limit") == 3
+    history = await example_settings.history(datasette, "limit")
+    assert [(h["value"], h["changed_by"], h["reset"]) for h in history] == [
+        (None, "bob", True),
+        (7, "alice", False),
+    ]
+    close(datasette)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("paused", 1, "must be a boolean"),
+        ("limit", True, "must be a integer"),
+        ("limit", "7", "must be a integer"),
+        ("tables", {"a": 1}, "must be a list"),
+        ("nope", 1, "Unknown setting 'nope'"),
+        ("tables", ["x" * 70_000], "larger than"),
+    ],
+)
+async def test_setting_bad_input(ds, key, value, message):
+    await example_settings.set(ds, "limit", 4)
+    with pytest.raises(InvalidInput, match=message):
+        await example_settings.set(ds, key, value)
+    assert await example_settings.get(ds, "limit") == 4
+
+
+async def test_settings_concurrent_writers_lose_nothing(ds):
+    await asyncio.gather(*(example_settings.set(ds, "limit", n, actor_id=f"a{n}") for n in range(50)))
+    assert len(await example_settings.history(ds, "limit", limit=100)) == 50
+
+
+async def test_settings_json_api_is_admin_only(ds):
+    body = {"plugin": "example-plugin", "key": "limit", "value": 9}
+    anonymous = await ds.client.post("/-/internal/settings", json=body)
+    assert anonymous.status_code == 403
+    alice = await ds.client.post("/-/internal/settings", json=body, actor={"id": "alice"})
+    assert alice.status_code == 403
+    root = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+    assert root.status_code == 200, root.text
+    assert root.json()["settings"]["limit"]["value"] == 9
+    bad = await ds.client.post(
+        "/-/internal/settings", json={**body, "value": "nine"}, actor={"id": "root"}
+    )
+    assert bad.status_code == 400
+    assert bad.json() == {"ok": False, "errors": ["Setting 'limit' must be a integer, got str"]}
+    for broken in (b"{nope", b"[1]", b'{"plugin": "who"}'):
+        response = await ds.client.post(
+            "/-/internal/settings", content=broken, actor={"id": "root"}
+        )
+        assert response.status_code == 400, broken
+        assert response.json()["ok"] is False
+    listing = await ds.client.get("/-/internal/settings.json", actor={"id": "root"})
+    assert listing.json()["settings"]["example-plugin"]["limit"]["value"] == 9
+    page = await ds.client.get("/-/internal/settings", actor={"id": "root"})
+    assert "audit_retention_days" in page.text
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+async def test_cache_expiry_with_controlled_time(ds, frozen_time):
+    await example_cache.set(ds, "k", {"v": 1}, ttl=10)
+    assert await example_cache.get(ds, "k") == {"v": 1}
+    frozen_time.advance(11)
+    assert await example_cache.get(ds, "k", "gone") == "gone"
+    from datasette_internal_db.cache import prune_expired
+
+    assert await prune_expired(ds) == 1
+
+
+async def test_cache_is_bounded_and_keeps_newest(ds, frozen_time):
+    for n in range(8):
+        frozen_time.advance(1)
+        await example_cache.set(ds, f"k{n}", n)
+    found = await example_cache.get_many(ds, [f"k{n}" for n in range(8)])
+    assert found == {f"k{n}": n for n in range(3, 8)}
+
+
+async def test_cache_delete_and_bad_input(ds):
+    await example_cache.set(ds, "k", 1)
+    await example_cache.delete(ds, "k")
+    assert await example_cache.get(ds, "k") is None
+    for key, value, ttl in [("", 1, None), ("k", object(), None), ("k", 1, -1), ("k", "x" * 300_000, None)]:
+        with pytest.raises(InvalidInput):
+            await example_cache.set(ds, key, value, ttl=ttl)
+
+
+async def test_cache_concurrent_writers(ds):
+    wide = Cache("example-wide", max_entries=1000)
+    await asyncio.gather(*(wide.set(ds, f"k{n}", n) for n in range(200)))
+    assert len(await wide.get_many(ds, [f"k{n}" for n in range(200)])) == 200
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+
+async def test_audit_record_filter_page_and_prune(ds, frozen_time):
+    for n in range(5):
+        await audit.record(ds, "example-plugin", "delete", actor={"id": f"u{n % 2}"},
+                           resource=f"db/t/{n}", details={"n": n})
+        frozen_time.advance(86400)
+    await audit.record(ds, "other-plugin", "rotate", actor=None)
+    newest = await audit.entries(ds, plugin="example-plugin", limit=2)
+    assert [e["details"]["n"] for e in newest] == [4, 3]
+    older = await audit.entries(ds, plugin="example-plugin", before_id=newest[-1]["id"], limit=10)
+    assert [e["details"]["n"] for e in older] == [2, 1, 0]
+    assert {e["details"]["n"] for e in await audit.entries(ds, actor_id="u1")} == {1, 3}
+    assert await audit.prune(ds, retention_days=2) == 3
+    with pytest.raises(InvalidInput):
+        await audit.record(ds, "p", "a", details={"x": "y" * 20_000})
+    with pytest.raises(InvalidInput):
+        await audit.entries(ds, limit=0)
+
+
+async def test_audit_pages_are_admin_only(ds):
+    await audit.record(ds, "example-plugin", "revoke", actor={"id": "root"}, resource="<b>x</b>")
+    assert (await ds.client.get("/-/internal/audit.json")).status_code == 403
+    assert (await ds.client.get("/-/internal/audit.json", actor={"id": "alice"})).status_code == 403
+    data = (await ds.client.get("/-/internal/audit.json?plugin=example-plugin", actor={"id": "root"})).json()
+    assert data["entries"][0]["action"] == "revoke"
+    page = await ds.client.get("/-/internal/audit", actor={"id": "root"})
+    assert "&lt;b&gt;x&lt;/b&gt;" in page.text and "<b>x</b>" not in page.text
+    bad = await ds.client.get("/-/internal/audit.json?_size=abc", actor={"id": "root"})
+    assert bad.status_code == 400 and bad.json()["ok"] is False
+
+
+async def test_status_page_is_admin_only(ds):
+    assert (await ds.client.get("/-/internal.json")).status_code == 403
+    assert (await ds.client.get("/-/internal", actor={"id": "alice"})).status_code == 403
+    data = (await ds.client.get("/-/internal.json", actor={"id": "root"})).json()
+    assert data["persistent"] is True and data["journal_mode"] == "wal"
+    assert any(t["name"] == "_datasette_internal_jobs" for t in data["tables"])
+    page = await ds.client.get("/-/internal", actor={"id": "root"})
+    assert "Migration sets" in page.text
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+async def test_job_progress_and_errors(ds):
+    async def work(job):
+        for n in range(10):
+            if n == 3:
+                await job.error(f"item {n} failed")
+            await job.advance()
+
+    job_id = await jobs.start(ds, "example-plugin", "scan", work, actor_id="alice", total=10)
+    await jobs.wait(job_id)
+    job = await jobs.get(ds, job_id)
+    assert (job["status"], job["done"], job["total"], job["errors"]) == ("done", 10, 10, ["item 3 failed"])
+    mine = await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "alice"})
+    assert mine.json()["job"]["status"] == "done"
+    theirs = await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "bob"})
+    assert theirs.status_code == 404
+    assert (await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "root"})).status_code == 200
+
+
+async def test_job_cancel_and_failure(ds):
+    started = asyncio.Event()
+
+    async def slow(job):
+        started.set()
+        while not await job.cancel_requested():
+            await asyncio.sleep(0.01)
+
+    job_id = await jobs.start(ds, "example-plugin", "slow", slow, actor_id="alice")
+    await started.wait()
+    refused = await ds.client.get(f"/-/internal/jobs/{job_id}/cancel", actor={"id": "alice"})
+    assert refused.status_code == 405
+    response = await ds.client.post(f"/-/internal/jobs/{job_id}/cancel", actor={"id": "alice"})
+    assert response.json()["job"]["cancel_requested"] is True
+    await jobs.wait(job_id)
+    assert (await jobs.get(ds, job_id))["status"] == "cancelled"
+
+    async def broken(job):
+        raise ValueError("boom")
+
+    failed = await jobs.start(ds, "example-plugin", "broken", broken)
+    await jobs.wait(failed)
+    job = await jobs.get(ds, failed)
+    assert job["status"] == "failed" and job["errors"] == ["ValueError: boom"]
+
+
+async def test_running_job_is_interrupted_after_restart(tmp_path):
+    first = await make_datasette(tmp_path)
+    hang = asyncio.Event()
+
+    async def forever(job):
+        await hang.wait()
+
+    job_id = await jobs.start(first, "example-plugin", "forever", forever)
+    close(first)
+    second = await make_datasette(tmp_path)
+    job = await jobs.get(second, job_id)
+    assert job["status"] == "interrupted" and job["finished"]
+    hang.set()
+    close(second)
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+
+def test_tokens_are_hashed_and_verified():
+    token = secrets.new_token("dsi_")
+    stored = secrets.hash_token(token)
+    assert token.startswith("dsi_") and len(token) > 40
+    assert len(stored) == 64 and token not in stored
+    assert secrets.verify_token(token, stored)
+    assert not secrets.verify_token(token + "x", stored)
+    assert not secrets.verify_token(None, stored)
+
+
+async def test_secret_round_trip_and_restart(tmp_path):
+    config = {"plugins": {"datasette-internal-db": {"encryption_keys": ["key-one"]}}}
+    first = await make_datasette(tmp_path, config=config)
+    await secrets.store(first, "example-plugin", "signing", "whsec_abc")
+    raw = (await first.get_internal_database().execute(
+        "select ciphertext from _datasette_internal_secrets")).single_value()
+    assert "whsec_abc" not in raw
+    close(first)
+    second = await make_datasette(tmp_path, config=config)
+    assert await secrets.read(second, "example-plugin", "signing") == "whsec_abc"
+    await secrets.delete(second, "example-plugin", "signing")
+    assert await secrets.read(second, "example-plugin", "signing") is None
+    with pytest.raises(InvalidInput):
+        await secrets.store(second, "example-plugin", "big", "x" * 20_000)
+    close(second)
+
+
+async def test_key_rotation(tmp_path):
+    def config(keys):
+        return {"plugins": {"datasette-internal-db": {"encryption_keys": keys}}}
+
+    first = await make_datasette(tmp_path, config=config(["old"]))
+    await secrets.store(first, "example-plugin", "s", "value")
+    close(first)
+    rotating = await make_datasette(tmp_path, config=config(["new", "old"]))
+    assert await secrets.read(rotating, "example-plugin", "s") == "value"
+    assert await secrets.rotate(rotating) == 1
+    close(rotating)
+    rotated = await make_datasette(tmp_path, config=config(["new"]))
+    assert await secrets.check_keys(rotated) is None
+    assert await secrets.read(rotated, "example-plugin", "s") == "value"
+    close(rotated)
+
+
+async def test_lost_key_is_detected_with_instructions(tmp_path, caplog):
+    first = await make_datasette(tmp_path, secret="first-secret")
+    await secrets.store(first, "example-plugin", "s", "value")
+    close(first)
+    second = await make_datasette(tmp_path, secret="random-per-start")
+    assert "1 secret(s) stored in this internal database" in caplog.text
+    assert "DATASETTE_SECRET" in caplog.text
+    with pytest.raises(secrets.SecretsUnreadable, match="encryption_keys"):
+        await secrets.read(second, "example-plugin", "s")
+    close(second)
