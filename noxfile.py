@@ -26,11 +26,12 @@ def run_pytest(session, *paths):
     session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
 
 
-@nox.session(python=False)
+@nox.session
 def lint(session):
     """ruff check and ruff format --check over the whole repo."""
-    session.run("ruff", "check", ".", external=True)
-    session.run("ruff", "format", "--check", ".", external=True)
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session
@@ -63,9 +64,16 @@ def demo(session):
     session.log(f"Open http://127.0.0.1:{port}/ (use the root link printed below to sign in)")
     session.log("Data lives in demo/internal.db and survives a restart of this session.")
     session.run(
-        "datasette", "serve", str(demo_dir / "sample.db"),
-        "--internal", str(demo_dir / "internal.db"),
-        "--root", "-p", port, "-c", "scripts/demo.yaml",
+        "datasette",
+        "serve",
+        str(demo_dir / "sample.db"),
+        "--internal",
+        str(demo_dir / "internal.db"),
+        "--root",
+        "-p",
+        port,
+        "-c",
+        "scripts/demo.yaml",
         env={"DATASETTE_SECRET": os.environ.get("DATASETTE_SECRET", "demo-secret-change-me")},
     )
 
@@ -82,10 +90,19 @@ def build(session):
     session.run(sys.executable, "-m", "venv", f"{check}/venv", external=True)
     python = f"{check}/venv/bin/python"
     wheels = {w.name.split("-")[0]: str(w) for w in dist.glob("*.whl")}
-    session.run(python, "-m", "pip", "install", "-q", wheels["datasette_internal_db"],
-                wheels["datasette_internal_comments"], external=True)
-    session.run(python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json",
-                external=True)
+    session.run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        wheels["datasette_internal_db"],
+        wheels["datasette_internal_comments"],
+        external=True,
+    )
+    session.run(
+        python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json", external=True
+    )
 
 
 @nox.session

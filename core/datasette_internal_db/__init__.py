@@ -47,7 +47,9 @@ def register_actions(datasette):
     return [
         Action(
             name="internal-db-admin",
-            description="See the internal database's status, audit log and jobs; change runtime settings",
+            description=(
+                "See the internal database's status, audit log and jobs; change runtime settings"
+            ),
         )
     ]
 

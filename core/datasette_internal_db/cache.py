@@ -11,7 +11,7 @@ MAX_VALUE_BYTES = 256 * 1024
 
 
 class Cache:
-    """Declare once per plugin, at module level: ``Cache("datasette-internal-x", max_entries=10_000)``."""
+    """Declare once per plugin, at module level: ``Cache("datasette-internal-x")``."""
 
     def __init__(self, namespace, max_entries=10_000, default_ttl=3600):
         self.namespace = namespace
@@ -20,7 +20,9 @@ class Cache:
 
     def _check_key(self, key):
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
-            raise InvalidInput(f"Cache keys are non-empty strings of at most {MAX_KEY_LENGTH} chars")
+            raise InvalidInput(
+                f"Cache keys are non-empty strings of at most {MAX_KEY_LENGTH} chars"
+            )
 
     async def get(self, datasette, key, default=None):
         self._check_key(key)
@@ -66,7 +68,9 @@ class Cache:
             except (TypeError, ValueError) as error:
                 raise InvalidInput(f"Cache value for {key!r} is not JSON: {error}") from None
             if len(encoded.encode()) > MAX_VALUE_BYTES:
-                raise InvalidInput(f"Cache value for {key!r} is larger than {MAX_VALUE_BYTES} bytes")
+                raise InvalidInput(
+                    f"Cache value for {key!r} is larger than {MAX_VALUE_BYTES} bytes"
+                )
             rows.append((self.namespace, key, encoded, expires_at, stored_at))
 
         def write(conn):

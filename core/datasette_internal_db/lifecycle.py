@@ -110,7 +110,9 @@ async def prepare_internal_db(datasette):
     await write_marker(datasette)
     interrupted = await jobs.mark_interrupted(datasette)
     if interrupted:
-        log.warning("%d job(s) were running when Datasette last stopped: marked interrupted", interrupted)
+        log.warning(
+            "%d job(s) were running when Datasette last stopped: marked interrupted", interrupted
+        )
     problem = await stored_secrets.check_keys(datasette)
     if problem:
         log.warning("WARNING: %s", problem)

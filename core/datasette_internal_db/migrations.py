@@ -115,7 +115,10 @@ class MigrationFailed(Exception):
 
 
 def table_prefix(set_name):
-    """The table prefix a migration set owns: ``datasette-internal-comments`` -> ``datasette_internal_comments_``."""
+    """The table prefix a migration set owns.
+
+    ``datasette-internal-comments`` owns tables named ``datasette_internal_comments_*``.
+    """
     return set_name.replace("-", "_") + "_"
 
 

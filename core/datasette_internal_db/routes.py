@@ -71,12 +71,17 @@ async def runtime_settings(datasette, request):
             if plugin is None:
                 raise InvalidInput(f"Unknown plugin {data.get('plugin')!r}")
             if data.get("reset"):
-                await plugin.reset(datasette, data.get("key"), actor_id=(request.actor or {}).get("id"))
+                await plugin.reset(
+                    datasette, data.get("key"), actor_id=(request.actor or {}).get("id")
+                )
             else:
                 if "value" not in data:
                     raise InvalidInput("Give a 'value' (or 'reset': true)")
                 await plugin.set(
-                    datasette, data.get("key"), data["value"], actor_id=(request.actor or {}).get("id")
+                    datasette,
+                    data.get("key"),
+                    data["value"],
+                    actor_id=(request.actor or {}).get("id"),
                 )
         except InvalidInput as error:
             return json_error(400, str(error))

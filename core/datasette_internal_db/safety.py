@@ -67,8 +67,10 @@ def check_served_databases(datasette, internal_path):
     """Raise UnsafeDatabase naming each served file that is (or is) the internal DB."""
     problems = []
     for database in served_files(datasette):
-        if internal_path and os.path.exists(internal_path) and os.path.samefile(
-            database.path, internal_path
+        if (
+            internal_path
+            and os.path.exists(internal_path)
+            and os.path.samefile(database.path, internal_path)
         ):
             reason = "it is the same file as --internal"
         else:

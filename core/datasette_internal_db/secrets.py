@@ -163,7 +163,9 @@ async def check_keys(datasette):
             return None
         except InvalidToken:
             pass
-    stored = (await internal.execute("select count(*) from _datasette_internal_secrets")).single_value()
+    stored = (
+        await internal.execute("select count(*) from _datasette_internal_secrets")
+    ).single_value()
     if row["key_check"] is None or not stored:
         # Nothing encrypted under the old key survives, so the current key becomes the key.
         await internal.execute_write(

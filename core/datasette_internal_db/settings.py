@@ -9,7 +9,14 @@ from .database import get_internal_db
 from .errors import InvalidInput
 
 MAX_VALUE_BYTES = 64 * 1024
-TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "object"}
+TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    list: "list",
+    dict: "object",
+}
 
 registry = {}
 
@@ -45,8 +52,9 @@ class RuntimeSettings:
         try:
             return self.settings[key]
         except KeyError:
+            known = ", ".join(sorted(self.settings))
             raise InvalidInput(
-                f"Unknown setting {key!r} for {self.plugin}; known: {', '.join(sorted(self.settings))}"
+                f"Unknown setting {key!r} for {self.plugin}; known: {known}"
             ) from None
 
     async def _stored(self, datasette):

@@ -1,4 +1,4 @@
-"""What an internal database holds: marker, migration sets, tables. Shared by CLI and /-/internal."""
+"""What an internal database holds: marker, migration sets, tables (CLI and /-/internal)."""
 
 import sqlite3
 
@@ -39,7 +39,9 @@ def marker(conn):
     ).fetchone()
     if row is None:
         return None
-    return dict(zip(("created_at", "datasette_version", "core_version", "instance_id"), row))
+    return dict(
+        zip(("created_at", "datasette_version", "core_version", "instance_id"), row, strict=True)
+    )
 
 
 def collect(conn, migration_sets):

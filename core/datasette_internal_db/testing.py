@@ -1,24 +1,23 @@
 """Helpers for testing plugins against the internal DB: in-process and as real servers.
 
-    from datasette_internal_db.testing import make_datasette, cookies_for, serve
+from datasette_internal_db.testing import make_datasette, cookies_for, serve
 
-    ds = await make_datasette(tmp_path, files=[data_db], config={...})
-    response = await ds.client.get("/-/comments", cookies=cookies_for(ds, "alice"))
+ds = await make_datasette(tmp_path, files=[data_db], config={...})
+response = await ds.client.get("/-/comments", cookies=cookies_for(ds, "alice"))
 
-    with serve(tmp_path, files=[data_db], plugins=["datasette-internal-comments"]) as server:
-        httpx.get(server.url + "/-/versions.json")
+with serve(tmp_path, files=[data_db], plugins=["datasette-internal-comments"]) as server:
+    httpx.get(server.url + "/-/versions.json")
 """
 
 import contextlib
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
-
-import secrets
 
 import httpx
 from datasette.app import Datasette
@@ -91,8 +90,17 @@ class Server:
         self.stop(signal.SIGKILL)
 
 
-def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins=None, config=None,
-                 env=None, timeout=30):
+def start_server(
+    tmp_path,
+    files=(),
+    *,
+    internal="internal.db",
+    args=(),
+    plugins=None,
+    config=None,
+    env=None,
+    timeout=30,
+):
     """Start ``datasette serve`` on 127.0.0.1 and wait until it answers.
 
     ``plugins``: names to load (``DATASETTE_LOAD_PLUGINS``); core is always added.
@@ -103,8 +111,17 @@ def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins
     """
     port = free_port()
     internal_path = None if internal is None else str(tmp_path / internal)
-    command = [sys.executable, "-m", "datasette", "serve", *map(str, files), "-p", str(port),
-               "-h", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        *map(str, files),
+        "-p",
+        str(port),
+        "-h",
+        "127.0.0.1",
+    ]
     if internal_path:
         command += ["--internal", internal_path]
     if config is not None:
@@ -120,7 +137,11 @@ def start_server(tmp_path, files=(), *, internal="internal.db", args=(), plugins
     log = open(log_path, "w")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
     server = Server(
-        process, f"http://127.0.0.1:{port}", internal_path, log_path, environment["DATASETTE_SECRET"]
+        process,
+        f"http://127.0.0.1:{port}",
+        internal_path,
+        log_path,
+        environment["DATASETTE_SECRET"],
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,7 +2,6 @@ import sqlite3
 
 import pytest
 from datasette.plugins import pm
-
 from datasette_internal_db import clock
 from datasette_internal_db.testing import close, make_datasette
 

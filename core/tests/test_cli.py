@@ -6,7 +6,6 @@ import sqlite3
 import httpx
 from click.testing import CliRunner
 from datasette.cli import cli
-
 from datasette_internal_db.testing import serve
 
 
@@ -19,7 +18,9 @@ def test_init_creates_marks_and_migrates(tmp_path):
     result = invoke("init", path)
     assert result.exit_code == 0, result.output
     conn = sqlite3.connect(path)
-    marker = conn.execute("select instance_id, datasette_version from _datasette_internal").fetchone()
+    marker = conn.execute(
+        "select instance_id, datasette_version from _datasette_internal"
+    ).fetchone()
     assert len(marker[0]) == 32 and marker[1].startswith("1.0")
     assert conn.execute("pragma journal_mode").fetchone()[0] == "wal"
     assert conn.execute("select count(*) from _sqlite_migrations").fetchone()[0] >= 7
@@ -98,7 +99,11 @@ def test_backup_while_server_runs(tmp_path):
         for value in range(20):
             response = httpx.post(
                 server.url + "/-/internal/settings",
-                json={"plugin": "datasette-internal-db", "key": "audit_retention_days", "value": value + 1},
+                json={
+                    "plugin": "datasette-internal-db",
+                    "key": "audit_retention_days",
+                    "value": value + 1,
+                },
                 cookies=cookies,
             )
             assert response.status_code == 200, response.text
@@ -107,9 +112,12 @@ def test_backup_while_server_runs(tmp_path):
         assert result.exit_code == 0, result.output
         assert "integrity_check ok" in result.output
     conn = sqlite3.connect(dest)
-    assert conn.execute(
-        "select value from _datasette_internal_settings where key = 'audit_retention_days'"
-    ).fetchone()[0] == "20"
+    assert (
+        conn.execute(
+            "select value from _datasette_internal_settings where key = 'audit_retention_days'"
+        ).fetchone()[0]
+        == "20"
+    )
     conn.close()
     refused = CliRunner().invoke(cli, ["internal", "backup", str(server.internal_path), str(dest)])
     assert refused.exit_code == 1 and "already exists" in refused.output

@@ -1,5 +1,4 @@
 import pytest
-
 from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
 from datasette_internal_db.testing import close, make_datasette
 
@@ -30,8 +29,10 @@ async def test_persistence_pragmas(ds):
     internal = get_internal_db(ds)
 
     def read(conn):
-        return [conn.execute(f"pragma {name}").fetchone()[0] for name in
-                ("journal_mode", "synchronous", "busy_timeout")]
+        return [
+            conn.execute(f"pragma {name}").fetchone()[0]
+            for name in ("journal_mode", "synchronous", "busy_timeout")
+        ]
 
     assert await internal.execute_write_fn(read, transaction=False) == ["wal", 1, 5000]
 
@@ -44,9 +45,13 @@ async def test_temporary_internal_db_is_not_persistent(tmp_path):
 
 async def test_restart_keeps_marker_identity(tmp_path):
     first = await make_datasette(tmp_path)
-    instance = (await get_internal_db(first).execute("select instance_id from _datasette_internal")).single_value()
+    instance = (
+        await get_internal_db(first).execute("select instance_id from _datasette_internal")
+    ).single_value()
     close(first)
     second = await make_datasette(tmp_path)
-    again = (await get_internal_db(second).execute("select instance_id from _datasette_internal")).single_value()
+    again = (
+        await get_internal_db(second).execute("select instance_id from _datasette_internal")
+    ).single_value()
     close(second)
     assert again == instance

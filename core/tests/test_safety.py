@@ -7,7 +7,6 @@ import sys
 
 import httpx
 import pytest
-
 from datasette_internal_db.testing import free_port, serve
 
 
@@ -160,8 +159,11 @@ def test_failing_migration_blocks_startup(tmp_path, plugins_dir):
     assert "broken_plugin_fine" in found
     assert "broken_plugin_half" not in found  # the failed step rolled back whole
     conn = sqlite3.connect(internal)
-    applied = [r[0] for r in conn.execute(
-        "select name from _sqlite_migrations where migration_set = 'broken-plugin'"
-    )]
+    applied = [
+        r[0]
+        for r in conn.execute(
+            "select name from _sqlite_migrations where migration_set = 'broken-plugin'"
+        )
+    ]
     conn.close()
     assert applied == ["m001_fine"]

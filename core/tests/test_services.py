@@ -3,8 +3,15 @@
 import asyncio
 
 import pytest
-
-from datasette_internal_db import Cache, InvalidInput, RuntimeSettings, Setting, audit, jobs, secrets
+from datasette_internal_db import (
+    Cache,
+    InvalidInput,
+    RuntimeSettings,
+    Setting,
+    audit,
+    jobs,
+    secrets,
+)
 from datasette_internal_db.testing import close, make_datasette
 
 example_settings = RuntimeSettings(
@@ -61,7 +68,9 @@ async def test_setting_bad_input(ds, key, value, message):
 
 
 async def test_settings_concurrent_writers_lose_nothing(ds):
-    await asyncio.gather(*(example_settings.set(ds, "limit", n, actor_id=f"a{n}") for n in range(50)))
+    await asyncio.gather(
+        *(example_settings.set(ds, "limit", n, actor_id=f"a{n}") for n in range(50))
+    )
     assert len(await example_settings.history(ds, "limit", limit=100)) == 50
 
 
@@ -116,7 +125,12 @@ async def test_cache_delete_and_bad_input(ds):
     await example_cache.set(ds, "k", 1)
     await example_cache.delete(ds, "k")
     assert await example_cache.get(ds, "k") is None
-    for key, value, ttl in [("", 1, None), ("k", object(), None), ("k", 1, -1), ("k", "x" * 300_000, None)]:
+    for key, value, ttl in [
+        ("", 1, None),
+        ("k", object(), None),
+        ("k", 1, -1),
+        ("k", "x" * 300_000, None),
+    ]:
         with pytest.raises(InvalidInput):
             await example_cache.set(ds, key, value, ttl=ttl)
 
@@ -132,8 +146,14 @@ async def test_cache_concurrent_writers(ds):
 
 async def test_audit_record_filter_page_and_prune(ds, frozen_time):
     for n in range(5):
-        await audit.record(ds, "example-plugin", "delete", actor={"id": f"u{n % 2}"},
-                           resource=f"db/t/{n}", details={"n": n})
+        await audit.record(
+            ds,
+            "example-plugin",
+            "delete",
+            actor={"id": f"u{n % 2}"},
+            resource=f"db/t/{n}",
+            details={"n": n},
+        )
         frozen_time.advance(86400)
     await audit.record(ds, "other-plugin", "rotate", actor=None)
     newest = await audit.entries(ds, plugin="example-plugin", limit=2)
@@ -152,7 +172,9 @@ async def test_audit_pages_are_admin_only(ds):
     await audit.record(ds, "example-plugin", "revoke", actor={"id": "root"}, resource="<b>x</b>")
     assert (await ds.client.get("/-/internal/audit.json")).status_code == 403
     assert (await ds.client.get("/-/internal/audit.json", actor={"id": "alice"})).status_code == 403
-    data = (await ds.client.get("/-/internal/audit.json?plugin=example-plugin", actor={"id": "root"})).json()
+    data = (
+        await ds.client.get("/-/internal/audit.json?plugin=example-plugin", actor={"id": "root"})
+    ).json()
     assert data["entries"][0]["action"] == "revoke"
     page = await ds.client.get("/-/internal/audit", actor={"id": "root"})
     assert "&lt;b&gt;x&lt;/b&gt;" in page.text and "<b>x</b>" not in page.text
@@ -183,12 +205,19 @@ async def test_job_progress_and_errors(ds):
     job_id = await jobs.start(ds, "example-plugin", "scan", work, actor_id="alice", total=10)
     await jobs.wait(job_id)
     job = await jobs.get(ds, job_id)
-    assert (job["status"], job["done"], job["total"], job["errors"]) == ("done", 10, 10, ["item 3 failed"])
+    assert (job["status"], job["done"], job["total"], job["errors"]) == (
+        "done",
+        10,
+        10,
+        ["item 3 failed"],
+    )
     mine = await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "alice"})
     assert mine.json()["job"]["status"] == "done"
     theirs = await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "bob"})
     assert theirs.status_code == 404
-    assert (await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "root"})).status_code == 200
+    assert (
+        await ds.client.get(f"/-/internal/jobs/{job_id}.json", actor={"id": "root"})
+    ).status_code == 200
 
 
 async def test_job_cancel_and_failure(ds):
@@ -250,8 +279,11 @@ async def test_secret_round_trip_and_restart(tmp_path):
     config = {"plugins": {"datasette-internal-db": {"encryption_keys": ["key-one"]}}}
     first = await make_datasette(tmp_path, config=config)
     await secrets.store(first, "example-plugin", "signing", "whsec_abc")
-    raw = (await first.get_internal_database().execute(
-        "select ciphertext from _datasette_internal_secrets")).single_value()
+    raw = (
+        await first.get_internal_database().execute(
+            "select ciphertext from _datasette_internal_secrets"
+        )
+    ).single_value()
     assert "whsec_abc" not in raw
     close(first)
     second = await make_datasette(tmp_path, config=config)
