@@ -167,3 +167,21 @@ def test_failing_migration_blocks_startup(tmp_path, plugins_dir):
     ]
     conn.close()
     assert applied == ["m001_fine"]
+
+
+def test_restart_keeps_data(tmp_path, data_db):
+    setting = {"plugin": "datasette-internal-db", "key": "audit_retention_days", "value": 42}
+    env = {"DATASETTE_SECRET": "restart-test"}
+    with serve(tmp_path, [data_db], args=["--root"], env=env) as first:
+        response = httpx.post(
+            first.url + "/-/internal/settings", json=setting, cookies=first.cookies_for("root")
+        )
+        assert response.status_code == 200, response.text
+        instance = httpx.get(first.url + "/-/internal.json", cookies=first.cookies_for("root"))
+    with serve(tmp_path, [data_db], args=["--root"], env=env) as second:
+        cookies = second.cookies_for("root")
+        settings = httpx.get(second.url + "/-/internal/settings.json", cookies=cookies).json()
+        value = settings["settings"]["datasette-internal-db"]["audit_retention_days"]
+        assert (value["value"], value["source"], value["updated_by"]) == (42, "runtime", "root")
+        again = httpx.get(second.url + "/-/internal.json", cookies=cookies)
+        assert again.json()["marker"] == instance.json()["marker"]
