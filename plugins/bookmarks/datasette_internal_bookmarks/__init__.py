@@ -1,0 +1,84 @@
+"""datasette-internal-bookmarks: bookmarks and safe short links kept in the internal DB."""
+
+from datasette import hookimpl
+
+from . import access, menus
+from .events import EVENTS
+from .migrations import migrations
+from .runtime import runtime
+from .visits import flush_forever
+
+
+@hookimpl
+def register_internal_migrations(datasette):
+    return migrations
+
+
+@hookimpl
+def register_actions(datasette):
+    return access.ACTIONS
+
+
+@hookimpl
+def permission_resources_sql(datasette, actor, action):
+    return access.default_permissions_sql(datasette, actor, action)
+
+
+@hookimpl
+def register_events(datasette):
+    return EVENTS
+
+
+@hookimpl
+def register_routes(datasette):
+    from .routes import routes
+
+    return routes
+
+
+@hookimpl
+def startup(datasette):
+    buffer = runtime(datasette).visits
+    datasette.add_background_task(
+        lambda ds: flush_forever(ds, buffer), name="datasette-internal-bookmarks-visits"
+    )
+
+
+@hookimpl
+def shutdown(datasette):
+    return runtime(datasette).visits.flush(datasette)
+
+
+@hookimpl
+def table_actions(datasette, actor, database, table, request):
+    return menus.page_actions(datasette, actor, request, title=table)
+
+
+@hookimpl
+def view_actions(datasette, actor, database, view, request):
+    return menus.page_actions(datasette, actor, request, title=view)
+
+
+@hookimpl
+def row_actions(datasette, actor, request, database, table, row):
+    return menus.page_actions(datasette, actor, request, title=f"{table}: {request.url_vars.get('pks', '')}")
+
+
+@hookimpl
+def query_actions(datasette, actor, database, query_name, request, sql, params):
+    return menus.page_actions(datasette, actor, request, title=query_name or f"Query on {database}")
+
+
+@hookimpl
+def database_actions(datasette, actor, database, request):
+    return menus.page_actions(datasette, actor, request, title=database)
+
+
+@hookimpl
+def homepage_actions(datasette, actor, request):
+    return menus.page_actions(datasette, actor, request, title="Home")
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    return menus.menu_links(datasette, actor)

@@ -1,0 +1,101 @@
+"""Schema of the internal-DB tables this plugin owns (all prefixed datasette_internal_bookmarks_)."""
+
+from sqlite_utils import Migrations
+
+PLUGIN = "datasette-internal-bookmarks"
+
+migrations = Migrations(PLUGIN)
+
+BOOKMARKS = "datasette_internal_bookmarks_bookmarks"
+TAGS = "datasette_internal_bookmarks_tags"
+FTS = "datasette_internal_bookmarks_fts"
+LINKS = "datasette_internal_bookmarks_links"
+LINK_DAYS = "datasette_internal_bookmarks_link_days"
+
+
+@migrations()
+def m001_bookmarks(db):
+    db[BOOKMARKS].create(
+        {
+            "id": int,
+            "owner_id": str,
+            "url": str,
+            "title": str,
+            "note": str,
+            "tags": str,
+            "shared": int,
+            "resource_kind": str,
+            "resource_database": str,
+            "resource_name": str,
+            "resource_row": str,
+            "broken": str,
+            "checked_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"owner_id", "url", "title", "tags", "shared", "resource_kind", "created_at",
+                  "updated_at"},
+        defaults={"note": "", "tags": "[]", "shared": 0},
+    )
+    db[BOOKMARKS].create_index(["owner_id", "url"], unique=True)
+    # Keyset pagination newest first: "mine" and "shared with me" are two indexed range scans.
+    db[BOOKMARKS].create_index(["owner_id", "id"])
+    db[BOOKMARKS].create_index(["shared", "id"])
+    db[TAGS].create({"bookmark_id": int, "tag": str}, pk=("bookmark_id", "tag"),
+                    not_null={"bookmark_id", "tag"})
+    db[TAGS].create_index(["tag", "bookmark_id"])
+    db.execute(
+        f"create virtual table {FTS} using fts5(title, note, tags, url,"
+        f" content='{BOOKMARKS}', content_rowid='id')"
+    )
+    columns = "title, note, tags, url"
+    db.execute(
+        f"create trigger {BOOKMARKS}_fts_insert after insert on {BOOKMARKS} begin"
+        f" insert into {FTS}(rowid, {columns}) values"
+        " (new.id, new.title, new.note, new.tags, new.url); end"
+    )
+    db.execute(
+        f"create trigger {BOOKMARKS}_fts_delete after delete on {BOOKMARKS} begin"
+        f" insert into {FTS}({FTS}, rowid, {columns}) values"
+        " ('delete', old.id, old.title, old.note, old.tags, old.url); end"
+    )
+    db.execute(
+        f"create trigger {BOOKMARKS}_fts_update after update of {columns} on {BOOKMARKS} begin"
+        f" insert into {FTS}({FTS}, rowid, {columns}) values"
+        " ('delete', old.id, old.title, old.note, old.tags, old.url);"
+        f" insert into {FTS}(rowid, {columns}) values"
+        " (new.id, new.title, new.note, new.tags, new.url); end"
+    )
+
+
+@migrations()
+def m002_links(db):
+    db[LINKS].create(
+        {
+            "code": str,
+            "target": str,
+            "title": str,
+            "owner_id": str,
+            "resource_kind": str,
+            "resource_database": str,
+            "resource_name": str,
+            "expires_at": str,
+            "max_visits": int,
+            "disabled": int,
+            "visits": int,
+            "last_visit_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="code",
+        not_null={"target", "title", "owner_id", "resource_kind", "disabled", "visits",
+                  "created_at", "updated_at"},
+        defaults={"title": "", "disabled": 0, "visits": 0},
+    )
+    db[LINKS].create_index(["owner_id", "created_at"])
+    db[LINK_DAYS].create(
+        {"code": str, "day": str, "visits": int},
+        pk=("code", "day"),
+        not_null={"code", "day", "visits"},
+    )

@@ -1,0 +1,66 @@
+"""Visit counting that never makes a redirect wait on a write.
+
+A redirect only bumps counters in memory. A background task writes everything counted in one
+``execute_write_fn`` call every FLUSH_INTERVAL seconds, and once more at shutdown. A crash (power
+loss, SIGKILL) loses at most the visits of the last FLUSH_INTERVAL seconds; a clean stop loses none.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+
+from datasette_internal_db import clock
+
+from . import store
+
+FLUSH_INTERVAL = 1.0
+
+log = logging.getLogger("datasette_internal_bookmarks")
+
+
+class VisitBuffer:
+    def __init__(self):
+        self.totals = {}
+        self.days = Counter()
+
+    def record(self, code):
+        now = clock.iso()
+        count, _ = self.totals.get(code, (0, None))
+        self.totals[code] = (count + 1, now)
+        self.days[(code, now[:10])] += 1
+
+    def pending(self, code):
+        return self.totals.get(code, (0, None))[0]
+
+    def forget(self, code):
+        self.totals.pop(code, None)
+        for key in [key for key in self.days if key[0] == code]:
+            del self.days[key]
+
+    async def flush(self, datasette):
+        if not self.totals:
+            return 0
+        totals, days = self.totals, self.days
+        self.totals, self.days = {}, Counter()
+        try:
+            await store.add_visits(datasette, totals, days)
+        except Exception:
+            # Put the counts back so the next flush retries them.
+            for code, (count, last) in totals.items():
+                pending, newer = self.totals.get(code, (0, last))
+                self.totals[code] = (count + pending, max(last, newer or last))
+            self.days.update(days)
+            raise
+        return sum(count for count, _ in totals.values())
+
+
+async def flush_forever(datasette, buffer):
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            try:
+                await buffer.flush(datasette)
+            except Exception:
+                log.exception("Could not write short-link visit counts; will retry")
+    finally:
+        await buffer.flush(datasette)
