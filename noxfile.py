@@ -39,8 +39,8 @@ def lint(session):
 def tests(session, package):
     """Each package alone (only core and that package installed), then all packages together."""
     if package == "all":
-        install(session, *PACKAGES)
-        run_pytest(session, *(f"{p}/tests" for p in PACKAGES))
+        install(session, *PACKAGES, extra_requirements=["-rreliability/requirements.txt"])
+        run_pytest(session, *(f"{p}/tests" for p in PACKAGES), "reliability", "docs")
     else:
         install(session, *dict.fromkeys([CORE, package]))
         run_pytest(session, f"{package}/tests")
@@ -51,6 +51,20 @@ def minimums(session):
     """Every package's tests against the lowest supported Datasette."""
     install(session, *PACKAGES, extra_requirements=[LOWEST_DATASETTE])
     run_pytest(session, *(f"{p}/tests" for p in PACKAGES))
+
+
+@nox.session
+def fuzz(session):
+    """The hypothesis fuzz suite with many more examples than the short run inside `tests`."""
+    install(session, *PACKAGES, extra_requirements=["-rreliability/requirements.txt"])
+    session.run("pytest", "-q", "reliability", "-k", "fuzz", env={"FUZZ_PROFILE": "long"})
+
+
+@nox.session
+def faults(session):
+    """SIGKILL mid-burst and mid-migration, a full disk, a hanging receiver: nothing is lost."""
+    install(session, *PACKAGES, extra_requirements=["-rreliability/requirements.txt"])
+    session.run("pytest", "-q", "reliability/test_faults.py", *session.posargs)
 
 
 @nox.session
