@@ -1,0 +1,91 @@
+"""Operator configuration (datasette.yaml, read at startup) and runtime settings."""
+
+from dataclasses import dataclass, field
+
+from datasette.utils import StartupError
+from datasette_internal_db import RuntimeSettings, Setting
+
+from .names import PLUGIN
+from .ssrf import parse_networks
+
+settings = RuntimeSettings(
+    PLUGIN,
+    [
+        Setting("paused", bool, False, "Pause every outgoing delivery; new messages keep queuing."),
+        Setting(
+            "disable_after_hours",
+            int,
+            120,
+            "Disable an endpoint once its deliveries have failed for this many hours in a row.",
+        ),
+        Setting(
+            "log_retention_days",
+            int,
+            30,
+            "Delete delivery attempts, and finished deliveries with their messages, after this.",
+        ),
+        Setting(
+            "received_retention_days", int, 30, "Delete received incoming payloads after this."
+        ),
+    ],
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    allow_networks: list = field(default_factory=list)
+    https_only: bool = False
+    timeout_seconds: float = 15.0
+    concurrency_per_endpoint: int = 16
+    max_in_flight: int = 512
+    poll_interval: float = 1.0
+    durable_enqueue: bool = True
+    rotation_grace_hours: float = 24.0
+    max_incoming_bytes: int = 256 * 1024
+    endpoints: list = field(default_factory=list)
+    incoming_targets: dict = field(default_factory=dict)
+
+
+NUMBERS = {
+    "timeout_seconds": float,
+    "concurrency_per_endpoint": int,
+    "max_in_flight": int,
+    "poll_interval": float,
+    "rotation_grace_hours": float,
+    "max_incoming_bytes": int,
+}
+
+
+def load_options(datasette):
+    """Validate the plugin's datasette.yaml block; a mistake stops startup with a clear message."""
+    raw = datasette.plugin_config(PLUGIN) or {}
+    values = {}
+    try:
+        values["allow_networks"] = parse_networks(raw.get("allow_networks"))
+    except (TypeError, ValueError) as error:
+        raise StartupError(f"{PLUGIN}: allow_networks: {error}") from None
+    for key, kind in NUMBERS.items():
+        if key in raw:
+            try:
+                value = kind(raw[key])
+            except (TypeError, ValueError):
+                raise StartupError(f"{PLUGIN}: {key} must be a number") from None
+            if value <= 0:
+                raise StartupError(f"{PLUGIN}: {key} must be greater than 0")
+            values[key] = value
+    for key in ("https_only", "durable_enqueue"):
+        if key in raw:
+            values[key] = raw[key] is True or str(raw[key]).lower() in ("true", "1", "yes")
+    endpoints = raw.get("endpoints") or []
+    if not isinstance(endpoints, list) or not all(isinstance(e, dict) for e in endpoints):
+        raise StartupError(f"{PLUGIN}: endpoints must be a list of objects")
+    values["endpoints"] = endpoints
+    targets = raw.get("incoming_targets") or {}
+    if not isinstance(targets, dict) or not all(
+        isinstance(t, dict) and t.get("database") and t.get("table") for t in targets.values()
+    ):
+        raise StartupError(
+            f"{PLUGIN}: incoming_targets maps an incoming slug to {{database: ..., table: ...}}"
+        )
+    values["incoming_targets"] = targets
+    return Options(**values)

@@ -1,0 +1,822 @@
+"""HTTP: the JSON API under /-/webhooks/api/, the UI at /-/webhooks, the incoming receiver."""
+
+import datetime
+import json
+import logging
+import re
+import secrets as random
+from fnmatch import fnmatchcase
+
+from datasette import Forbidden
+from datasette.utils.asgi import Response
+from datasette_internal_db import InvalidInput, audit, clock, jobs, secrets
+from datasette_internal_db.web import json_error, read_json_object
+
+from . import store
+from .config import settings
+from .events import TEST_EVENT, WebhookReceivedEvent, encode_payload, new_message_id
+from .names import MANAGE, PLUGIN, VIEW_LOG
+from .runtime import get_state, incoming_secret_name, secret_name
+from .signing import new_secret, verify_github, verify_standard
+from .ssrf import UnsafeURL, check_hostname, check_url
+
+log = logging.getLogger("datasette_internal_webhooks")
+
+
+
+MAX_EVENT_TYPES = 50
+MAX_TEXT = 500
+PAGE_SIZE = 50
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+SCHEMES = ("standard", "github", "bearer")
+
+
+# --- shared helpers ----------------------------------------------------------------------------
+
+
+async def allowed(datasette, request, action):
+    return await datasette.allowed(action=action, actor=request.actor)
+
+
+def denied(action):
+    return json_error(403, f"Permission denied: {action} is required")
+
+
+def actor_id(request):
+    return (request.actor or {}).get("id")
+
+
+def not_found(what):
+    return json_error(404, f"{what} not found")
+
+
+def api(action, method):
+    """Decorate a JSON API view: one method, permission first, InvalidInput becomes a 400."""
+
+    def decorate(view):
+        async def wrapped(datasette, request):
+            if request.method != method:
+                return json_error(405, f"Use {method}")
+            if not await allowed(datasette, request, action):
+                return denied(action)
+            try:
+                return await view(datasette, request, get_state(datasette))
+            except InvalidInput as error:
+                return json_error(400, str(error))
+
+        return wrapped
+
+    return decorate
+
+
+def parse_since(value):
+    """A unix timestamp or an ISO-8601 time (UTC unless it says otherwise) as a float."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value:
+        try:
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput("since must be an ISO-8601 time or a unix timestamp") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp()
+    raise InvalidInput("since is required: an ISO-8601 time or a unix timestamp")
+
+
+def optional_text(data, key, max_length=MAX_TEXT):
+    value = data.get(key)
+    if value is None or value == "":
+        return None if key != "description" else ""
+    if not isinstance(value, str) or len(value) > max_length:
+        raise InvalidInput(f"{key} must be a string of at most {max_length} characters")
+    return value
+
+
+def page_args(request):
+    try:
+        before = int(request.args["before"]) if request.args.get("before") else None
+    except ValueError:
+        raise InvalidInput("before must be an integer") from None
+    return before
+
+
+# --- endpoint validation -----------------------------------------------------------------------
+
+
+def clean_event_types(value, known):
+    if isinstance(value, str):
+        value = [part for part in re.split(r"[\s,]+", value) if part]
+    if not isinstance(value, list) or not value or len(value) > MAX_EVENT_TYPES:
+        raise InvalidInput(f"event_types must be a list of 1 to {MAX_EVENT_TYPES} event names")
+    cleaned = []
+    for pattern in value:
+        if not isinstance(pattern, str) or not pattern or len(pattern) > 100:
+            raise InvalidInput("Each event type is a non-empty string")
+        if not any(fnmatchcase(name, pattern) for name in known):
+            raise InvalidInput(
+                f"{pattern!r} matches no registered event; known: {', '.join(sorted(known))}"
+            )
+        cleaned.append(pattern)
+    return list(dict.fromkeys(cleaned))
+
+
+async def clean_url(state, url):
+    options = state.options
+    try:
+        parts = check_url(url, options.allow_networks, options.https_only)
+        await check_hostname(parts.hostname, options.allow_networks)
+    except UnsafeURL as error:
+        raise InvalidInput(str(error)) from None
+    return url
+
+
+async def clean_endpoint(state, data, partial):
+    """The columns to write for create (``partial=False``) or update, validated."""
+    changes = {}
+    if "url" in data or not partial:
+        changes["url"] = await clean_url(state, data.get("url"))
+    if "description" in data or not partial:
+        changes["description"] = optional_text(data, "description") or ""
+    if "event_types" in data or not partial:
+        changes["event_types"] = clean_event_types(data.get("event_types", ["*"]), state.event_names)
+    if "database" in data or not partial:
+        changes["filter_database"] = optional_text(data, "database", 200)
+    if "table" in data or not partial:
+        changes["filter_table"] = optional_text(data, "table", 200)
+    if "active" in data:
+        if not isinstance(data["active"], bool):
+            raise InvalidInput("active must be true or false")
+        changes["active"] = int(data["active"])
+        if data["active"]:
+            changes.update(disabled_reason=None, disabled_at=None, failing_since=None)
+        else:
+            changes.update(disabled_reason="Disabled by " + "an operator", disabled_at=clock.iso())
+    unknown = set(data) - {"url", "description", "event_types", "database", "table", "active"}
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
+    return changes
+
+
+def endpoint_json(endpoint, counts=None):
+    result = dict(endpoint)
+    result["managed_by_config"] = result.pop("config_key") is not None
+    if counts is not None:
+        result["deliveries"] = counts.get(endpoint["id"], {})
+    return result
+
+
+async def create_endpoint_record(datasette, state, data, actor):
+    changes = await clean_endpoint(state, data, partial=False)
+    endpoint_id = "ep_" + random.token_hex(8)
+    secret = new_secret()
+    now = clock.iso()
+    endpoint = dict(
+        changes,
+        id=endpoint_id,
+        active=1,
+        created_by=(actor or {}).get("id"),
+        created_at=now,
+        updated_at=now,
+    )
+    await secrets.store(datasette, PLUGIN, secret_name(endpoint_id), secret)
+    await store.insert_endpoint(state.db, endpoint)
+    await state.reload_endpoints()
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "endpoint-create",
+        actor=actor,
+        resource=f"endpoint/{endpoint_id}",
+        details={"url": endpoint["url"], "event_types": endpoint["event_types"]},
+    )
+    return await store.get_endpoint(state.db, endpoint_id), secret
+
+
+async def rotate_endpoint_secret(datasette, state, endpoint, actor):
+    current = await secrets.read(datasette, PLUGIN, secret_name(endpoint["id"]))
+    secret = new_secret()
+    grace_seconds = state.options.rotation_grace_hours * 3600
+    await secrets.store(datasette, PLUGIN, secret_name(endpoint["id"], previous=True), current)
+    await secrets.store(datasette, PLUGIN, secret_name(endpoint["id"]), secret)
+    await store.update_endpoint(
+        state.db,
+        endpoint["id"],
+        {"previous_secret_expires_at": clock.now() + grace_seconds, "updated_at": clock.iso()},
+    )
+    state.forget_keys(endpoint["id"])
+    await state.reload_endpoints()
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "endpoint-rotate-secret",
+        actor=actor,
+        resource=f"endpoint/{endpoint['id']}",
+        details={"grace_hours": state.options.rotation_grace_hours},
+    )
+    return secret
+
+
+async def send_test_event(state, endpoint, actor):
+    message_id = new_message_id()
+    payload = encode_payload(
+        TEST_EVENT,
+        clock.iso(),
+        (actor or {}).get("id"),
+        {"endpoint_id": endpoint["id"], "message": "A test event from Datasette"},
+    )
+    stored = await state.outbox.add(message_id, TEST_EVENT, payload, [endpoint["id"]])
+    if stored is False:
+        raise InvalidInput("The test event could not be stored; see the server log")
+    return message_id
+
+
+async def start_recovery(datasette, state, since, endpoint_id, actor):
+    """Requeue every failed delivery created since ``since`` as a core job; returns its id."""
+    db = state.db
+    total = await store.count_failed_since(db, since, endpoint_id)
+
+    async def work(job):
+        after_id = 0
+        while not await job.cancel_requested():
+            ids = await store.failed_delivery_ids(db, since, endpoint_id, after_id)
+            if not ids:
+                return
+            await store.requeue_deliveries(db, ids, clock.now())
+            state.wake_worker()
+            after_id = ids[-1]
+            await job.advance(len(ids))
+
+    job_id = await jobs.start(
+        datasette, PLUGIN, "redeliver-failed", work, actor_id=(actor or {}).get("id"), total=total
+    )
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "redeliver-failed",
+        actor=actor,
+        resource=f"endpoint/{endpoint_id}" if endpoint_id else None,
+        details={"since": since, "job_id": job_id, "total": total},
+    )
+    return job_id, total
+
+
+# --- JSON API: outgoing ------------------------------------------------------------------------
+
+
+@api(VIEW_LOG, "GET")
+async def api_event_types(datasette, request, state):
+    return Response.json({"ok": True, "event_types": sorted(state.event_names)})
+
+
+async def api_endpoints(datasette, request):
+    action = MANAGE if request.method == "POST" else VIEW_LOG
+    if not await allowed(datasette, request, action):
+        return denied(action)
+    state = get_state(datasette)
+    try:
+        if request.method == "POST":
+            data = await read_json_object(request)
+            endpoint, secret = await create_endpoint_record(datasette, state, data, request.actor)
+            return Response.json(
+                {"ok": True, "endpoint": endpoint_json(endpoint), "secret": secret}, status=201
+            )
+    except InvalidInput as error:
+        return json_error(400, str(error))
+    counts = await store.delivery_counts(state.db)
+    endpoints = await store.list_endpoints(state.db)
+    return Response.json(
+        {"ok": True, "endpoints": [endpoint_json(e, counts) for e in endpoints]}
+    )
+
+
+async def load_endpoint(state, request):
+    return await store.get_endpoint(state.db, request.url_vars["endpoint_id"])
+
+
+async def api_endpoint(datasette, request):
+    action = MANAGE if request.method == "POST" else VIEW_LOG
+    if not await allowed(datasette, request, action):
+        return denied(action)
+    state = get_state(datasette)
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    if request.method == "POST":
+        try:
+            data = await read_json_object(request)
+            if endpoint["config_key"] is not None and set(data) - {"active"}:
+                raise InvalidInput(
+                    "This endpoint is declared in datasette.yaml; change it there"
+                    " (only active can be changed here)"
+                )
+            changes = await clean_endpoint(state, data, partial=True)
+        except InvalidInput as error:
+            return json_error(400, str(error))
+        if changes:
+            changes["updated_at"] = clock.iso()
+            await store.update_endpoint(state.db, endpoint["id"], changes)
+            await state.reload_endpoints()
+            await audit.record(
+                datasette,
+                PLUGIN,
+                "endpoint-update",
+                actor=request.actor,
+                resource=f"endpoint/{endpoint['id']}",
+                details={key: value for key, value in changes.items() if key != "updated_at"},
+            )
+        endpoint = await store.get_endpoint(state.db, endpoint["id"])
+    counts = await store.delivery_counts(state.db)
+    return Response.json({"ok": True, "endpoint": endpoint_json(endpoint, counts)})
+
+
+@api(MANAGE, "POST")
+async def api_endpoint_delete(datasette, request, state):
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    if endpoint["config_key"] is not None:
+        raise InvalidInput("This endpoint is declared in datasette.yaml; remove it there")
+    await store.delete_endpoint(state.db, endpoint["id"])
+    await secrets.delete(datasette, PLUGIN, secret_name(endpoint["id"]))
+    await secrets.delete(datasette, PLUGIN, secret_name(endpoint["id"], previous=True))
+    state.forget_keys(endpoint["id"])
+    await state.reload_endpoints()
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "endpoint-delete",
+        actor=request.actor,
+        resource=f"endpoint/{endpoint['id']}",
+        details={"url": endpoint["url"]},
+    )
+    return Response.json({"ok": True})
+
+
+@api(MANAGE, "POST")
+async def api_endpoint_rotate(datasette, request, state):
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    if endpoint["secret_from_config"]:
+        raise InvalidInput("This endpoint's secret is set in datasette.yaml; rotate it there")
+    secret = await rotate_endpoint_secret(datasette, state, endpoint, request.actor)
+    endpoint = await store.get_endpoint(state.db, endpoint["id"])
+    return Response.json({"ok": True, "secret": secret, "endpoint": endpoint_json(endpoint)})
+
+
+@api(MANAGE, "POST")
+async def api_endpoint_test(datasette, request, state):
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    message_id = await send_test_event(state, endpoint, request.actor)
+    return Response.json({"ok": True, "message_id": message_id}, status=202)
+
+
+@api(VIEW_LOG, "GET")
+async def api_endpoint_deliveries(datasette, request, state):
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    status = request.args.get("status") or None
+    if status not in (None, "pending", "succeeded", "failed"):
+        raise InvalidInput("status must be pending, succeeded or failed")
+    rows = await store.list_deliveries(
+        state.db, endpoint["id"], status=status, before_id=page_args(request), limit=PAGE_SIZE
+    )
+    next_before = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
+    return Response.json({"ok": True, "deliveries": rows, "next": next_before})
+
+
+@api(VIEW_LOG, "GET")
+async def api_endpoint_attempts(datasette, request, state):
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return not_found("Endpoint")
+    rows = await store.list_attempts(
+        state.db, endpoint_id=endpoint["id"], before_id=page_args(request), limit=PAGE_SIZE
+    )
+    next_before = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
+    return Response.json({"ok": True, "attempts": rows, "next": next_before})
+
+
+@api(VIEW_LOG, "GET")
+async def api_delivery(datasette, request, state):
+    delivery = await store.get_delivery(state.db, int(request.url_vars["delivery_id"]))
+    if delivery is None:
+        return not_found("Delivery")
+    delivery["payload"] = json.loads(delivery["payload"])
+    delivery["attempt_log"] = await store.list_attempts(
+        state.db, delivery_id=delivery["id"], limit=PAGE_SIZE
+    )
+    return Response.json({"ok": True, "delivery": delivery})
+
+
+@api(MANAGE, "POST")
+async def api_delivery_redeliver(datasette, request, state):
+    delivery = await store.get_delivery(state.db, int(request.url_vars["delivery_id"]))
+    if delivery is None:
+        return not_found("Delivery")
+    await store.requeue_deliveries(state.db, [delivery["id"]], clock.now())
+    state.wake_worker()
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "redeliver",
+        actor=request.actor,
+        resource=f"endpoint/{delivery['endpoint_id']}",
+        details={"delivery_id": delivery["id"], "message_id": delivery["message_id"]},
+    )
+    return Response.json({"ok": True, "delivery_id": delivery["id"]}, status=202)
+
+
+@api(MANAGE, "POST")
+async def api_recover(datasette, request, state):
+    data = await read_json_object(request)
+    since = parse_since(data.get("since"))
+    endpoint_id = data.get("endpoint_id") or request.url_vars.get("endpoint_id")
+    if endpoint_id is not None and await store.get_endpoint(state.db, endpoint_id) is None:
+        return not_found("Endpoint")
+    job_id, total = await start_recovery(datasette, state, since, endpoint_id, request.actor)
+    return Response.json(
+        {"ok": True, "job_id": job_id, "total": total, "job_url": f"/-/internal/jobs/{job_id}.json"},
+        status=202,
+    )
+
+
+# --- JSON API: incoming ------------------------------------------------------------------------
+
+
+async def create_incoming_record(datasette, state, data, actor):
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
+        raise InvalidInput("slug must be 3 to 64 characters: a-z, 0-9 and -, not starting with -")
+    scheme = data.get("scheme")
+    if scheme not in SCHEMES:
+        raise InvalidInput(f"scheme must be one of {', '.join(SCHEMES)}")
+    unknown = set(data) - {"slug", "scheme", "description"}
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
+    incoming_id = "in_" + random.token_hex(8)
+    secret, token_hash = await new_incoming_secret(datasette, incoming_id, scheme)
+    now = clock.iso()
+    created = await store.insert_incoming(
+        state.db,
+        {
+            "id": incoming_id,
+            "slug": slug,
+            "scheme": scheme,
+            "description": optional_text(data, "description") or "",
+            "token_hash": token_hash,
+            "created_by": (actor or {}).get("id"),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if not created:
+        await secrets.delete(datasette, PLUGIN, incoming_secret_name(incoming_id))
+        raise InvalidInput(f"The slug {slug!r} is taken")
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "incoming-create",
+        actor=actor,
+        resource=f"incoming/{incoming_id}",
+        details={"slug": slug, "scheme": scheme},
+    )
+    return store.incoming_from_row(await store.get_incoming(state.db, incoming_id)), secret
+
+
+async def new_incoming_secret(datasette, incoming_id, scheme):
+    """(secret to show once, token hash to store) for a new or rotated incoming endpoint."""
+    if scheme == "bearer":
+        token = secrets.new_token("whin_")
+        return token, secrets.hash_token(token)
+    secret = new_secret() if scheme == "standard" else random.token_urlsafe(32)
+    await secrets.store(datasette, PLUGIN, incoming_secret_name(incoming_id), secret)
+    return secret, None
+
+
+def incoming_json(datasette, incoming):
+    return dict(incoming, url=datasette.absolute_url_path(f"/-/webhooks/in/{incoming['slug']}"))
+
+
+async def api_incoming_list(datasette, request):
+    action = MANAGE if request.method == "POST" else VIEW_LOG
+    if not await allowed(datasette, request, action):
+        return denied(action)
+    state = get_state(datasette)
+    if request.method == "POST":
+        try:
+            data = await read_json_object(request)
+            incoming, secret = await create_incoming_record(datasette, state, data, request.actor)
+        except InvalidInput as error:
+            return json_error(400, str(error))
+        return Response.json(
+            {"ok": True, "incoming": incoming_json(datasette, incoming), "secret": secret},
+            status=201,
+        )
+    rows = await store.list_incoming(state.db)
+    return Response.json({"ok": True, "incoming": [incoming_json(datasette, r) for r in rows]})
+
+
+async def api_incoming(datasette, request):
+    action = MANAGE if request.method == "POST" else VIEW_LOG
+    if not await allowed(datasette, request, action):
+        return denied(action)
+    state = get_state(datasette)
+    row = await store.get_incoming(state.db, request.url_vars["incoming_id"])
+    if row is None:
+        return not_found("Incoming endpoint")
+    if request.method == "POST":
+        try:
+            data = await read_json_object(request)
+            changes = {}
+            if "description" in data:
+                changes["description"] = optional_text(data, "description") or ""
+            if "active" in data:
+                if not isinstance(data["active"], bool):
+                    raise InvalidInput("active must be true or false")
+                changes["active"] = int(data["active"])
+            unknown = set(data) - {"description", "active"}
+            if unknown:
+                raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
+        except InvalidInput as error:
+            return json_error(400, str(error))
+        if changes:
+            await store.update_incoming(state.db, row["id"], dict(changes, updated_at=clock.iso()))
+            await audit.record(
+                datasette,
+                PLUGIN,
+                "incoming-update",
+                actor=request.actor,
+                resource=f"incoming/{row['id']}",
+                details=changes,
+            )
+        row = await store.get_incoming(state.db, row["id"])
+    return Response.json(
+        {"ok": True, "incoming": incoming_json(datasette, store.incoming_from_row(row))}
+    )
+
+
+@api(MANAGE, "POST")
+async def api_incoming_delete(datasette, request, state):
+    row = await store.get_incoming(state.db, request.url_vars["incoming_id"])
+    if row is None:
+        return not_found("Incoming endpoint")
+    await store.delete_incoming(state.db, row["id"])
+    await secrets.delete(datasette, PLUGIN, incoming_secret_name(row["id"]))
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "incoming-delete",
+        actor=request.actor,
+        resource=f"incoming/{row['id']}",
+        details={"slug": row["slug"]},
+    )
+    return Response.json({"ok": True})
+
+
+@api(MANAGE, "POST")
+async def api_incoming_rotate(datasette, request, state):
+    row = await store.get_incoming(state.db, request.url_vars["incoming_id"])
+    if row is None:
+        return not_found("Incoming endpoint")
+    secret, token_hash = await new_incoming_secret(datasette, row["id"], row["scheme"])
+    if token_hash is not None:
+        await store.update_incoming(
+            state.db, row["id"], {"token_hash": token_hash, "updated_at": clock.iso()}
+        )
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "incoming-rotate-secret",
+        actor=request.actor,
+        resource=f"incoming/{row['id']}",
+    )
+    return Response.json({"ok": True, "secret": secret})
+
+
+@api(VIEW_LOG, "GET")
+async def api_incoming_received(datasette, request, state):
+    row = await store.get_incoming(state.db, request.url_vars["incoming_id"])
+    if row is None:
+        return not_found("Incoming endpoint")
+    rows = await store.list_received(state.db, row["id"], page_args(request), PAGE_SIZE)
+    next_before = rows[-1]["id"] if len(rows) == PAGE_SIZE else None
+    return Response.json({"ok": True, "received": rows, "next": next_before})
+
+
+# --- the incoming receiver ---------------------------------------------------------------------
+
+
+async def read_body(request, limit):
+    """The request body, or None as soon as it grows past ``limit`` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await request.receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def verify_incoming(datasette, row, headers, body):
+    scheme = row["scheme"]
+    if scheme == "bearer":
+        authorization = headers.get("authorization", "")
+        token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
+        return secrets.verify_token(token, row["token_hash"] or "")
+    secret = await secrets.read(datasette, PLUGIN, incoming_secret_name(row["id"]))
+    if secret is None:
+        return False
+    if scheme == "standard":
+        return verify_standard(secret, headers, body, clock.now())
+    return verify_github(secret, headers, body)
+
+
+def incoming_message_id(scheme, headers):
+    if scheme == "github":
+        return headers.get("x-github-delivery") or None
+    return headers.get("webhook-id") or headers.get("idempotency-key") or None
+
+
+async def receive(datasette, request):
+    state = get_state(datasette)
+    row = await store.get_incoming_by_slug(state.db, request.url_vars["slug"])
+    if row is None or not row["active"]:
+        return json_error(404, "Not found")
+    if request.method != "POST":
+        return json_error(405, "Use POST")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return json_error(415, "Content-Type must be application/json")
+    limit = state.options.max_incoming_bytes
+    declared_length = request.headers.get("content-length", "")
+    if declared_length.isdigit() and int(declared_length) > limit:
+        return json_error(413, f"Payloads are limited to {limit} bytes")
+    body = await read_body(request, limit)
+    if body is None:
+        return json_error(413, f"Payloads are limited to {limit} bytes")
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    if not await verify_incoming(datasette, row, headers, body):
+        return json_error(401, "Unauthorized")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return json_error(400, "Body is not valid JSON")
+    message_id = incoming_message_id(row["scheme"], headers)
+    if message_id is not None and len(message_id) > 200:
+        return json_error(400, "Message id is too long")
+    received_at = clock.now()
+    text = body.decode()
+    received_id = await store.store_received(
+        state.db, row["id"], message_id, received_at, content_type, text
+    )
+    if received_id is None:
+        return json_error(409, "This message was already received")
+    target = state.options.incoming_targets.get(row["slug"])
+    if target is not None:
+        await insert_into_target(datasette, target, row, message_id, received_at, payload)
+    await datasette.track_event(
+        WebhookReceivedEvent(
+            actor=None,
+            slug=row["slug"],
+            received_id=received_id,
+            message_id=message_id,
+            scheme=row["scheme"],
+        )
+    )
+    return Response.json({"ok": True, "id": received_id})
+
+
+async def insert_into_target(datasette, target, row, message_id, received_at, payload):
+    record = {
+        "received_at": clock.iso(received_at),
+        "incoming_slug": row["slug"],
+        "message_id": message_id,
+        "payload": json.dumps(payload),
+    }
+    try:
+        await datasette.get_database(target["database"]).execute_write_fn(
+            lambda conn: store.insert_into_target_sql(conn, target["table"], record)
+        )
+    except Exception:
+        # The payload is already kept in the internal DB; the sender must not retry for this.
+        log.exception("Could not copy incoming webhook into %s/%s", target["database"], target["table"])
+
+
+# --- UI ----------------------------------------------------------------------------------------
+
+
+async def ui_permissions(datasette, request):
+    can_manage = await allowed(datasette, request, MANAGE)
+    can_view = can_manage or await allowed(datasette, request, VIEW_LOG)
+    if not can_view:
+        raise Forbidden(f"{VIEW_LOG} or {MANAGE} is required")
+    return can_manage
+
+
+async def ui_index(datasette, request):
+    can_manage = await ui_permissions(datasette, request)
+    state = get_state(datasette)
+    counts = await store.delivery_counts(state.db)
+    endpoints = [endpoint_json(e, counts) for e in await store.list_endpoints(state.db)]
+    incoming = [incoming_json(datasette, r) for r in await store.list_incoming(state.db)]
+    return Response.html(
+        await datasette.render_template(
+            "datasette_internal_webhooks_index.html",
+            {
+                "endpoints": endpoints,
+                "incoming": incoming,
+                "event_names": sorted(state.event_names),
+                "can_manage": can_manage,
+                "paused": await settings.get(datasette, "paused"),
+            },
+            request,
+        )
+    )
+
+
+def when(timestamp):
+    return "" if timestamp is None else clock.iso(timestamp)[:19].replace("T", " ")
+
+
+async def ui_endpoint(datasette, request):
+    can_manage = await ui_permissions(datasette, request)
+    state = get_state(datasette)
+    endpoint = await load_endpoint(state, request)
+    if endpoint is None:
+        return Response.html("Endpoint not found", status=404)
+    counts = await store.delivery_counts(state.db)
+    deliveries = await store.list_deliveries(state.db, endpoint["id"], limit=PAGE_SIZE)
+    attempts = await store.list_attempts(state.db, endpoint_id=endpoint["id"], limit=PAGE_SIZE)
+    job_id = request.args.get("job")
+    return Response.html(
+        await datasette.render_template(
+            "datasette_internal_webhooks_endpoint.html",
+            {
+                "endpoint": endpoint_json(endpoint, counts),
+                "deliveries": deliveries,
+                "attempts": attempts,
+                "can_manage": can_manage,
+                "when": when,
+                "job_id": job_id if job_id and re.fullmatch(r"[0-9a-f]{16}", job_id) else None,
+            },
+            request,
+        )
+    )
+
+
+async def ui_incoming(datasette, request):
+    can_manage = await ui_permissions(datasette, request)
+    state = get_state(datasette)
+    row = await store.get_incoming(state.db, request.url_vars["incoming_id"])
+    if row is None:
+        return Response.html("Incoming endpoint not found", status=404)
+    received = await store.list_received(state.db, row["id"], limit=PAGE_SIZE)
+    return Response.html(
+        await datasette.render_template(
+            "datasette_internal_webhooks_incoming.html",
+            {
+                "incoming": incoming_json(datasette, store.incoming_from_row(row)),
+                "received": received,
+                "can_manage": can_manage,
+                "when": when,
+            },
+            request,
+        )
+    )
+
+
+API = r"/-/webhooks/api"
+ENDPOINT = API + r"/endpoints/(?P<endpoint_id>ep_[0-9a-f]+)"
+INCOMING = API + r"/incoming/(?P<incoming_id>in_[0-9a-f]+)"
+
+routes = [
+    (r"^/-/webhooks$", ui_index),
+    (r"^/-/webhooks/endpoints/(?P<endpoint_id>ep_[0-9a-f]+)$", ui_endpoint),
+    (r"^/-/webhooks/incoming/(?P<incoming_id>in_[0-9a-f]+)$", ui_incoming),
+    (r"^/-/webhooks/in/(?P<slug>[^/]+)$", receive),
+    (rf"^{API}/event-types$", api_event_types),
+    (rf"^{API}/endpoints$", api_endpoints),
+    (rf"^{ENDPOINT}$", api_endpoint),
+    (rf"^{ENDPOINT}/delete$", api_endpoint_delete),
+    (rf"^{ENDPOINT}/rotate-secret$", api_endpoint_rotate),
+    (rf"^{ENDPOINT}/test$", api_endpoint_test),
+    (rf"^{ENDPOINT}/deliveries$", api_endpoint_deliveries),
+    (rf"^{ENDPOINT}/attempts$", api_endpoint_attempts),
+    (rf"^{ENDPOINT}/redeliver-failed$", api_recover),
+    (rf"^{API}/redeliver-failed$", api_recover),
+    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]+)$", api_delivery),
+    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]+)/redeliver$", api_delivery_redeliver),
+    (rf"^{API}/incoming$", api_incoming_list),
+    (rf"^{INCOMING}$", api_incoming),
+    (rf"^{INCOMING}/delete$", api_incoming_delete),
+    (rf"^{INCOMING}/rotate-secret$", api_incoming_rotate),
+    (rf"^{INCOMING}/received$", api_incoming_received),
+]

@@ -1,0 +1,269 @@
+"""The delivery worker: sends due messages, records attempts, schedules retries, prunes."""
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+
+import aiohttp
+
+from datasette_internal_db import clock
+
+from . import store
+from .config import settings
+from .signing import signature_header
+from .ssrf import GuardedResolver, UnsafeURL, check_url
+
+log = logging.getLogger("datasette_internal_webhooks")
+
+# Seconds to wait after each failed attempt (Svix's schedule); attempt 1 is immediate, so a
+# message gets 8 attempts over about 27 hours before it is marked failed.
+RETRY_DELAYS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+JITTER = 0.2
+MAX_RETRY_AFTER = 24 * 3600
+MAX_RESPONSE_BYTES = 2048
+RESTART_DELAY = 1.0
+PRUNE_INTERVAL = 3600
+USER_AGENT = "datasette-internal-webhooks"
+
+
+def retry_delay(attempts_made, retry_after=None):
+    """Seconds until the next attempt after ``attempts_made`` failed ones, or None: give up.
+
+    Jitter of ±20% spreads retries; a receiver's Retry-After (capped at 24 h) is a minimum.
+    """
+    if attempts_made > len(RETRY_DELAYS):
+        return None
+    delay = RETRY_DELAYS[attempts_made - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def parse_retry_after(value, now):
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
+class Worker:
+    def __init__(self, state):
+        self.state = state
+        self.options = state.options
+        self._wake = asyncio.Event()
+        self._written = asyncio.Event()
+        self._sending = {}  # delivery id -> endpoint id, while its request is in flight
+        self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
+        self._outcomes = []
+        self._outcome_ready = asyncio.Event()
+        self._pruned_at = None
+        self._tasks = set()
+
+    def wake(self):
+        self._wake.set()
+
+    async def run(self, datasette):
+        """The supervised loop: any error is logged and the loop starts again."""
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("Webhook worker failed; restarting in %.0fs", RESTART_DELAY)
+                await asyncio.sleep(RESTART_DELAY)
+
+    async def _run(self):
+        connector = aiohttp.TCPConnector(
+            resolver=GuardedResolver(self.options.allow_networks),
+            limit=self.options.max_in_flight,
+            limit_per_host=self.options.concurrency_per_endpoint,
+            ttl_dns_cache=10,
+        )
+        timeout = aiohttp.ClientTimeout(total=self.options.timeout_seconds)
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers={"user-agent": USER_AGENT}
+        ) as session:
+            writer = asyncio.create_task(self._write_loop())
+            try:
+                while True:
+                    await self._maybe_prune()
+                    if not await settings.get(self.state.datasette, "paused"):
+                        await self._launch_due(session)
+                    await self._sleep()
+            finally:
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
+                await self._write_outcomes()
+                self._sending.clear()
+                self._unwritten.clear()
+
+    async def _sleep(self):
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
+        except asyncio.TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def _launch_due(self, session):
+        endpoints = {e["id"]: e for e in self.state.active_endpoints}
+        busy = {}
+        for endpoint_id in list(self._sending.values()) + list(self._unwritten.values()):
+            busy[endpoint_id] = busy.get(endpoint_id, 0) + 1
+        room = self.options.max_in_flight - len(self._sending)
+        limits = {}
+        for endpoint_id in endpoints:
+            sending = sum(1 for e in self._sending.values() if e == endpoint_id)
+            free = min(self.options.concurrency_per_endpoint - sending, room)
+            if free > 0:
+                # Ask for more rows than there is room for: rows whose outcome is not yet
+                # written are still 'pending' in the table and are skipped below.
+                limits[endpoint_id] = free + busy.get(endpoint_id, 0)
+        if not limits:
+            return
+        now = clock.now()
+        rows = await self.state.db.execute_fn(
+            lambda conn: store.due_deliveries_sql(conn, limits, now)
+        )
+        started = {}
+        for row in rows:
+            delivery_id, endpoint_id = row[0], row[2]
+            if delivery_id in self._sending or delivery_id in self._unwritten:
+                continue
+            if started.get(endpoint_id, 0) >= limits[endpoint_id] - busy.get(endpoint_id, 0):
+                continue
+            started[endpoint_id] = started.get(endpoint_id, 0) + 1
+            self._sending[delivery_id] = endpoint_id
+            task = asyncio.create_task(self._deliver(session, row, endpoints[endpoint_id]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, session, row, endpoint):
+        delivery_id, message_id, endpoint_id, attempts, payload = row
+        body = payload.encode()
+        attempted_at = clock.now()
+        status_code = response_body = error = retry_after = None
+        started = time.perf_counter()
+        try:
+            check_url(endpoint["url"], self.options.allow_networks, self.options.https_only)
+            keys = await self.state.signing_keys(endpoint)
+            headers = {
+                "content-type": "application/json",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(int(attempted_at)),
+                "webhook-signature": signature_header(keys, message_id, int(attempted_at), body),
+            }
+            async with session.post(
+                endpoint["url"], data=body, headers=headers, allow_redirects=False
+            ) as response:
+                status_code = response.status
+                retry_after = parse_retry_after(response.headers.get("retry-after"), attempted_at)
+                response_body = (await response.content.read(MAX_RESPONSE_BYTES)).decode(
+                    "utf-8", "replace"
+                )
+        except asyncio.CancelledError:
+            raise
+        except UnsafeURL as problem:
+            error = f"Refused: {problem}"
+        except asyncio.TimeoutError:
+            error = f"Timed out after {self.options.timeout_seconds:g}s"
+        except Exception as problem:
+            error = f"{type(problem).__name__}: {problem}"[:500]
+        latency_ms = (time.perf_counter() - started) * 1000
+        succeeded = status_code is not None and 200 <= status_code < 300
+        if status_code is not None and not succeeded and error is None:
+            error = f"HTTP {status_code}"
+            if 300 <= status_code < 400:
+                error += " (redirects are not followed)"
+        gone = status_code == 410
+        next_attempt_at = None
+        if not succeeded and not gone:
+            delay = retry_delay(attempts + 1, retry_after)
+            next_attempt_at = None if delay is None else attempted_at + delay
+        self._sending.pop(delivery_id, None)
+        self._unwritten[delivery_id] = endpoint_id
+        self._outcomes.append(
+            {
+                "delivery_id": delivery_id,
+                "message_id": message_id,
+                "endpoint_id": endpoint_id,
+                "attempted_at": attempted_at,
+                "status_code": status_code,
+                "latency_ms": round(latency_ms, 2),
+                "response_body": response_body,
+                "error": error,
+                "succeeded": int(succeeded),
+                "next_attempt_at": next_attempt_at,
+                "gone": gone,
+            }
+        )
+        self._outcome_ready.set()
+
+    async def _write_loop(self):
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            try:
+                await self._write_outcomes()
+            except Exception:
+                log.exception("Could not record webhook delivery outcomes")
+
+    async def _write_outcomes(self):
+        if not self._outcomes:
+            return
+        batch, self._outcomes = self._outcomes, []
+        disable_after = await settings.get(self.state.datasette, "disable_after_hours") * 3600
+        now = clock.now()
+        try:
+            disabled = await self.state.db.execute_write_fn(
+                lambda conn: store.record_outcomes_sql(conn, batch, now, disable_after)
+            )
+        finally:
+            # Written or not, these may be picked up again: at worst a message goes out twice.
+            for outcome in batch:
+                self._unwritten.pop(outcome["delivery_id"], None)
+        if disabled:
+            for endpoint_id, reason in disabled:
+                log.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
+            await self.state.reload_endpoints()
+        self._written.set()
+        self.wake()
+
+    async def _maybe_prune(self):
+        now = clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_INTERVAL:
+            return
+        self._pruned_at = now
+        await prune(self.state.datasette, self.state.db, now)
+
+    async def idle(self, timeout=10):
+        """For tests: wait until nothing is due now, in flight or unwritten."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            due = await store.next_due_time(self.state.db)
+            if not self._sending and not self._unwritten and (due is None or due > clock.now()):
+                return
+            self.wake()
+            await asyncio.sleep(0.02)
+        raise TimeoutError("webhook worker still busy")
+
+
+async def prune(datasette, db, now):
+    log_days = await settings.get(datasette, "log_retention_days")
+    received_days = await settings.get(datasette, "received_retention_days")
+    await store.prune_outgoing(db, now - log_days * 86400)
+    await store.prune_incoming(db, now - received_days * 86400, now - received_days * 86400)
