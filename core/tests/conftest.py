@@ -1,7 +1,6 @@
 import sqlite3
 
 import pytest
-from datasette.plugins import pm
 from datasette_internal_db import clock
 from datasette_internal_db.testing import close, make_datasette
 
@@ -37,20 +36,6 @@ def frozen_time(monkeypatch):
     fake = Clock()
     monkeypatch.setattr(clock, "now", lambda: fake.value)
     return fake
-
-
-@pytest.fixture
-def register_plugin():
-    """Register in-process plugin objects for one test (before startup), unregistered after."""
-    names = []
-
-    def register(plugin, name):
-        pm.register(plugin, name=name)
-        names.append(name)
-
-    yield register
-    for name in names:
-        pm.unregister(name=name)
 
 
 PLUGIN_WITH_STATE = """
