@@ -1,0 +1,69 @@
+"""datasette-internal-comments: comment threads on databases, tables, columns, rows and cells."""
+
+from datasette import hookimpl
+
+from . import access, hooks
+from .events import EVENTS
+from .migrations import migrations
+
+
+@hookimpl
+def register_internal_migrations(datasette):
+    return migrations
+
+
+@hookimpl
+def register_actions(datasette):
+    return access.ACTIONS
+
+
+@hookimpl
+def permission_resources_sql(datasette, actor, action):
+    return access.default_permission_sql(actor, action)
+
+
+@hookimpl
+def register_events(datasette):
+    return EVENTS
+
+
+@hookimpl
+def register_routes(datasette):
+    from .routes import routes
+
+    return routes
+
+
+@hookimpl
+def extra_js_urls(view_name, datasette):
+    return hooks.js_urls(view_name, datasette)
+
+
+@hookimpl
+def extra_css_urls(view_name, datasette):
+    return hooks.css_urls(view_name, datasette)
+
+
+@hookimpl
+def extra_body_script(view_name, database, table, request, datasette):
+    return hooks.body_script(view_name, database, table, request, datasette)
+
+
+@hookimpl
+def top_row(datasette, request, database, table, row):
+    return hooks.row_panel(datasette, request, database, table)
+
+
+@hookimpl
+def table_actions(datasette, actor, database, table, request):
+    return hooks.target_link(datasette, actor, database, table, "Comments on this table")
+
+
+@hookimpl
+def database_actions(datasette, actor, database, request):
+    return hooks.target_link(datasette, actor, database, "", "Comments on this database")
+
+
+@hookimpl
+def menu_links(datasette, actor, request):
+    return hooks.menu_links(datasette, actor)

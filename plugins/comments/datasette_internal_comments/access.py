@@ -1,0 +1,86 @@
+"""Who may see and do what: Datasette's view permissions combined with the comment actions.
+
+A comment is visible only to an actor who may view its target (``view-database`` and, below the
+database level, ``view-table``) AND holds ``comments-view`` there. Single targets are checked
+with ``can``; reads that span targets use ``visible_scope``, which store.py filters on in SQL.
+"""
+
+from datasette.permissions import Action, PermissionSQL
+from datasette.resources import DatabaseResource, TableResource
+
+from . import store
+
+VIEW = "comments-view"
+ADD = "comments-add"
+MODERATE = "comments-moderate"
+
+ACTIONS = [
+    Action(
+        name=VIEW,
+        abbr="cmv",
+        description="Read comments on a database or table (needs view-table / view-database too)",
+        resource_class=TableResource,
+    ),
+    Action(
+        name=ADD,
+        abbr="cma",
+        description="Start threads, reply, react, and edit or delete your own comments",
+        resource_class=TableResource,
+    ),
+    Action(
+        name=MODERATE,
+        abbr="cmm",
+        description="Delete anyone's comment and resolve or reopen any thread",
+        resource_class=TableResource,
+    ),
+]
+
+
+def default_permission_sql(actor, action):
+    """Signed-in actors may read and add comments unless configuration says otherwise."""
+    if action in (VIEW, ADD) and isinstance(actor, dict) and actor.get("id") is not None:
+        return PermissionSQL.allow(reason="datasette-internal-comments: signed-in actor")
+    return None
+
+
+def actor_id(actor):
+    return None if not isinstance(actor, dict) else actor.get("id")
+
+
+async def can(datasette, actor, action, database, table=""):
+    """May ``actor`` perform ``action`` on comments of this target? Always includes viewing it."""
+    if database not in datasette.databases:
+        return False
+    actions = list(dict.fromkeys([VIEW, action]))
+    if not table:
+        verdicts = await datasette.allowed_many(
+            actions=["view-database", *actions],
+            resource=DatabaseResource(database),
+            actor=actor,
+        )
+        return all(verdicts.values())
+    if not await datasette.allowed(
+        action="view-database", resource=DatabaseResource(database), actor=actor
+    ):
+        return False
+    verdicts = await datasette.allowed_many(
+        actions=["view-table", *actions], resource=TableResource(database, table), actor=actor
+    )
+    return all(verdicts.values())
+
+
+async def visible_scope(datasette, actor):
+    """``[[database, table], ...]`` whose comments ``actor`` may read (table ``""``: the database)."""
+    databases = {
+        database for database, _ in await store.allowed_pairs(datasette, "view-database", actor)
+    }
+    if not databases:
+        return []
+    tables = await store.allowed_pairs(datasette, "view-table", actor)
+    commentable = await store.allowed_pairs(datasette, VIEW, actor)
+    scope = sorted([database, table] for database, table in tables & commentable
+                   if database in databases)
+    for database in sorted(databases):
+        if await can(datasette, actor, VIEW, database):
+            scope.append([database, ""])
+    return scope

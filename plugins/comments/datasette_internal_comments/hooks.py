@@ -1,0 +1,84 @@
+"""What the plugin adds to Datasette's own pages: badge script, row panel, menu links."""
+
+import json
+from urllib.parse import urlencode
+
+from datasette.utils import urlsafe_components
+from markupsafe import Markup
+
+from . import access, store
+from .routes import panel_context
+
+PAGES_WITH_COMMENTS = ("table", "row")
+STATIC = "datasette_internal_comments"
+
+
+def js_urls(view_name, datasette):
+    if view_name not in PAGES_WITH_COMMENTS:
+        return []
+    return [{"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": False}]
+
+
+def css_urls(view_name, datasette):
+    if view_name not in PAGES_WITH_COMMENTS:
+        return []
+    return [datasette.urls.static_plugins(STATIC, "comments.css")]
+
+
+def body_script(view_name, database, table, request, datasette):
+    if view_name != "table" or not table:
+        return None
+
+    async def inner():
+        # One cached permission check; the badge counts themselves load after the page, in one
+        # request per page, so the table page is never slowed down by comments.
+        if not await access.can(datasette, request.actor, access.VIEW, database, table):
+            return None
+        config = {
+            "database": database,
+            "table": table,
+            "badgesUrl": datasette.urls.path("/-/comments/api/badges"),
+            "targetUrl": datasette.urls.path("/-/comments/target"),
+        }
+        encoded = json.dumps(config).replace("<", "\\u003c")
+        return f"window.datasetteComments = {encoded};"
+
+    return inner
+
+
+def row_panel(datasette, request, database, table):
+    async def inner():
+        if not await access.can(datasette, request.actor, access.VIEW, database, table):
+            return ""
+        row_key = store.row_key_for(urlsafe_components(request.url_vars["pks"]))
+        context = await panel_context(datasette, request, database, table, row_key)
+        context["next"] = request.path
+        html = await datasette.render_template("comments_panel.html", context, request)
+        return Markup(html)
+
+    return inner
+
+
+def target_link(datasette, actor, database, table, label):
+    async def inner():
+        if not await access.can(datasette, actor, access.VIEW, database, table):
+            return []
+        query = urlencode({"database": database, **({"table": table} if table else {})})
+        return [
+            {
+                "href": datasette.urls.path("/-/comments/target?" + query),
+                "label": label,
+                "description": "Threads about this " + ("table" if table else "database"),
+            }
+        ]
+
+    return inner
+
+
+def menu_links(datasette, actor):
+    if access.actor_id(actor) is None:
+        return []
+    return [
+        {"href": datasette.urls.path("/-/comments"), "label": "Comments"},
+        {"href": datasette.urls.path("/-/comments/inbox"), "label": "Comments inbox"},
+    ]

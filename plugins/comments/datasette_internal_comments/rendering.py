@@ -1,0 +1,85 @@
+"""Comment bodies: validation, @mentions, and Markdown rendered to safe HTML."""
+
+import re
+
+import nh3
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from datasette_internal_db import InvalidInput
+
+MAX_BODY_CHARS = 10_000
+MAX_MENTIONS = 20
+
+# GitHub's eight reactions; the API and the database use the names.
+REACTIONS = {
+    "+1": "\N{THUMBS UP SIGN}",
+    "-1": "\N{THUMBS DOWN SIGN}",
+    "laugh": "\N{SMILING FACE WITH OPEN MOUTH AND SMILING EYES}",
+    "hooray": "\N{PARTY POPPER}",
+    "confused": "\N{CONFUSED FACE}",
+    "heart": "\N{HEAVY BLACK HEART}\N{VARIATION SELECTOR-16}",
+    "rocket": "\N{ROCKET}",
+    "eyes": "\N{EYES}",
+}
+
+MENTION = re.compile(r"(?<![\w@.])@([A-Za-z0-9][A-Za-z0-9_.\-]{0,63})")
+TAG_OR_TEXT = re.compile(r"(<[^>]*>)")
+NO_MENTIONS_INSIDE = {"a", "code", "pre"}
+
+# No images: a remote image would tell its host who read the comment, and when.
+TAGS = nh3.ALLOWED_TAGS - {"img"}
+
+markdown = MarkdownIt("js-default")
+
+
+def clean_body(body):
+    """The body stripped, or InvalidInput when it is not a non-empty string within the limit."""
+    if not isinstance(body, str):
+        raise InvalidInput("'body' must be a string")
+    body = body.strip()
+    if not body:
+        raise InvalidInput("'body' must not be empty")
+    if len(body) > MAX_BODY_CHARS:
+        raise InvalidInput(f"'body' is longer than {MAX_BODY_CHARS} characters")
+    return body
+
+
+def mentions_in(body):
+    """Actor ids mentioned as @id, in order of first appearance, at most MAX_MENTIONS."""
+    found = dict.fromkeys(match.rstrip(".-") for match in MENTION.findall(body))
+    return list(found)[:MAX_MENTIONS]
+
+
+def _highlight_mentions(html):
+    # Only text between tags is touched, and never inside links or code.
+    parts, open_tags = [], []
+    for part in TAG_OR_TEXT.split(html):
+        if part.startswith("<"):
+            name = re.match(r"</?\s*([a-zA-Z0-9]+)", part)
+            if name and name.group(1).lower() in NO_MENTIONS_INSIDE:
+                if part.startswith("</"):
+                    if open_tags:
+                        open_tags.pop()
+                else:
+                    open_tags.append(name.group(1).lower())
+            parts.append(part)
+        elif open_tags:
+            parts.append(part)
+        else:
+            parts.append(MENTION.sub(r'<span class="comment-mention">@\1</span>', part))
+    return "".join(parts)
+
+
+def render(body):
+    """Markdown (no raw HTML) → sanitized HTML; links get rel="nofollow noopener"."""
+    html = _highlight_mentions(markdown.render(body))
+    return Markup(
+        nh3.clean(
+            html,
+            link_rel="nofollow noopener",
+            url_schemes={"http", "https", "mailto"},
+            tags=TAGS,
+            allowed_classes={"span": {"comment-mention"}},
+        )
+    )

@@ -1,0 +1,463 @@
+"""Every SQL statement of the plugin: the comment tables in the internal DB, and row look-ups.
+
+Reads take a ``scope``: a list of ``[database, table]`` pairs the reader may see comments on
+(``table`` is ``""`` for database-level threads), built by ``access.visible_scope``. Queries that
+span targets filter on it in SQL, so nothing outside the scope is ever read, counted or returned.
+"""
+
+import hashlib
+import json
+
+from datasette.utils import tilde_encode
+from datasette_internal_db import get_internal_db
+
+
+THREADS = "datasette_internal_comments_threads"
+COMMENTS = "datasette_internal_comments_comments"
+REVISIONS = "datasette_internal_comments_revisions"
+REACTIONS = "datasette_internal_comments_reactions"
+MENTIONS = "datasette_internal_comments_mentions"
+INBOX = "datasette_internal_comments_inbox"
+FTS = "datasette_internal_comments_fts"
+
+MAX_ANCHOR_CHARS = 2000
+
+IN_SCOPE = (
+    "(t.database_name, t.table_name) in"
+    " (select json_extract(value, '$[0]'), json_extract(value, '$[1]')"
+    " from json_each(:scope))"
+)
+
+THREAD_COLUMNS = (
+    "t.id as thread_id, t.target_type, t.database_name, t.table_name, t.column_name, t.row_key,"
+    " t.row_pks, t.row_label, t.anchor_value, t.author_id as thread_author_id,"
+    " t.created_at as thread_created_at, t.last_activity_at, t.resolved_at, t.resolved_by"
+)
+COMMENT_COLUMNS = (
+    "c.id, c.thread_id, c.author_id, c.body, c.created_at, c.edited_at, c.deleted_at, c.deleted_by"
+)
+
+
+def internal(datasette):
+    return get_internal_db(datasette)
+
+
+def row_key_for(pk_values):
+    """The row's path component exactly as Datasette writes it in row URLs."""
+    return ",".join(tilde_encode(str(value)) for value in pk_values)
+
+
+def encode_cell(value):
+    """A JSON text for a cell value, comparable across reads; large values become a digest."""
+    if isinstance(value, bytes):
+        value = {"binary_bytes": len(value), "sha256": hashlib.sha256(value).hexdigest()}
+    encoded = json.dumps(value, ensure_ascii=False)
+    if len(encoded) > MAX_ANCHOR_CHARS:
+        encoded = json.dumps(
+            {
+                "truncated": encoded[: MAX_ANCHOR_CHARS // 2],
+                "sha256": hashlib.sha256(encoded.encode()).hexdigest(),
+            },
+            ensure_ascii=False,
+        )
+    return encoded
+
+
+def fts_query(text):
+    """Each word of the user's text as a quoted FTS5 term (so no FTS syntax error is possible)."""
+    terms = ['"' + word.replace('"', '""') + '"' for word in text.split()]
+    return " ".join(terms)
+
+
+# ---------------------------------------------------------------------------- user databases
+
+
+async def fetch_row(datasette, database, table, pk_values):
+    """The row (a dict) for primary-key values given as strings or values, or None.
+
+    Returns ``(row, pk_columns)``; tables without a primary key are addressed by rowid.
+    """
+    db = datasette.get_database(database)
+    pks = await db.primary_keys(table)
+    use_rowid = not pks
+    pk_columns = ["rowid"] if use_rowid else pks
+    if len(pk_values) != len(pk_columns):
+        return None, pk_columns
+    where = " and ".join(f"[{column}] = ?" for column in pk_columns)
+    select = "rowid, *" if use_rowid else "*"
+    result = await db.execute(
+        f"select {select} from [{table}] where {where} limit 1", list(pk_values)
+    )
+    row = result.first()
+    return (dict(row) if row is not None else None), pk_columns
+
+
+async def table_names(datasette, database):
+    return await datasette.get_database(database).table_names()
+
+
+async def column_names(datasette, database, table):
+    return await datasette.get_database(database).table_columns(table)
+
+
+async def label_column(datasette, database, table):
+    return await datasette.get_database(database).label_column_for_table(table)
+
+
+# ---------------------------------------------------------------------------- permissions
+
+
+async def allowed_pairs(datasette, action, actor):
+    """Every (database, table-or-None) the actor may perform ``action`` on, from Datasette's SQL."""
+    sql, params = await datasette.allowed_resources_sql(action=action, actor=actor)
+    rows = await internal(datasette).execute(sql, params)
+    return {(row[0], row[1]) for row in rows}
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now):
+    for actor_id in mentions:
+        conn.execute(
+            f"insert or ignore into {MENTIONS} (comment_id, actor_id) values (?, ?)",
+            [comment_id, actor_id],
+        )
+        if actor_id != author_id:
+            conn.execute(
+                f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
+                " values (?, ?, 'mention', ?)",
+                [actor_id, comment_id, now],
+            )
+    # Everyone else who took part in the thread hears about the reply.
+    conn.execute(
+        f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
+        f" select distinct author_id, :comment_id, 'reply', :now from {COMMENTS}"
+        " where thread_id = :thread_id and author_id != :author_id and id != :comment_id",
+        {"comment_id": comment_id, "now": now, "thread_id": thread_id, "author_id": author_id},
+    )
+
+
+def _insert_comment(conn, thread_id, author_id, body, mentions, now):
+    comment_id = conn.execute(
+        f"insert into {COMMENTS} (thread_id, author_id, body, created_at) values (?, ?, ?, ?)",
+        [thread_id, author_id, body, now],
+    ).lastrowid
+    conn.execute(f"update {THREADS} set last_activity_at = ? where id = ?", [now, thread_id])
+    _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now)
+    return comment_id
+
+
+async def create_thread(datasette, target, author_id, body, mentions, now):
+    """Create a thread with its first comment in one transaction; returns (thread_id, comment_id)."""
+
+    def write(conn):
+        thread_id = conn.execute(
+            f"insert into {THREADS} (target_type, database_name, table_name, column_name, row_key,"
+            " row_pks, row_label, anchor_value, author_id, created_at, last_activity_at)"
+            " values (:type, :database, :table, :column, :row_key, :row_pks, :row_label,"
+            " :anchor_value, :author_id, :now, :now)",
+            {**target, "author_id": author_id, "now": now},
+        ).lastrowid
+        return thread_id, _insert_comment(conn, thread_id, author_id, body, mentions, now)
+
+    return await internal(datasette).execute_write_fn(write)
+
+
+async def add_comment(datasette, thread_id, author_id, body, mentions, now):
+    return await internal(datasette).execute_write_fn(
+        lambda conn: _insert_comment(conn, thread_id, author_id, body, mentions, now)
+    )
+
+
+async def edit_comment(datasette, comment_id, body, mentions, now):
+    """Keep the old body as a revision, store the new one and re-record mentions."""
+
+    def write(conn):
+        old = conn.execute(
+            f"select thread_id, author_id, body from {COMMENTS} where id = ?", [comment_id]
+        ).fetchone()
+        thread_id, author_id, old_body = old
+        conn.execute(
+            f"insert into {REVISIONS} (comment_id, body, replaced_at) values (?, ?, ?)",
+            [comment_id, old_body, now],
+        )
+        conn.execute(
+            f"update {COMMENTS} set body = ?, edited_at = ? where id = ?", [body, now, comment_id]
+        )
+        previous = {
+            row[0]
+            for row in conn.execute(
+                f"select actor_id from {MENTIONS} where comment_id = ?", [comment_id]
+            )
+        }
+        new_mentions = [actor_id for actor_id in mentions if actor_id not in previous]
+        for actor_id in new_mentions:
+            conn.execute(
+                f"insert or ignore into {MENTIONS} (comment_id, actor_id) values (?, ?)",
+                [comment_id, actor_id],
+            )
+            if actor_id != author_id:
+                conn.execute(
+                    f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
+                    " values (?, ?, 'mention', ?)",
+                    [actor_id, comment_id, now],
+                )
+
+    await internal(datasette).execute_write_fn(write)
+
+
+async def delete_comment(datasette, comment_id, deleted_by, now):
+    """Leave a tombstone: the text, its revisions, reactions and mentions are removed."""
+
+    def write(conn):
+        conn.execute(
+            f"update {COMMENTS} set body = '', deleted_at = ?, deleted_by = ? where id = ?",
+            [now, deleted_by, comment_id],
+        )
+        for table in (REVISIONS, REACTIONS, MENTIONS, INBOX):
+            conn.execute(f"delete from {table} where comment_id = ?", [comment_id])
+
+    await internal(datasette).execute_write_fn(write)
+
+
+async def set_resolved(datasette, thread_id, resolved_by, now):
+    """Resolve (``resolved_by`` an actor id) or reopen (``resolved_by`` None) a thread."""
+    await internal(datasette).execute_write(
+        f"update {THREADS} set resolved_at = ?, resolved_by = ?, last_activity_at = ? where id = ?",
+        [now if resolved_by else None, resolved_by, now, thread_id],
+    )
+
+
+async def toggle_reaction(datasette, comment_id, actor_id, emoji, now):
+    """Add the reaction, or remove it if the actor had it already; True when added."""
+
+    def write(conn):
+        removed = conn.execute(
+            f"delete from {REACTIONS} where comment_id = ? and actor_id = ? and emoji = ?",
+            [comment_id, actor_id, emoji],
+        ).rowcount
+        if not removed:
+            conn.execute(
+                f"insert into {REACTIONS} (comment_id, actor_id, emoji, created_at)"
+                " values (?, ?, ?, ?)",
+                [comment_id, actor_id, emoji, now],
+            )
+        return not removed
+
+    return await internal(datasette).execute_write_fn(write)
+
+
+async def mark_read(datasette, actor_id, inbox_ids, now):
+    """Mark the actor's inbox entries read: the ids given, or all of them for None."""
+    sql = f"update {INBOX} set read_at = :now where actor_id = :actor_id and read_at is null"
+    params = {"now": now, "actor_id": actor_id}
+    if inbox_ids is not None:
+        sql += " and id in (select value from json_each(:ids))"
+        params["ids"] = json.dumps(inbox_ids)
+    return (await internal(datasette).execute_write(sql, params)).rowcount
+
+
+# ---------------------------------------------------------------------------- reads
+
+
+async def get_thread(datasette, thread_id):
+    row = (
+        await internal(datasette).execute(
+            f"select {THREAD_COLUMNS} from {THREADS} t where t.id = ?", [thread_id]
+        )
+    ).first()
+    return dict(row) if row else None
+
+
+async def get_comment(datasette, comment_id):
+    """A comment joined with its thread's target columns, or None."""
+    row = (
+        await internal(datasette).execute(
+            f"select {COMMENT_COLUMNS}, {THREAD_COLUMNS} from {COMMENTS} c"
+            f" join {THREADS} t on t.id = c.thread_id where c.id = ?",
+            [comment_id],
+        )
+    ).first()
+    return dict(row) if row else None
+
+
+async def threads_for_target(datasette, database, table="", column="", row_key=""):
+    """Threads on exactly one target; with a ``row_key`` also the threads on that row's cells."""
+    sql = (
+        f"select {THREAD_COLUMNS} from {THREADS} t"
+        " where t.database_name = :database and t.table_name = :table and t.row_key = :row_key"
+    )
+    params = {"database": database, "table": table, "row_key": row_key, "column": column}
+    if not row_key:
+        sql += " and t.column_name = :column"
+    sql += " order by t.id"
+    rows = await internal(datasette).execute(sql, params)
+    return [dict(row) for row in rows]
+
+
+async def threads_for_row(datasette, database, table, row_key):
+    """The threads of one row (row and cell targets) with their comments — benchmark entry point."""
+    threads = await threads_for_target(datasette, database, table, row_key=row_key)
+    comments = await comments_for_threads(datasette, [t["thread_id"] for t in threads])
+    for thread in threads:
+        thread["comments"] = comments.get(thread["thread_id"], [])
+    return threads
+
+
+async def comments_for_threads(datasette, thread_ids):
+    """{thread_id: [comment, ...]} oldest first, with reaction counts and revision counts."""
+    if not thread_ids:
+        return {}
+    rows = await internal(datasette).execute(
+        f"select {COMMENT_COLUMNS},"
+        f" (select count(*) from {REVISIONS} r where r.comment_id = c.id) as revision_count"
+        f" from {COMMENTS} c where c.thread_id in (select value from json_each(:ids))"
+        " order by c.thread_id, c.id",
+        {"ids": json.dumps(list(thread_ids))},
+    )
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row["thread_id"], []).append(dict(row))
+    return grouped
+
+
+async def reactions_for_comments(datasette, comment_ids):
+    """{comment_id: [{"emoji", "count", "actor_ids"}]} for the given comments."""
+    if not comment_ids:
+        return {}
+    rows = await internal(datasette).execute(
+        f"select comment_id, emoji, count(*) as count, json_group_array(actor_id) as actor_ids"
+        f" from {REACTIONS} where comment_id in (select value from json_each(:ids))"
+        " group by comment_id, emoji",
+        {"ids": json.dumps(list(comment_ids))},
+    )
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row["comment_id"], []).append(
+            {"emoji": row["emoji"], "count": row["count"], "actor_ids": json.loads(row["actor_ids"])}
+        )
+    return grouped
+
+
+async def mentions_for_comments(datasette, comment_ids):
+    if not comment_ids:
+        return {}
+    rows = await internal(datasette).execute(
+        f"select comment_id, actor_id from {MENTIONS}"
+        " where comment_id in (select value from json_each(:ids)) order by actor_id",
+        {"ids": json.dumps(list(comment_ids))},
+    )
+    grouped = {}
+    for row in rows:
+        grouped.setdefault(row["comment_id"], []).append(row["actor_id"])
+    return grouped
+
+
+async def revisions(datasette, comment_id):
+    rows = await internal(datasette).execute(
+        f"select id, body, replaced_at from {REVISIONS} where comment_id = ? order by id",
+        [comment_id],
+    )
+    return [dict(row) for row in rows]
+
+
+async def badge_counts(datasette, database, table, row_keys):
+    """{row_key: {"threads": n, "open": m}} for the rows that have threads — one indexed query."""
+    rows = await internal(datasette).execute(
+        f"select row_key, count(*) as threads, sum(resolved_at is null) as open from {THREADS}"
+        " where database_name = :database and table_name = :table"
+        " and row_key in (select value from json_each(:row_keys))"
+        " group by row_key",
+        {"database": database, "table": table, "row_keys": json.dumps(list(row_keys))},
+    )
+    return {row["row_key"]: {"threads": row["threads"], "open": row["open"]} for row in rows}
+
+
+async def activity(
+    datasette,
+    scope,
+    *,
+    query=None,
+    author=None,
+    database=None,
+    table=None,
+    resolved=None,
+    mentioning=None,
+    before_id=None,
+    limit=50,
+):
+    """Visible, not deleted comments newest first, filtered; keyset-paged on the comment id."""
+    clauses = [IN_SCOPE, "c.deleted_at is null"]
+    params = {"scope": json.dumps(scope), "limit": limit}
+    if query:
+        clauses.append(f"c.id in (select rowid from {FTS} where {FTS} match :query)")
+        params["query"] = fts_query(query)
+    if author:
+        clauses.append("c.author_id = :author")
+        params["author"] = author
+    if database:
+        clauses.append("t.database_name = :database")
+        params["database"] = database
+    if table:
+        clauses.append("t.table_name = :table")
+        params["table"] = table
+    if resolved is not None:
+        clauses.append("t.resolved_at is not null" if resolved else "t.resolved_at is null")
+    if mentioning:
+        clauses.append(f"c.id in (select comment_id from {MENTIONS} where actor_id = :mentioning)")
+        params["mentioning"] = mentioning
+    if before_id is not None:
+        clauses.append("c.id < :before_id")
+        params["before_id"] = before_id
+    rows = await internal(datasette).execute(
+        f"select {COMMENT_COLUMNS}, {THREAD_COLUMNS} from {COMMENTS} c"
+        f" join {THREADS} t on t.id = c.thread_id where {' and '.join(clauses)}"
+        " order by c.id desc limit :limit",
+        params,
+    )
+    return [dict(row) for row in rows]
+
+
+async def inbox(datasette, actor_id, scope, *, unread_only=False, before_id=None, limit=50):
+    clauses = ["i.actor_id = :actor_id", IN_SCOPE, "c.deleted_at is null"]
+    params = {"actor_id": actor_id, "scope": json.dumps(scope), "limit": limit}
+    if unread_only:
+        clauses.append("i.read_at is null")
+    if before_id is not None:
+        clauses.append("i.id < :before_id")
+        params["before_id"] = before_id
+    rows = await internal(datasette).execute(
+        f"select i.id as inbox_id, i.reason, i.read_at, {COMMENT_COLUMNS}, {THREAD_COLUMNS}"
+        f" from {INBOX} i join {COMMENTS} c on c.id = i.comment_id"
+        f" join {THREADS} t on t.id = c.thread_id where {' and '.join(clauses)}"
+        " order by i.id desc limit :limit",
+        params,
+    )
+    return [dict(row) for row in rows]
+
+
+async def unread_count(datasette, actor_id, scope):
+    row = (
+        await internal(datasette).execute(
+            f"select count(*) from {INBOX} i join {COMMENTS} c on c.id = i.comment_id"
+            f" join {THREADS} t on t.id = c.thread_id"
+            f" where i.actor_id = :actor_id and i.read_at is null and c.deleted_at is null"
+            f" and {IN_SCOPE}",
+            {"actor_id": actor_id, "scope": json.dumps(scope)},
+        )
+    ).first()
+    return row[0]
+
+
+async def known_authors(datasette, scope, prefix, limit=10):
+    """Ids of actors who wrote visible comments, starting with ``prefix``."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = await internal(datasette).execute(
+        f"select distinct c.author_id from {COMMENTS} c join {THREADS} t on t.id = c.thread_id"
+        f" where c.author_id like :pattern escape '\\' and {IN_SCOPE}"
+        " order by c.author_id limit :limit",
+        {"pattern": escaped + "%", "scope": json.dumps(scope), "limit": limit},
+    )
+    return [row[0] for row in rows]
+
