@@ -1,4 +1,5 @@
 import asyncio
+import datetime
 import sqlite3
 import threading
 import time
@@ -70,7 +71,7 @@ class Receiver:
         with self._lock:
             number = len(self.received)
             self.received.append(
-                {"path": request.path, "headers": headers, "body": body, "verified": verified}
+                {"path": request.path, "query": request.query_string, "headers": headers, "body": body, "verified": verified}
             )
         status, extra_headers, delay = self.respond(number)
         if delay:
@@ -89,6 +90,16 @@ class Receiver:
                     return list(self.received)
             time.sleep(0.01)
         raise AssertionError(f"receiver got {len(self.received)} of {count} requests")
+
+
+def signed_by(secret, request):
+    """True when ``request`` carries a signature made with ``secret`` (any timestamp)."""
+    headers = {k.lower(): v for k, v in request["headers"].items()}
+    timestamp = datetime.datetime.fromtimestamp(
+        int(headers["webhook-timestamp"]), tz=datetime.timezone.utc
+    )
+    expected = Webhook(secret).sign(headers["webhook-id"], timestamp, request["body"].decode())
+    return expected in headers["webhook-signature"].split(" ")
 
 
 @pytest.fixture

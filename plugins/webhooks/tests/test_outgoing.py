@@ -1,23 +1,415 @@
 import json
 
-from conftest import create_endpoint, idle, root_cookies
+from conftest import create_endpoint, idle, root_cookies, signed_by
+from datasette_internal_db import get_internal_db
+
+from datasette_internal_webhooks.worker import RETRY_DELAYS
+
+
+async def insert(ds, name, table="species"):
+    response = await ds.client.post(
+        f"/data/{table}/-/insert", json={"row": {"name": name}}, cookies=root_cookies(ds)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def get_json(ds, path):
+    response = await ds.client.get(path, cookies=root_cookies(ds))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def deliveries(ds, endpoint_id):
+    return (await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint_id}/deliveries"))["deliveries"]
+
+
+async def attempts(ds, endpoint_id):
+    return (await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint_id}/attempts"))["attempts"]
 
 
 async def test_insert_is_delivered_signed_and_verifiable(ds, receiver):
     endpoint, secret = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    assert secret.startswith("whsec_")
     receiver.secrets = [secret]
-    response = await ds.client.post(
-        "/data/species/-/insert",
-        json={"row": {"name": "badger"}},
-        cookies=root_cookies(ds),
-    )
-    assert response.status_code == 201, response.text
+    await insert(ds, "badger")
     await idle(ds)
     [request] = receiver.wait_for(1)
     assert request["verified"] is True
+    assert request["headers"]["webhook-id"].startswith("msg_")
     payload = json.loads(request["body"])
     assert payload["type"] == "insert-rows"
     assert payload["actor_id"] == "root"
-    assert payload["data"]["database"] == "data"
-    assert payload["data"]["table"] == "species"
-    assert payload["data"]["num_rows"] == 1
+    assert payload["data"] == {
+        "database": "data",
+        "table": "species",
+        "num_rows": 1,
+        "ignore": False,
+        "replace": False,
+    }
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "succeeded"
+    assert delivery["attempts"] == 1
+    [attempt] = await attempts(ds, endpoint["id"])
+    assert attempt["status_code"] == 200
+    assert attempt["response_body"] == "status 200"
+    assert attempt["latency_ms"] > 0
+
+
+async def test_update_row_carries_the_row_after_the_update(ds, receiver):
+    await create_endpoint(ds, receiver.url, event_types=["update-row"])
+    response = await ds.client.post(
+        "/data/species/1/-/update", json={"update": {"name": "sea otter"}}, cookies=root_cookies(ds)
+    )
+    assert response.status_code == 200, response.text
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    payload = json.loads(request["body"])
+    assert payload["type"] == "update-row"
+    assert payload["data"]["pks"] == ["1"]
+    assert payload["data"]["row"] == {"id": 1, "name": "sea otter"}
+
+
+async def test_wildcards_and_filters_choose_endpoints(ds, receiver):
+    await create_endpoint(ds, receiver.url + "?all", event_types=["*"])
+    await create_endpoint(ds, receiver.url + "?rows", event_types=["*-rows"], table="other")
+    await insert(ds, "species row")
+    await insert(ds, "other row", table="other")
+    await idle(ds)
+    requests = receiver.wait_for(3)
+    await idle(ds)
+    assert len(receiver.received) == 3
+    by_endpoint = sorted(
+        (r["query"], json.loads(r["body"])["data"]["table"]) for r in requests
+    )
+    assert by_endpoint == [("all", "other"), ("all", "species"), ("rows", "other")]
+
+
+async def test_same_message_to_two_endpoints_shares_its_webhook_id(ds, receiver):
+    await create_endpoint(ds, receiver.url + "?a", event_types=["insert-rows"])
+    await create_endpoint(ds, receiver.url + "?b", event_types=["insert-rows"])
+    await insert(ds, "heron")
+    await idle(ds)
+    first, second = receiver.wait_for(2)
+    assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+
+
+async def test_bad_endpoint_input_is_a_400_and_stores_nothing(ds, receiver):
+    cases = [
+        {"url": "ftp://127.0.0.1/x"},
+        {"url": "not a url"},
+        {"url": receiver.url, "event_types": ["no-such-event"]},
+        {"url": receiver.url, "event_types": []},
+        {"url": receiver.url, "event_types": "*", "colour": "blue"},
+        {"url": receiver.url, "description": "x" * 501},
+        {"url": "http://user:pw@127.0.0.1/"},
+    ]
+    for body in cases:
+        response = await ds.client.post(
+            "/-/webhooks/api/endpoints", json=body, cookies=root_cookies(ds)
+        )
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["ok"] is False
+    response = await ds.client.post(
+        "/-/webhooks/api/endpoints", content=b"[1", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 400
+    assert (await get_json(ds, "/-/webhooks/api/endpoints"))["endpoints"] == []
+
+
+async def test_event_types_are_discovered_from_datasette(ds):
+    names = (await get_json(ds, "/-/webhooks/api/event-types"))["event_types"]
+    assert {"insert-rows", "update-row", "delete-row", "create-table", "webhook-received"} <= set(
+        names
+    )
+    assert set(names) == {cls.name for cls in ds.event_classes}
+
+
+async def test_track_event_never_breaks_the_users_write(ds, receiver):
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    internal = get_internal_db(ds)
+    await internal.execute_write("drop table datasette_internal_webhooks_deliveries")
+    response = await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "lost"}}, cookies=root_cookies(ds)
+    )
+    assert response.status_code == 201
+    rows = (await ds.get_database("data").execute("select name from species")).rows
+    assert [r[0] for r in rows] == ["otter", "lost"]
+
+
+async def test_retries_keep_the_webhook_id_and_follow_the_schedule(ds, receiver, fake_clock):
+    receiver.respond = lambda n: (500, {}, 0) if n < 2 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "retry me")
+    await idle(ds)
+    receiver.wait_for(1)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "pending"
+    assert delivery["last_status_code"] == 500
+    [attempt] = await attempts(ds, endpoint["id"])
+    delay = delivery["next_attempt_at"] - attempt["attempted_at"]
+    assert RETRY_DELAYS[0] * 0.8 <= delay <= RETRY_DELAYS[0] * 1.2
+    fake_clock.advance(RETRY_DELAYS[0] * 1.2 + 0.1)
+    await idle(ds)
+    receiver.wait_for(2)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["attempts"] == 2
+    second_delay = delivery["next_attempt_at"] - fake_clock.value
+    assert RETRY_DELAYS[1] * 0.8 - 1 <= second_delay <= RETRY_DELAYS[1] * 1.2
+    fake_clock.advance(RETRY_DELAYS[1] * 1.2 + 0.1)
+    await idle(ds)
+    receiver.wait_for(3)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "succeeded"
+    assert len(set(receiver.ids())) == 1
+    assert [a["status_code"] for a in await attempts(ds, endpoint["id"])] == [200, 500, 500]
+
+
+async def test_gives_up_after_the_last_scheduled_attempt(ds, receiver, fake_clock):
+    receiver.respond = lambda n: (503, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "doomed")
+    for number in range(1, len(RETRY_DELAYS) + 2):
+        await idle(ds)
+        receiver.wait_for(number)
+        if number <= len(RETRY_DELAYS):
+            fake_clock.advance(RETRY_DELAYS[number - 1] * 1.2 + 1)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"] == len(RETRY_DELAYS) + 1
+    fake_clock.advance(10 * 86400)
+    await idle(ds)
+    assert len(receiver.received) == len(RETRY_DELAYS) + 1
+
+
+async def test_retry_after_is_honoured(ds, receiver, fake_clock):
+    receiver.respond = lambda n: (429, {"Retry-After": "120"}, 0) if n == 0 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "slow down")
+    await idle(ds)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    [attempt] = await attempts(ds, endpoint["id"])
+    assert delivery["next_attempt_at"] - attempt["attempted_at"] >= 120
+    fake_clock.advance(60)
+    await idle(ds)
+    assert len(receiver.received) == 1
+    fake_clock.advance(61)
+    await idle(ds)
+    receiver.wait_for(2)
+
+
+async def test_redirects_are_failures_and_never_followed(ds, receiver):
+    receiver.respond = lambda n: (302, {"Location": "/elsewhere"}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "moved")
+    await idle(ds)
+    assert [r["path"] for r in receiver.received] == ["/hook"]
+    [attempt] = await attempts(ds, endpoint["id"])
+    assert attempt["succeeded"] is False
+    assert attempt["status_code"] == 302
+    assert "not followed" in attempt["error"]
+
+
+async def test_410_disables_the_endpoint_until_re_enabled(ds, receiver):
+    receiver.respond = lambda n: (410, {}, 0) if n == 0 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "gone")
+    await idle(ds)
+    data = await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint['id']}")
+    assert data["endpoint"]["active"] is False
+    assert "410" in data["endpoint"]["disabled_reason"]
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "failed"
+    await insert(ds, "while disabled")
+    await idle(ds)
+    assert len(receiver.received) == 1
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}",
+        json={"active": True},
+        cookies=root_cookies(ds),
+    )
+    assert response.json()["endpoint"]["active"] is True
+    assert response.json()["endpoint"]["disabled_reason"] is None
+    await insert(ds, "back again")
+    await idle(ds)
+    receiver.wait_for(2)
+
+
+async def test_timeouts_are_recorded_and_retried(make_ds, receiver):
+    ds = await make_ds({"timeout_seconds": 0.3})
+    receiver.respond = lambda n: (200, {}, 1.0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "slowpoke")
+    await idle(ds)
+    [attempt] = await attempts(ds, endpoint["id"])
+    assert attempt["succeeded"] is False
+    assert attempt["status_code"] is None
+    assert "Timed out" in attempt["error"]
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "pending"
+
+
+async def test_endpoint_failing_too_long_is_disabled(ds, receiver, fake_clock):
+    receiver.respond = lambda n: (500, {}, 0)
+    response = await ds.client.post(
+        "/-/internal/settings",
+        json={"plugin": "datasette-internal-webhooks", "key": "disable_after_hours", "value": 1},
+        cookies=root_cookies(ds),
+    )
+    assert response.status_code == 200, response.text
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "one")
+    await idle(ds)
+    fake_clock.advance(3601)
+    await insert(ds, "two")
+    await idle(ds)
+    data = await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint['id']}")
+    assert data["endpoint"]["active"] is False
+    assert "too long" in data["endpoint"]["disabled_reason"]
+
+
+async def test_a_success_resets_the_failure_period(ds, receiver, fake_clock):
+    receiver.respond = lambda n: (500, {}, 0) if n == 0 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "one")
+    await idle(ds)
+    assert (await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint['id']}"))["endpoint"][
+        "failing_since"
+    ]
+    fake_clock.advance(7)
+    await idle(ds)
+    data = await get_json(ds, f"/-/webhooks/api/endpoints/{endpoint['id']}")
+    assert data["endpoint"]["failing_since"] is None
+    assert data["endpoint"]["active"] is True
+
+
+async def test_secret_rotation_signs_with_both_keys_during_grace(ds, receiver, fake_clock):
+    endpoint, old_secret = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/rotate-secret", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 200, response.text
+    new_secret = response.json()["secret"]
+    assert new_secret != old_secret
+    receiver.secrets = [old_secret]
+    await insert(ds, "during grace")
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    assert request["verified"] is True
+    assert len(request["headers"]["webhook-signature"].split(" ")) == 2
+    assert signed_by(new_secret, request)
+    fake_clock.advance(24 * 3600 + 1)
+    await insert(ds, "after grace")
+    await idle(ds)
+    second = receiver.wait_for(2)[1]
+    assert len(second["headers"]["webhook-signature"].split(" ")) == 1
+    assert signed_by(new_secret, second)
+    assert not signed_by(old_secret, second)
+
+
+async def test_send_test_event_and_redeliver_one(ds, receiver):
+    endpoint, secret = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    receiver.secrets = [secret]
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/test", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 202, response.text
+    message_id = response.json()["message_id"]
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    assert request["verified"] is True
+    assert request["headers"]["webhook-id"] == message_id
+    assert json.loads(request["body"])["type"] == "webhook-test"
+    [delivery] = await deliveries(ds, endpoint["id"])
+    response = await ds.client.post(
+        f"/-/webhooks/api/deliveries/{delivery['id']}/redeliver", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 202
+    await idle(ds)
+    second = receiver.wait_for(2)[1]
+    assert second["headers"]["webhook-id"] == message_id
+    assert len(await attempts(ds, endpoint["id"])) == 2
+
+
+async def test_redeliver_all_failed_since_is_a_job(ds, receiver, fake_clock):
+    from datasette_internal_db import jobs
+
+    receiver.respond = lambda n: (410, {}, 0) if n == 0 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    since = fake_clock.value - 1
+    await insert(ds, "first")
+    await idle(ds)
+    await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}", json={"active": True},
+        cookies=root_cookies(ds),
+    )
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/redeliver-failed",
+        json={"since": since},
+        cookies=root_cookies(ds),
+    )
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert job["total"] == 1
+    await jobs.wait(job["job_id"])
+    status = await get_json(ds, job["job_url"])
+    assert status["job"]["status"] == "done"
+    assert status["job"]["done"] == 1
+    await idle(ds)
+    receiver.wait_for(2)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert delivery["status"] == "succeeded"
+
+
+async def test_global_pause_holds_deliveries(ds, receiver):
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    setting = {"plugin": "datasette-internal-webhooks", "key": "paused"}
+    await ds.client.post(
+        "/-/internal/settings", json=dict(setting, value=True), cookies=root_cookies(ds)
+    )
+    await insert(ds, "held")
+    import asyncio
+
+    await asyncio.sleep(0.3)
+    assert receiver.received == []
+    await ds.client.post(
+        "/-/internal/settings", json=dict(setting, value=False), cookies=root_cookies(ds)
+    )
+    await idle(ds)
+    receiver.wait_for(1)
+
+
+async def test_audit_records_endpoint_changes(ds, receiver):
+    from datasette_internal_db import audit
+
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    path = f"/-/webhooks/api/endpoints/{endpoint['id']}"
+    await ds.client.post(path, json={"description": "ops"}, cookies=root_cookies(ds))
+    await ds.client.post(path + "/rotate-secret", cookies=root_cookies(ds))
+    await ds.client.post(path + "/delete", cookies=root_cookies(ds))
+    entries = await audit.entries(ds, plugin="datasette-internal-webhooks")
+    assert [e["action"] for e in entries] == [
+        "endpoint-delete",
+        "endpoint-rotate-secret",
+        "endpoint-update",
+        "endpoint-create",
+    ]
+    assert all(e["actor_id"] == "root" for e in entries)
+    assert (await get_json(ds, "/-/webhooks/api/endpoints"))["endpoints"] == []
+
+
+async def test_retention_prunes_old_attempts_and_finished_deliveries(ds, receiver, fake_clock):
+    from datasette_internal_webhooks.worker import prune
+
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "old news")
+    await idle(ds)
+    assert len(await deliveries(ds, endpoint["id"])) == 1
+    fake_clock.advance(31 * 86400)
+    await prune(ds, get_internal_db(ds), fake_clock.value)
+    assert await deliveries(ds, endpoint["id"]) == []
+    assert await attempts(ds, endpoint["id"]) == []
+    count = (
+        await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_messages")
+    ).single_value()
+    assert count == 0
