@@ -1,0 +1,281 @@
+import asyncio
+
+import pytest
+from datasette_internal_bookmarks import links
+from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
+from datasette_internal_bookmarks.runtime import runtime
+from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db.testing import cookies_for
+
+from bookmarks_redirect_corpus import OPEN_REDIRECTS
+
+API = "/-/l/api/links"
+
+
+async def create(ds, cookies, **data):
+    response = await ds.client.post(API, json=data, cookies=cookies)
+    assert response.status_code == 201, response.text
+    return response.json()["link"]
+
+
+async def insert_raw_link(ds, code, target):
+    await get_internal_db(ds).execute_write(
+        f"insert into {LINKS} (code, target, owner_id, resource_kind, created_at, updated_at)"
+        " values (?, ?, 'mallory', 'instance', '2026-01-01', '2026-01-01')",
+        [code, target],
+    )
+
+
+async def test_short_link_redirects_to_local_path(ds, alice):
+    link = await create(ds, alice, target="/data/places?country=fr", title="French places")
+    assert link["path"] == f"/-/l/{link['code']}"
+    response = await ds.client.get(link["path"])
+    assert response.status_code == 302
+    assert response.headers["location"] == "/data/places?country=fr"
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("target", [t for t in OPEN_REDIRECTS if isinstance(t, str)][:34])
+async def test_open_redirect_corpus_refused_at_creation(ds, alice, target):
+    response = await ds.client.post(API, json={"target": target}, cookies=alice)
+    assert response.status_code == 400
+    body = response.json()
+    assert body["ok"] is False and body["errors"]
+    links_left = await get_internal_db(ds).execute(f"select count(*) from {LINKS}")
+    assert links_left.single_value() == 0
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5Cevil.example",
+     "https://evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: a=b", "/a b"],
+)
+async def test_bad_target_in_the_database_is_refused_at_redirect(ds, target):
+    await insert_raw_link(ds, "planted", target)
+    response = await ds.client.get("/-/l/planted")
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert "evil" not in response.text
+
+
+async def test_base_url_is_applied_to_redirects(tmp_path, data_db):
+    from datasette_internal_db.testing import close, make_datasette
+
+    ds = await make_datasette(tmp_path, files=[data_db], settings={"base_url": "/prefix/"})
+    try:
+        cookies = cookies_for(ds, "alice")
+        link = await create(ds, cookies, target="/prefix/data/places")
+        assert link["target"] == "/data/places"
+        assert link["path"] == f"/prefix/-/l/{link['code']}"
+        # datasette.client adds base_url to the paths it is given
+        response = await ds.client.get(f"/-/l/{link['code']}")
+        assert response.headers["location"] == "/prefix/data/places"
+    finally:
+        close(ds)
+
+
+async def test_codes_are_random_from_the_safe_alphabet(ds, alice):
+    codes = [(await create(ds, alice, target="/data"))["code"] for _ in range(20)]
+    assert len(set(codes)) == 20
+    for code in codes:
+        assert len(code) == links.CODE_LENGTH
+        assert set(code) <= set(links.CODE_ALPHABET)
+        assert not set(code) & set("0O1lIo")
+    # Not sequential: no two consecutive codes share a prefix of 4.
+    assert len({code[:4] for code in codes}) > 15
+
+
+async def test_colliding_code_is_regenerated(ds, alice, monkeypatch):
+    await insert_raw_link(ds, "Taken22", "/data")
+    generated = iter(["Taken22", "Fresh33"])
+    monkeypatch.setattr(links, "random_code", lambda: next(generated))
+    link = await create(ds, alice, target="/data/places")
+    assert link["code"] == "Fresh33"
+
+
+async def test_custom_slugs(ds, alice, bob):
+    link = await create(ds, alice, target="/data/places", code="paris-2026")
+    assert link["code"] == "paris-2026"
+    taken = await ds.client.post(API, json={"target": "/data", "code": "paris-2026"}, cookies=bob)
+    assert taken.status_code == 400
+    assert "taken" in taken.json()["errors"][0]
+    for slug in ["api", "API", "new", "qr", "a", "../x", "a/b", "a b", "x:y", "a?b", "é-slug",
+                 "-start", "x" * 65, "a#b", "a@b"]:
+        response = await ds.client.post(API, json={"target": "/data", "code": slug}, cookies=bob)
+        assert response.status_code == 400, slug
+
+
+async def test_expired_and_used_up_links_answer_410(ds, alice, frozen_time):
+    expiring = await create(ds, alice, target="/data", expires_at="2027-01-15T10:00:00+00:00")
+    limited = await create(ds, alice, target="/data", max_visits=2)
+    assert (await ds.client.get(expiring["path"])).status_code == 302
+    frozen_time.advance(10 * 365 * 86400)
+    gone = await ds.client.get(expiring["path"])
+    assert gone.status_code == 410
+    assert "expired" in gone.text
+    assert (await ds.client.get(limited["path"])).status_code == 302
+    assert (await ds.client.get(limited["path"])).status_code == 302
+    used_up = await ds.client.get(limited["path"])
+    assert used_up.status_code == 410
+    assert "maximum number" in used_up.text
+
+
+async def test_unknown_code_is_404(ds):
+    response = await ds.client.get("/-/l/nothere")
+    assert response.status_code == 404
+
+
+async def test_follower_needs_view_permission_on_destination(ds, alice, bob):
+    link = await create(ds, alice, target="/data/secret?code=zq7marker")
+    assert (await ds.client.get(link["path"], cookies=alice)).status_code == 302
+    for cookies in (bob, None):
+        denied = await ds.client.get(link["path"], cookies=cookies)
+        assert denied.status_code == 403
+        assert "location" not in denied.headers
+        assert "/data/secret" not in denied.text and "zq7marker" not in denied.text
+
+
+async def test_visits_are_counted_in_batches(ds, alice):
+    link = await create(ds, alice, target="/data/places")
+    state = runtime(ds)
+    for _ in range(5):
+        assert (await ds.client.get(link["path"])).status_code == 302
+    # Counted in memory, nothing written yet by the redirects themselves.
+    stored = await get_internal_db(ds).execute(
+        f"select visits from {LINKS} where code = ?", [link["code"]])
+    assert stored.single_value() == 0
+    assert state.visits.pending(link["code"]) == 5
+    # The background task writes them within about a second.
+    for _ in range(40):
+        await asyncio.sleep(0.1)
+        stored = await get_internal_db(ds).execute(
+            f"select visits, last_visit_at from {LINKS} where code = ?", [link["code"]])
+        if stored.first()["visits"] == 5:
+            break
+    row = stored.first()
+    assert row["visits"] == 5 and row["last_visit_at"]
+    detail = (await ds.client.get(f"{API}/{link['code']}", cookies=alice)).json()["link"]
+    assert detail["visits"] == 5
+    assert detail["days"][0]["visits"] == 5
+    columns = [c.name for c in await get_internal_db(ds).table_column_details(LINKS)]
+    assert not {"ip", "user_agent", "referrer"} & set(columns)
+
+
+async def test_owner_lists_edits_disables_and_deletes(ds, alice, events):
+    link = await create(ds, alice, target="/data/places")
+    listed = (await ds.client.get(API, cookies=alice)).json()["links"]
+    assert [item["code"] for item in listed] == [link["code"]]
+    changed = await ds.client.post(f"{API}/{link['code']}", cookies=alice,
+                                   json={"target": "/data/places?country=de", "title": "DE"})
+    assert changed.json()["link"]["target"] == "/data/places?country=de"
+    follow = await ds.client.get(link["path"])
+    assert follow.headers["location"] == "/data/places?country=de"
+    bad = await ds.client.post(f"{API}/{link['code']}", cookies=alice,
+                               json={"target": "//evil.example"})
+    assert bad.status_code == 400
+    await ds.client.post(f"{API}/{link['code']}", cookies=alice, json={"disabled": True})
+    disabled = await ds.client.get(link["path"])
+    assert disabled.status_code == 410 and "disabled" in disabled.text
+    deleted = await ds.client.delete(f"{API}/{link['code']}", cookies=alice)
+    assert deleted.json() == {"ok": True, "deleted": link["code"]}
+    assert (await ds.client.get(link["path"])).status_code == 404
+    assert events.names() == ["short-link-created", "short-link-deleted"]
+    actions = [entry["action"] for entry in await audit.entries(ds, plugin=PLUGIN)]
+    assert actions == ["short-link-deleted", "short-link-disabled"]
+
+
+async def test_others_cannot_read_or_change_a_link(ds, alice, bob):
+    link = await create(ds, alice, target="/data/places")
+    url = f"{API}/{link['code']}"
+    assert (await ds.client.get(url, cookies=bob)).status_code == 404
+    assert (await ds.client.post(url, cookies=bob, json={"target": "/data"})).status_code == 404
+    assert (await ds.client.delete(url, cookies=bob)).status_code == 404
+    assert (await ds.client.post(url + "/delete", cookies=bob)).status_code == 404
+    assert (await ds.client.get(API, cookies=bob)).json()["links"] == []
+    assert (await ds.client.get(API + "?all=1", cookies=bob)).status_code == 403
+    assert (await ds.client.get(url)).status_code == 403
+    assert (await ds.client.get(link["path"])).headers["location"] == "/data/places"
+
+
+async def test_admin_manages_all_links_and_is_audited(ds, alice, root):
+    link = await create(ds, alice, target="/data/places")
+    everyone = (await ds.client.get(API + "?all=1", cookies=root)).json()["links"]
+    assert [item["owner_id"] for item in everyone] == ["alice"]
+    await ds.client.post(f"{API}/{link['code']}", cookies=root, json={"title": "moderated"})
+    response = await ds.client.post(f"{API}/{link['code']}/delete", cookies=root)
+    assert response.status_code == 200
+    entries = await audit.entries(ds, plugin=PLUGIN)
+    assert [(e["action"], e["actor_id"]) for e in entries] == [
+        ("short-link-deleted", "root"), ("short-link-updated", "root")]
+    assert entries[0]["details"]["owner_id"] == "alice"
+
+
+async def test_anonymous_cannot_create_and_config_can_deny(tmp_path, data_db):
+    from datasette_internal_db.testing import close, make_datasette
+
+    ds = await make_datasette(
+        tmp_path, files=[data_db],
+        config={"permissions": {"short-links-create": {"id": "alice"}}},
+    )
+    try:
+        anonymous = await ds.client.post(API, json={"target": "/data"})
+        assert anonymous.status_code == 403
+        bob = await ds.client.post(API, json={"target": "/data"}, cookies=cookies_for(ds, "bob"))
+        assert bob.status_code == 403
+        assert bob.json()["ok"] is False
+        alice = await ds.client.post(API, json={"target": "/data"},
+                                     cookies=cookies_for(ds, "alice"))
+        assert alice.status_code == 201
+    finally:
+        close(ds)
+
+
+@pytest.mark.parametrize(
+    "body,content_type",
+    [
+        (b"not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'{"target": 5}', "application/json"),
+        (b'{"target": "/data", "max_visits": -1}', "application/json"),
+        (b'{"target": "/data", "max_visits": "many"}', "application/json"),
+        (b'{"target": "/data", "expires_at": "tomorrow"}', "application/json"),
+        (b'{"target": "/data", "title": 7}', "application/json"),
+        (b'{"target": "/-/l/abc"}', "application/json"),
+        (b"target=%2F%2Fevil.example", "application/x-www-form-urlencoded"),
+    ],
+)
+async def test_bad_input_is_a_400_json_error(ds, alice, body, content_type):
+    response = await ds.client.post(API, content=body, cookies=alice,
+                                    headers={"content-type": content_type})
+    assert response.status_code == 400
+    assert response.json()["ok"] is False
+
+
+async def test_cross_site_post_with_cookie_is_refused(ds, alice):
+    response = await ds.client.post(API, json={"target": "/data"}, cookies=alice,
+                                    headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    count = await get_internal_db(ds).execute(f"select count(*) from {LINKS}")
+    assert count.single_value() == 0
+
+
+async def test_qr_code_is_svg_of_the_short_url(ds, alice):
+    link = await create(ds, alice, target="/data")
+    response = await ds.client.get(link["qr"])
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.text.startswith("<svg")
+    assert (await ds.client.get("/-/l/nothere/qr.svg")).status_code == 404
+
+
+async def test_links_page_creates_from_a_form(ds, alice):
+    response = await ds.client.post(
+        "/-/links", cookies=alice, content=b"target=%2Fdata%2Fplaces&title=%3Cb%3Ex",
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200
+    assert "&lt;b&gt;x" in response.text and "<b>x" not in response.text
+    refused = await ds.client.post(
+        "/-/links", cookies=alice, content=b"target=javascript%3Aalert(1)",
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert refused.status_code == 400
+    assert "local path" in refused.text
