@@ -21,12 +21,14 @@ def rng(name):
 
 def init_internal(path, plugins):
     environment = dict(os.environ, DATASETTE_LOAD_PLUGINS=",".join([CORE, *plugins]))
-    subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-m", "datasette", "internal", "init", str(path)],
         env=environment,
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if result.returncode:
+        raise RuntimeError(f"datasette internal init failed:\n{result.stdout}{result.stderr}")
 
 
 def data_db(path, rows):

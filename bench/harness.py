@@ -47,6 +47,19 @@ def launch(work, name, files=(), *, internal, plugins, config=None, args=(), env
     )
 
 
+CORE_ONLY_RSS = "core only, same data, after 50 table-page requests"
+
+
+async def core_only_rss(work, data_db, internal):
+    """The memory baseline for scenarios without a baseline server of their own."""
+    server = launch(work, "core-only", [data_db], internal=internal, plugins=[])
+    try:
+        await latencies(Target(server.url, ["/data/items"]), 50)
+        return peak_rss_mib(server)
+    finally:
+        server.stop()
+
+
 def peak_rss_mib(server):
     """Peak resident set size (VmHWM) of the server process so far, in MiB."""
     with open(f"/proc/{server.process.pid}/status") as status:
@@ -248,6 +261,20 @@ def figure(
     if ratio_values is not None:
         row["ratio"] = summary(ratio_values)
     return row
+
+
+def memory_figure(key, what, value, baseline_what, baseline_value):
+    return figure(
+        key,
+        f"Peak RSS (VmHWM) of the server: {what}",
+        unit="MiB",
+        values=[value],
+        baseline=baseline_what,
+        baseline_values=[baseline_value],
+        ratio_values=[value / baseline_value],
+        goal="reported",
+        met=None,
+    )
 
 
 def not_measured(key, title, goal, reason):

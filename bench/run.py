@@ -26,7 +26,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import generate
-from harness import not_measured
+from harness import core_only_rss, not_measured
 from scenarios import bookmarks, comments, core, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,9 +43,17 @@ class Context:
         self.empty_internal = work / "empty-internal.db"
         self.large_internal = work / "large-internal.db"
         self.large_contents = ""
+        self.data_db = work / "data.db"
+        self.data_rows = self.size(full=100_000, smoke=500)
 
     def size(self, full, smoke):
         return smoke if self.smoke else full
+
+    def copy_empty(self, name):
+        """A fresh copy of the migrated empty internal DB, for one baseline server."""
+        path = self.work / f"empty-{name}.db"
+        shutil.copyfile(self.empty_internal, path)
+        return path
 
 
 def installed(distribution):
@@ -88,6 +96,10 @@ def machine():
 
 def build_data(ctx, scenarios):
     started = time.perf_counter()
+    for path in (ctx.data_db, ctx.empty_internal, ctx.large_internal):
+        for leftover in path.parent.glob(path.name + "*"):
+            leftover.unlink()
+    generate.data_db(ctx.data_db, ctx.data_rows)
     generate.init_internal(ctx.empty_internal, ctx.plugins)
     shutil.copyfile(ctx.empty_internal, ctx.large_internal)
     contents = []
@@ -105,6 +117,7 @@ async def run_all(ctx, only):
     available = [s for s in PLUGIN_SCENARIOS if s.PLUGIN in ctx.plugins]
     timings = {"data": build_data(ctx, available)}
     print(f"data generated in {timings['data']:.1f} s: {ctx.large_contents}", flush=True)
+    ctx.core_only_rss = await core_only_rss(ctx.work, ctx.data_db, ctx.copy_empty("core-only"))
     runs = [("core", core.internal_writes), ("core", core.startup)]
     runs += [(s.NAME, s.run) for s in available]
     for name, function in runs:
@@ -252,7 +265,11 @@ def main():
     started_at = time.perf_counter()
     work = Path(args.work or tempfile.mkdtemp(prefix="datasette-internal-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    plugins = [s.PLUGIN for s in PLUGIN_SCENARIOS if installed(s.PLUGIN)]
+    plugins = [
+        s.PLUGIN
+        for s in PLUGIN_SCENARIOS
+        if installed(s.PLUGIN) and (not args.only or "core" in args.only or s.NAME in args.only)
+    ]
     ctx = Context(work, args.smoke, rounds, plugins)
     info = machine()
     figures, errors, timings = asyncio.run(run_all(ctx, args.only))

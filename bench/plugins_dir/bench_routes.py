@@ -2,7 +2,8 @@
 
 ``/-/bench/redirect`` is the ceiling of Datasette's request stack for a redirect: no lookup, no
 permission check, no write. ``/-/bench/writes`` times one-row ``execute_write`` calls on the
-internal DB inside the server, so the figure is the write path alone, not HTTP.
+internal DB inside the server, so the figure is the write path alone, not HTTP; likewise
+``/-/bench/comments-badge-query`` times the comments plugin's badge query alone.
 """
 
 import time
@@ -40,9 +41,30 @@ async def internal_writes(request, datasette):
     )
 
 
+async def comments_badge_query(request, datasette):
+    """Milliseconds of each ``store.badge_counts`` call for pages of 100 consecutive rows."""
+    from datasette_internal_comments import store
+
+    repeat = int(request.args.get("repeat", "50"))
+    rows = int(request.args.get("rows", "100"))
+    first = int(request.args.get("first", "1"))
+    last = int(request.args.get("last", "100000"))
+    timings = []
+    for i in range(repeat):
+        start = first + (i * 997) % max(1, last - first - rows)
+        keys = [str(row) for row in range(start, start + rows)]
+        started = time.perf_counter()
+        counts = await store.badge_counts(datasette, "data", "items", keys)
+        timings.append(1000 * (time.perf_counter() - started))
+        if len(counts) != rows:
+            return Response.json({"error": f"{len(counts)} rows have badges, not {rows}"}, 500)
+    return Response.json({"ms": timings})
+
+
 @hookimpl
 def register_routes():
     return [
         (r"^/-/bench/redirect$", fixed_redirect),
         (r"^/-/bench/writes$", internal_writes),
+        (r"^/-/bench/comments-badge-query$", comments_badge_query),
     ]

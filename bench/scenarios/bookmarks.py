@@ -1,5 +1,24 @@
 """Bookmarks: short-link redirect throughput; list page latency with 100,000 bookmarks."""
 
+import json
+import sqlite3
+import statistics
+
+import generate
+from harness import (
+    CORE_ONLY_RSS,
+    Target,
+    figure,
+    interleave,
+    latencies,
+    launch,
+    memory_figure,
+    peak_rss_mib,
+    percentile,
+    ratios,
+    throughput,
+)
+
 NAME = "bookmarks"
 PLUGIN = "datasette-internal-bookmarks"
 FIGURES = [
@@ -10,3 +29,168 @@ FIGURES = [
     ),
     ("bookmarks.list_p99", "Bookmarks: list page with 100,000 bookmarks, p99", "p99 <= 20 ms"),
 ]
+
+BOOKMARKS = "datasette_internal_bookmarks_bookmarks"
+TAGS = "datasette_internal_bookmarks_tags"
+FTS = "datasette_internal_bookmarks_fts"
+LINKS = "datasette_internal_bookmarks_links"
+# The actor whose list page is measured owns a fifth of all bookmarks; 99 others own the rest.
+READER = "reader"
+OWNERS = [READER] + [f"user{i}" for i in range(99)]
+TAG_WORDS = [f"tag{i}" for i in range(30)]
+CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+NOW = "2026-06-01T10:00:00+00:00"
+
+
+def sizes(ctx):
+    return ctx.size(full=100_000, smoke=1_000), ctx.size(full=10_000, smoke=100)
+
+
+def bookmark_target(i, random):
+    """(url, kind, database, name, row) for bookmark i: a row, a filtered table, or a query."""
+    row = random.randint(1, 100_000)  # targets need not exist: link rot is not measured
+    kind = i % 3
+    if kind == 0:
+        return f"/data/items/{row}", "row", "data", "items", str(row)
+    if kind == 1:
+        category = random.choice("abcdefgh")
+        return (
+            f"/data/items?_sort=value&category={category}&value__gt={row}",
+            "table",
+            "data",
+            "items",
+            None,
+        )
+    return f"/data?sql=select+{row}", "sql", "data", None, None
+
+
+def fill(ctx, path):
+    bookmarks, links = sizes(ctx)
+    random = generate.rng(NAME)
+    conn = generate.bulk(sqlite3.connect(path))
+    triggers = conn.execute(
+        "select name, sql from sqlite_master where type = 'trigger' and tbl_name = ?", [BOOKMARKS]
+    ).fetchall()
+    with conn:
+        for name, _ in triggers:
+            conn.execute(f"drop trigger {name}")
+        rows, tags = [], []
+        for i in range(1, bookmarks + 1):
+            url, kind, database, name, row = bookmark_target(i, random)
+            owner = READER if i % 5 == 0 else random.choice(OWNERS[1:])
+            chosen = sorted(set(random.choices(TAG_WORDS, k=random.randint(0, 3))))
+            rows.append(
+                (
+                    i,
+                    owner,
+                    f"{url}&n={i}" if "?" in url else f"{url}?n={i}",
+                    f"Bookmark {i}",
+                    f"Note about {name or database} number {i}",
+                    json.dumps(chosen),
+                    int(random.random() < 0.2),
+                    kind,
+                    database,
+                    name,
+                    row,
+                    NOW,
+                    NOW,
+                )
+            )
+            tags.extend((i, tag) for tag in chosen)
+        conn.executemany(
+            f"insert into {BOOKMARKS} (id, owner_id, url, title, note, tags, shared,"
+            " resource_kind, resource_database, resource_name, resource_row, created_at,"
+            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        conn.executemany(f"insert into {TAGS} (bookmark_id, tag) values (?, ?)", tags)
+        conn.execute(f"insert into {FTS} ({FTS}) values ('rebuild')")
+        for _, sql in triggers:
+            conn.execute(sql)
+        codes = []
+        for i in range(links):
+            code = "".join(random.choices(CODE_ALPHABET, k=8))
+            codes.append(code)
+            row = 1 + i % ctx.data_rows
+            conn.execute(
+                f"insert into {LINKS} (code, target, title, owner_id, resource_kind,"
+                " resource_database, resource_name, created_at, updated_at)"
+                " values (?, ?, ?, ?, 'row', 'data', 'items', ?, ?)",
+                [code, f"/data/items/{row}", f"Link {i}", random.choice(OWNERS), NOW, NOW],
+            )
+    conn.close()
+    ctx.link_codes = codes
+    return (
+        f"{bookmarks:,} bookmarks ({bookmarks // 5:,} of them one reader's), {links:,} short links"
+    )
+
+
+async def run(ctx):
+    seconds = ctx.size(full=3.0, smoke=0.5)
+    concurrency = 8
+    requests = ctx.size(full=400, smoke=30)
+    bookmarks, _ = sizes(ctx)
+    server = launch(
+        ctx.work, "bookmarks", [ctx.data_db], internal=ctx.large_internal, plugins=[PLUGIN]
+    )
+    try:
+        links = Target(server.url, [f"/-/l/{code}" for code in ctx.link_codes], expect=(302,))
+        fixed = Target(server.url, ["/-/bench/redirect"], expect=(302,))
+        reader = {"ds_actor": server.cookies_for(READER)["ds_actor"]}
+        listing = Target(server.url, ["/-/bookmarks"], cookies=reader)
+        floor = Target(server.url, ["/-/bench/redirect"], expect=(302,), cookies=reader)
+        rates = await interleave(
+            ctx.rounds,
+            {
+                "links": lambda: throughput(links, seconds, concurrency),
+                "fixed": lambda: throughput(fixed, seconds, concurrency),
+            },
+        )
+        pages = await interleave(
+            ctx.rounds,
+            {
+                "list": lambda: latencies(listing, requests),
+                "floor": lambda: latencies(floor, requests),
+            },
+        )
+        memory = peak_rss_mib(server)
+    finally:
+        server.stop()
+    redirect_ratio = ratios(rates["links"], rates["fixed"])
+    list_p99 = [percentile(values, 99) for values in pages["list"]]
+    floor_p99 = [percentile(values, 99) for values in pages["floor"]]
+    return [
+        figure(
+            "bookmarks.redirect",
+            "Short links: `/-/l/<code>` redirects/s (permission check, lookup, counting)",
+            unit="req/s",
+            values=rates["links"],
+            baseline="fixed-redirect plugin route (bench/plugins_dir), same server",
+            baseline_values=rates["fixed"],
+            ratio_values=redirect_ratio,
+            goal="ratio >= 0.8",
+            met=statistics.median(redirect_ratio) >= 0.8,
+            notes=f"{concurrency} keep-alive connections for {seconds:g} s per arm per round, "
+            f"anonymous, cycling over {len(ctx.link_codes):,} codes.",
+        ),
+        figure(
+            "bookmarks.list_p99",
+            f"Bookmarks: `/-/bookmarks` list page with {bookmarks:,} bookmarks, p99",
+            unit="ms",
+            values=list_p99,
+            baseline="fixed-redirect bench route, same server, p99",
+            baseline_values=floor_p99,
+            ratio_values=ratios(list_p99, floor_p99),
+            goal="p99 <= 20 ms",
+            met=statistics.median(list_p99) <= 20,
+            notes=f"{requests} sequential requests per round as signed-in `{READER}`, who owns "
+            "a fifth of the bookmarks and sees the others' shared ones (a fifth of the rest).",
+        ),
+        memory_figure(
+            "bookmarks.rss",
+            "core + bookmarks, after the bookmarks runs",
+            memory,
+            CORE_ONLY_RSS,
+            ctx.core_only_rss,
+        ),
+    ]

@@ -4,7 +4,7 @@ import shutil
 import statistics
 
 import httpx
-from harness import figure, interleave, launch, peak_rss_mib, ratios, timed_start
+from harness import figure, interleave, launch, memory_figure, peak_rss_mib, ratios, timed_start
 
 
 async def internal_writes(ctx):
@@ -104,17 +104,3 @@ async def startup(ctx):
             max(memory["empty"]),
         ),
     ]
-
-
-def memory_figure(key, what, value, baseline_what, baseline_value):
-    return figure(
-        key,
-        f"Peak RSS (VmHWM) of the server: {what}",
-        unit="MiB",
-        values=[value],
-        baseline=baseline_what,
-        baseline_values=[baseline_value],
-        ratio_values=[value / baseline_value],
-        goal="reported",
-        met=None,
-    )
