@@ -13,7 +13,7 @@ from datasette_internal_db import clock
 from . import store
 from .config import settings
 from .signing import signature_header
-from .ssrf import GuardedResolver, UnsafeURL, check_url
+from .ssrf import GuardedResolver, RefusedAddress, UnsafeURL, check_url
 
 log = logging.getLogger("datasette_internal_webhooks")
 
@@ -179,6 +179,11 @@ class Worker:
             raise
         except UnsafeURL as problem:
             error = f"Refused: {problem}"
+        except aiohttp.ClientConnectorError as problem:
+            if isinstance(problem.os_error, RefusedAddress):
+                error = f"Refused: {problem.os_error}"
+            else:
+                error = f"{type(problem).__name__}: {problem}"[:500]
         except asyncio.TimeoutError:
             error = f"Timed out after {self.options.timeout_seconds:g}s"
         except Exception as problem:

@@ -4,7 +4,6 @@ import sqlite3
 import threading
 import time
 
-import datasette.plugins  # noqa: F401 - loads every plugin before core is imported directly
 import pytest
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -130,6 +129,7 @@ async def make_ds(tmp_path, data_db):
             tmp_path,
             files=[data_db],
             config={"plugins": {"datasette-internal-webhooks": plugin_config}},
+            secret="stable-test-secret",
             **kwargs,
         )
         datasette.root_enabled = True
