@@ -1,18 +1,16 @@
 """datasette-internal-db: a safe, persistent home for plugin state in Datasette's internal DB."""
 
+# isort: skip_file
 from datasette import hookimpl
 from datasette.permissions import Action
-from datasette.plugins import pm
 
-from . import audit, cache, hookspecs, jobs, secrets
+from . import audit, cache, clock, hookspecs, jobs, secrets, web
 from .cache import Cache
 from .database import UnsupportedDatasette, get_internal_db, is_persistent
 from .errors import InvalidInput
-from .lifecycle import prepare_internal_db
 from .migrations import table_prefix
 from .settings import RuntimeSettings, Setting
 
-pm.add_hookspecs(hookspecs)
 
 __all__ = [
     "Cache",
@@ -22,11 +20,13 @@ __all__ = [
     "UnsupportedDatasette",
     "audit",
     "cache",
+    "clock",
     "get_internal_db",
     "is_persistent",
     "jobs",
     "secrets",
     "table_prefix",
+    "web",
 ]
 
 
@@ -56,13 +56,20 @@ def register_actions(datasette):
 
 @hookimpl
 def register_routes(datasette):
-    from .routes import routes
-
     return routes
 
 
 @hookimpl
 def register_commands(cli):
-    from .cli import internal
-
     cli.add_command(internal)
+
+
+# Importing datasette.plugins loads every installed plugin's entry point, this package's own
+# included: the plugins import the names above from this still-initialising module, and pluggy
+# registers the hook functions defined so far. So these imports come last.
+from datasette.plugins import pm  # noqa: E402
+from .cli import internal  # noqa: E402
+from .lifecycle import prepare_internal_db  # noqa: E402
+from .routes import routes  # noqa: E402
+
+pm.add_hookspecs(hookspecs)

@@ -7,7 +7,8 @@ import sqlite3
 import sys
 
 import click
-from datasette.app import Datasette
+# datasette.app is still initialising when it loads this plugin: use its Datasette at call time.
+from datasette import app as datasette_app
 from datasette.utils import StartupError
 
 from . import status as status_module
@@ -18,7 +19,7 @@ from .safety import internal_reason, table_names
 
 def started(path):
     """Run core's whole startup against PATH (checks, lock, migrations, marker), then close."""
-    datasette = Datasette([], internal=path)
+    datasette = datasette_app.Datasette([], internal=path)
     try:
         asyncio.run(datasette.invoke_startup())
     except StartupError as error:
@@ -62,7 +63,7 @@ def migrate(path):
 def status(path, as_json):
     """Marker, each migration set's applied and pending steps, tables with rows and bytes."""
     existing(path)
-    sets = migration_sets(Datasette([], internal=path))
+    sets = migration_sets(datasette_app.Datasette([], internal=path))
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         info = status_module.collect(conn, sets)

@@ -21,6 +21,7 @@ import time
 
 import httpx
 from datasette.app import Datasette
+from datasette.plugins import pm
 from itsdangerous import URLSafeSerializer
 
 from .database import release_server_lock
@@ -40,6 +41,27 @@ async def make_datasette(tmp_path, files=(), *, internal="internal.db", root=Tru
     datasette.root_enabled = root
     await datasette.invoke_startup()
     return datasette
+
+
+@contextlib.contextmanager
+def only_plugins(*names):
+    """Within the block, only core and the named installed plugins are registered in-process.
+
+    Build the Datasette inside the block: actions and events are collected at startup.
+    """
+    keep = {CORE, *names}
+    removed = [
+        (pm.get_name(plugin), plugin)
+        for plugin, dist in pm.list_plugin_distinfo()
+        if dist.metadata["name"] not in keep
+    ]
+    for name, _ in removed:
+        pm.unregister(name=name)
+    try:
+        yield
+    finally:
+        for name, plugin in removed:
+            pm.register(plugin, name=name)
 
 
 def close(datasette):

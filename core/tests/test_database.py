@@ -55,3 +55,16 @@ async def test_restart_keeps_marker_identity(tmp_path):
     ).single_value()
     close(second)
     assert again == instance
+
+
+async def test_only_plugins_loads_just_the_plugins_under_test(tmp_path):
+    from datasette.plugins import pm
+    from datasette_internal_db.testing import only_plugins
+
+    installed = {dist.metadata["name"] for _, dist in pm.list_plugin_distinfo()}
+    with only_plugins():
+        datasette = await make_datasette(tmp_path)
+        plugins = (await datasette.client.get("/-/plugins.json")).json()
+        close(datasette)
+    assert [p["name"] for p in plugins] == ["datasette-internal-db"]
+    assert {dist.metadata["name"] for _, dist in pm.list_plugin_distinfo()} == installed
