@@ -498,8 +498,9 @@ async def new_incoming_secret(datasette, incoming_id, scheme):
     return secret, None
 
 
-def incoming_json(datasette, incoming):
-    return dict(incoming, url=datasette.absolute_url_path(f"/-/webhooks/in/{incoming['slug']}"))
+def incoming_json(datasette, request, incoming):
+    path = datasette.urls.path(f"/-/webhooks/in/{incoming['slug']}")
+    return dict(incoming, url=datasette.absolute_url(request, path))
 
 
 async def api_incoming_list(datasette, request):
@@ -514,11 +515,11 @@ async def api_incoming_list(datasette, request):
         except InvalidInput as error:
             return json_error(400, str(error))
         return Response.json(
-            {"ok": True, "incoming": incoming_json(datasette, incoming), "secret": secret},
+            {"ok": True, "incoming": incoming_json(datasette, request, incoming), "secret": secret},
             status=201,
         )
     rows = await store.list_incoming(state.db)
-    return Response.json({"ok": True, "incoming": [incoming_json(datasette, r) for r in rows]})
+    return Response.json({"ok": True, "incoming": [incoming_json(datasette, request, r) for r in rows]})
 
 
 async def api_incoming(datasette, request):
@@ -556,7 +557,7 @@ async def api_incoming(datasette, request):
             )
         row = await store.get_incoming(state.db, row["id"])
     return Response.json(
-        {"ok": True, "incoming": incoming_json(datasette, store.incoming_from_row(row))}
+        {"ok": True, "incoming": incoming_json(datasette, request, store.incoming_from_row(row))}
     )
 
 
@@ -726,7 +727,7 @@ async def ui_index(datasette, request):
     state = get_state(datasette)
     counts = await store.delivery_counts(state.db)
     endpoints = [endpoint_json(e, counts) for e in await store.list_endpoints(state.db)]
-    incoming = [incoming_json(datasette, r) for r in await store.list_incoming(state.db)]
+    incoming = [incoming_json(datasette, request, r) for r in await store.list_incoming(state.db)]
     return Response.html(
         await datasette.render_template(
             "datasette_internal_webhooks_index.html",
@@ -783,7 +784,7 @@ async def ui_incoming(datasette, request):
         await datasette.render_template(
             "datasette_internal_webhooks_incoming.html",
             {
-                "incoming": incoming_json(datasette, store.incoming_from_row(row)),
+                "incoming": incoming_json(datasette, request, store.incoming_from_row(row)),
                 "received": received,
                 "can_manage": can_manage,
                 "when": when,

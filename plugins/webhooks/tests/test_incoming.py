@@ -1,0 +1,218 @@
+import datetime
+import hashlib
+import hmac
+import json
+import sqlite3
+import time
+
+import pytest
+from conftest import create_endpoint, idle, root_cookies
+from datasette_internal_db import get_internal_db
+from standardwebhooks.webhooks import Webhook
+
+
+async def create_incoming(ds, slug, scheme):
+    response = await ds.client.post(
+        "/-/webhooks/api/incoming",
+        json={"slug": slug, "scheme": scheme, "description": "from partner"},
+        cookies=root_cookies(ds),
+    )
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return data["incoming"], data["secret"]
+
+
+def standard_headers(secret, body, message_id="msg_1", timestamp=None):
+    moment = datetime.datetime.fromtimestamp(
+        timestamp if timestamp is not None else time.time(), tz=datetime.timezone.utc
+    )
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": Webhook(secret).sign(message_id, moment, body),
+    }
+
+
+async def received(ds, incoming):
+    response = await ds.client.get(
+        f"/-/webhooks/api/incoming/{incoming['id']}/received", cookies=root_cookies(ds)
+    )
+    return response.json()["received"]
+
+
+async def stored_count(ds):
+    return (
+        await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_received")
+    ).single_value()
+
+
+async def test_standard_webhooks_verified_stored_and_emitted(ds, receiver):
+    incoming, secret = await create_incoming(ds, "partner", "standard")
+    assert incoming["url"].endswith("/-/webhooks/in/partner")
+    await create_endpoint(ds, receiver.url, event_types=["webhook-received"])
+    body = json.dumps({"hello": "world"})
+    response = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(secret, body)
+    )
+    assert response.status_code == 200, response.text
+    [row] = await received(ds, incoming)
+    assert json.loads(row["body"]) == {"hello": "world"}
+    assert row["message_id"] == "msg_1"
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    payload = json.loads(request["body"])
+    assert payload["type"] == "webhook-received"
+    assert payload["data"] == {
+        "slug": "partner",
+        "received_id": row["id"],
+        "message_id": "msg_1",
+        "scheme": "standard",
+    }
+
+
+async def test_standard_webhooks_refusals_store_nothing(ds):
+    incoming, secret = await create_incoming(ds, "partner", "standard")
+    body = json.dumps({"a": 1})
+    good = standard_headers(secret, body)
+    other_secret = "whsec_" + "QUJD" * 8
+    cases = [
+        (dict(good, **{"webhook-signature": "v1,AAAA"}), body, 401),
+        (standard_headers(other_secret, body), body, 401),
+        (good, body + " ", 401),
+        ({k: v for k, v in good.items() if k != "webhook-signature"}, body, 401),
+        (standard_headers(secret, body, timestamp=time.time() - 301), body, 401),
+        (standard_headers(secret, body, timestamp=time.time() + 301), body, 401),
+        (dict(good, **{"content-type": "text/plain"}), body, 415),
+        (dict(good, **{"content-type": "application/x-www-form-urlencoded"}), body, 415),
+    ]
+    for headers, content, status in cases:
+        response = await ds.client.post("/-/webhooks/in/partner", content=content, headers=headers)
+        assert response.status_code == status, (headers, response.text)
+        if status == 401:
+            assert response.json() == {"ok": False, "errors": ["Unauthorized"]}
+    assert await stored_count(ds) == 0
+
+
+async def test_replay_is_refused(ds):
+    _, secret = await create_incoming(ds, "partner", "standard")
+    body = json.dumps({"n": 1})
+    headers = standard_headers(secret, body, message_id="msg_replay")
+    first = await ds.client.post("/-/webhooks/in/partner", content=body, headers=headers)
+    assert first.status_code == 200
+    again = await ds.client.post("/-/webhooks/in/partner", content=body, headers=headers)
+    assert again.status_code == 409
+    assert await stored_count(ds) == 1
+
+
+async def test_too_large_is_413(make_ds):
+    ds = await make_ds({"max_incoming_bytes": 1000})
+    _, secret = await create_incoming(ds, "partner", "standard")
+    body = json.dumps({"blob": "x" * 2000})
+    response = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(secret, body)
+    )
+    assert response.status_code == 413
+    assert await stored_count(ds) == 0
+
+
+async def test_github_signature(ds):
+    _, secret = await create_incoming(ds, "github-in", "github")
+    body = json.dumps({"action": "opened"}).encode()
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {
+        "content-type": "application/json",
+        "x-hub-signature-256": signature,
+        "x-github-delivery": "d-1",
+    }
+    assert (await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)).status_code == 200
+    assert (await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)).status_code == 409
+    for bad in ("sha256=" + "0" * 64, signature[:-1], "", signature.upper()):
+        response = await ds.client.post(
+            "/-/webhooks/in/github-in",
+            content=body,
+            headers=dict(headers, **{"x-hub-signature-256": bad, "x-github-delivery": "d-2"}),
+        )
+        assert response.status_code == 401, bad
+    assert await stored_count(ds) == 1
+
+
+async def test_bearer_token_is_stored_hashed(ds):
+    incoming, token = await create_incoming(ds, "bearer-in", "bearer")
+    row = (
+        await get_internal_db(ds).execute(
+            "select token_hash from datasette_internal_webhooks_incoming where id = ?",
+            [incoming["id"]],
+        )
+    ).first()
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert "token_hash" not in incoming
+    body = b'{"x": 1}'
+    ok = await ds.client.post(
+        "/-/webhooks/in/bearer-in",
+        content=body,
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
+    assert ok.status_code == 200
+    for auth in (f"Bearer {token}x", "Bearer ", token, ""):
+        response = await ds.client.post(
+            "/-/webhooks/in/bearer-in",
+            content=body,
+            headers={"content-type": "application/json", "authorization": auth},
+        )
+        assert response.status_code == 401
+    assert await stored_count(ds) == 1
+
+
+async def test_rotating_an_incoming_secret_retires_the_old_one(ds):
+    incoming, old = await create_incoming(ds, "partner", "standard")
+    response = await ds.client.post(
+        f"/-/webhooks/api/incoming/{incoming['id']}/rotate-secret", cookies=root_cookies(ds)
+    )
+    new = response.json()["secret"]
+    body = "{}"
+    refused = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(old, body, "m1")
+    )
+    assert refused.status_code == 401
+    accepted = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(new, body, "m2")
+    )
+    assert accepted.status_code == 200
+
+
+async def test_unknown_or_disabled_slug_is_404(ds):
+    incoming, secret = await create_incoming(ds, "partner", "standard")
+    await ds.client.post(
+        f"/-/webhooks/api/incoming/{incoming['id']}", json={"active": False}, cookies=root_cookies(ds)
+    )
+    body = "{}"
+    for slug in ("partner", "nobody"):
+        response = await ds.client.post(
+            f"/-/webhooks/in/{slug}", content=body, headers=standard_headers(secret, body)
+        )
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize("slug", ["ab", "-x-y", "Upper", "has/slash", "x" * 65])
+async def test_bad_slugs_are_refused(ds, slug):
+    response = await ds.client.post(
+        "/-/webhooks/api/incoming",
+        json={"slug": slug, "scheme": "standard"},
+        cookies=root_cookies(ds),
+    )
+    assert response.status_code == 400
+
+
+async def test_operator_configured_target_table_gets_a_row(make_ds, data_db):
+    ds = await make_ds({"incoming_targets": {"partner": {"database": "data", "table": "inbox"}}})
+    _, secret = await create_incoming(ds, "partner", "standard")
+    body = json.dumps({"order": 7})
+    response = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(secret, body, "msg_t")
+    )
+    assert response.status_code == 200
+    conn = sqlite3.connect(data_db)
+    rows = conn.execute("select incoming_slug, message_id, payload from inbox").fetchall()
+    conn.close()
+    assert rows == [("partner", "msg_t", '{"order": 7}')]
