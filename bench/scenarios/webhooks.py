@@ -1,10 +1,33 @@
 """Webhooks: deliveries/s, `/-/insert` overhead, write-to-delivery latency."""
 
+import asyncio
+import base64
+import hmac
 import json
 import sqlite3
+import statistics
+import subprocess
+import sys
 import time
 
+import aiohttp
 import generate
+import httpx
+from datasette_internal_db.testing import free_port
+from harness import (
+    BENCH,
+    Target,
+    client_session,
+    figure,
+    interleave,
+    latencies,
+    launch,
+    memory_figure,
+    one_request,
+    peak_rss_mib,
+    percentile,
+    ratios,
+)
 
 NAME = "webhooks"
 PLUGIN = "datasette-internal-webhooks"
@@ -93,3 +116,284 @@ def fill(ctx, path):
         )
     conn.close()
     return f"{count:,} delivery-log attempts (with their messages and deliveries)"
+
+
+SECRET = "whsec_" + base64.b64encode(b"datasette-internal-bench-secret!").decode()
+INSERT_PATH = "/hooks/events_in/-/insert"
+
+
+def hooks_db(directory):
+    """A fresh ``hooks`` database (its name comes from the file name) with ``events_in``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "hooks.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table events_in (id integer primary key, value text)")
+    conn.close()
+    return path
+
+
+def plugin_config(receiver_url, subscribed):
+    block = {"allow_networks": ["127.0.0.1/32"], "poll_interval": 1}
+    if subscribed:
+        block["endpoints"] = [
+            {"name": "bench", "url": receiver_url, "event_types": ["insert-rows"], "secret": SECRET}
+        ]
+    return {"plugins": {PLUGIN: block}}
+
+
+class Receiver:
+    """bench/receiver.py in its own process."""
+
+    def __init__(self, work):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(work / "receiver.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH / "receiver.py"), str(self.port)],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(300):
+            try:
+                self.stats()
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("receiver did not start")
+
+    def stats(self):
+        return httpx.get(self.url + "/stats", timeout=5).json()
+
+    def reset(self):
+        httpx.post(self.url + "/reset", timeout=5).raise_for_status()
+
+    def wait(self, count, timeout=60):
+        response = httpx.get(
+            self.url + "/wait", params={"count": count, "timeout": timeout}, timeout=timeout + 5
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"receiver got {response.json()['count']} of {count} deliveries")
+        return response.json()["at"]
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
+
+
+def enqueue_backlog(internal_path, count):
+    """``count`` due messages for the config endpoint, written by the plugin's own enqueue SQL."""
+    from datasette_internal_webhooks import events, store
+
+    conn = sqlite3.connect(internal_path)
+    (endpoint_id,) = conn.execute(
+        f"select id from {ENDPOINTS} where config_key = 'bench'"
+    ).fetchone()
+    now = time.time()
+    data = {"database": "hooks", "table": "events_in", "num_rows": 1}
+    messages = [
+        (
+            events.new_message_id(),
+            "insert-rows",
+            events.encode_payload("insert-rows", "2026-06-01T10:00:00+00:00", "root", data),
+            [endpoint_id],
+        )
+        for _ in range(count)
+    ]
+    with conn:
+        store.enqueue_sql(conn, messages, now)
+    conn.close()
+    return [payload for _, _, payload, _ in messages]
+
+
+async def direct_posts(receiver, payloads, concurrency):
+    """The ceiling: the same signed POSTs from a bare aiohttp client, no queue, no log."""
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    receiver.reset()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        queue = list(enumerate(payloads))
+
+        async def worker():
+            while queue:
+                i, payload = queue.pop()
+                body = payload.encode()
+                message_id, timestamp = f"msg_direct_{i}", str(int(time.time()))
+                signed = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, "sha256")
+                headers = {
+                    "content-type": "application/json",
+                    "webhook-id": message_id,
+                    "webhook-timestamp": timestamp,
+                    "webhook-signature": "v1," + base64.b64encode(signed.digest()).decode(),
+                }
+                async with session.post(receiver.url + "/hook", data=body, headers=headers) as r:
+                    await r.read()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return arrival_rate(receiver, len(payloads))
+
+
+def arrival_rate(receiver, count):
+    receiver.wait(count)
+    stats = receiver.stats()
+    return (count - 1) / (stats["last"] - stats["first"])
+
+
+async def run(ctx):
+    requests = ctx.size(full=200, smoke=20)
+    samples = ctx.size(full=40, smoke=5)
+    backlog = ctx.size(full=5000, smoke=300)
+    warmup = 20
+    receiver = Receiver(ctx.work)
+    hook_url = receiver.url + "/hook"
+    servers = []
+
+    def start(name, internal, plugins, subscribed):
+        config = plugin_config(hook_url, subscribed) if plugins else None
+        server = launch(
+            ctx.work,
+            name,
+            [hooks_db(ctx.work / name)],
+            internal=internal,
+            plugins=plugins,
+            config=config,
+            args=["--root"],
+        )
+        servers.append(server)
+        return server
+
+    def inserts(server):
+        return Target(
+            server.url,
+            [INSERT_PATH],
+            method="POST",
+            json_body={"row": {"value": "bench"}},
+            cookies={"ds_actor": server.cookies_for("root")["ds_actor"]},
+            expect=(201,),
+        )
+
+    try:
+        subscribed = start("webhooks", ctx.large_internal, [PLUGIN], True)
+        unsubscribed = start("webhooks-none", ctx.copy_empty("webhooks-none"), [PLUGIN], False)
+        core_only = start("webhooks-core", ctx.copy_empty("webhooks-core"), [], False)
+        insert_ms = await interleave(
+            ctx.rounds,
+            {
+                "one": lambda: latencies(inserts(subscribed), requests, warmup),
+                "none": lambda: latencies(inserts(unsubscribed), requests, warmup),
+                "core": lambda: latencies(inserts(core_only), requests, warmup),
+            },
+        )
+        receiver.wait(ctx.rounds * (requests + warmup))
+        receiver.reset()
+        delivered = 0
+        write_ms, response_ms = [], []
+        target = inserts(subscribed)
+        async with client_session(target, 1) as session:
+            for _ in range(ctx.rounds):
+                round_write, round_response = [], []
+                for _ in range(samples):
+                    started = time.time()
+                    round_response.append(1000 * await one_request(session, target, 0))
+                    delivered += 1
+                    round_write.append(1000 * (receiver.wait(delivered) - started))
+                write_ms.append(round_write)
+                response_ms.append(round_response)
+        memory = {
+            "none": peak_rss_mib(unsubscribed),
+            "core": peak_rss_mib(core_only),
+        }
+        subscribed.stop()
+
+        drain_rss = []
+        # The ceiling arm replays the payloads of the latest backlog (each round's first arm
+        # alternates, but round one starts with the worker).
+        latest = {}
+
+        async def drain():
+            payloads = enqueue_backlog(ctx.large_internal, backlog)
+            receiver.reset()
+            server = start("webhooks-drain", ctx.large_internal, [PLUGIN], True)
+            try:
+                rate = arrival_rate(receiver, backlog)
+                drain_rss.append(peak_rss_mib(server))
+            finally:
+                server.stop()
+            latest["payloads"] = payloads
+            return rate
+
+        async def direct():
+            return await direct_posts(receiver, latest["payloads"], 16)
+
+        rates = await interleave(ctx.rounds, {"worker": drain, "direct": direct})
+    finally:
+        for server in servers:
+            server.stop()
+        receiver.stop()
+
+    p50 = {
+        name: [percentile(values, 50) for values in rounds] for name, rounds in insert_ms.items()
+    }
+    overhead = ratios(p50["one"], p50["none"])
+    write_p50 = [percentile(values, 50) for values in write_ms]
+    response_p50 = [percentile(values, 50) for values in response_ms]
+    delivery_ratio = ratios(rates["worker"], rates["direct"])
+    return [
+        figure(
+            "webhooks.deliveries",
+            f"Webhooks: deliveries/s to a local receiver (backlog of {backlog:,}, "
+            f"{log_size(ctx):,}-row delivery log)",
+            unit="deliveries/s",
+            values=rates["worker"],
+            baseline="same signed POSTs from a bare aiohttp client, 16 connections",
+            baseline_values=rates["direct"],
+            ratio_values=delivery_ratio,
+            goal=">= 1,000/s",
+            met=statistics.median(rates["worker"]) >= 1000,
+            notes="backlog enqueued with the plugin's own `enqueue_sql` while the server is "
+            "stopped, then timed at the receiver from the first to the last arrival after a "
+            "start; each delivery also writes its attempt to the log.",
+        ),
+        figure(
+            "webhooks.insert_overhead",
+            "Webhooks: `/-/insert` latency with one subscribed endpoint vs none, median",
+            unit="ms",
+            values=p50["one"],
+            baseline="same plugin, no endpoint",
+            baseline_values=p50["none"],
+            ratio_values=overhead,
+            goal="ratio <= 1.05",
+            met=statistics.median(overhead) <= 1.05,
+            notes=f"{requests} sequential one-row inserts per round as root; the subscribed "
+            "server also delivers each event to the receiver meanwhile.",
+        ),
+        figure(
+            "webhooks.insert_vs_no_plugin",
+            "Webhooks: `/-/insert` latency with one subscribed endpoint vs plugin not installed",
+            unit="ms",
+            values=p50["one"],
+            baseline="core only",
+            baseline_values=p50["core"],
+            ratio_values=ratios(p50["one"], p50["core"]),
+            goal="reported",
+            met=None,
+        ),
+        figure(
+            "webhooks.write_to_delivery",
+            "Webhooks: write-to-delivery latency (`/-/insert` sent to receiver got it), p50",
+            unit="ms",
+            values=write_p50,
+            baseline="`/-/insert` response time of the same writes, p50",
+            baseline_values=response_p50,
+            ratio_values=ratios(write_p50, response_p50),
+            goal="p50 <= 100 ms",
+            met=statistics.median(write_p50) <= 100,
+            notes=f"{samples} writes per round, one at a time, each waiting for its delivery.",
+        ),
+        memory_figure(
+            "webhooks.rss",
+            "core + webhooks, after draining a backlog",
+            max(drain_rss),
+            "core only after the same inserts",
+            memory["core"],
+        ),
+    ]
