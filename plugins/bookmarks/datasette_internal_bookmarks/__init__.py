@@ -61,7 +61,8 @@ def view_actions(datasette, actor, database, view, request):
 
 @hookimpl
 def row_actions(datasette, actor, request, database, table, row):
-    return menus.page_actions(datasette, actor, request, title=f"{table}: {request.url_vars.get('pks', '')}")
+    pks = request.url_vars.get("pks", "")
+    return menus.page_actions(datasette, actor, request, title=f"{table}: {pks}")
 
 
 @hookimpl

@@ -19,7 +19,10 @@ PERMISSION_CACHE_SIZE = 10_000
 ACTIONS = [
     Action(name=BOOKMARKS_CREATE, description="Create, edit and delete your own bookmarks"),
     Action(name=SHORT_LINKS_CREATE, description="Create and manage your own short links"),
-    Action(name=SHORT_LINKS_ADMIN, description="List, edit, disable and delete anyone's short links"),
+    Action(
+        name=SHORT_LINKS_ADMIN,
+        description="List, edit, disable and delete anyone's short links",
+    ),
 ]
 
 

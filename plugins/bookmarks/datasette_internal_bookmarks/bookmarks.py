@@ -152,7 +152,7 @@ async def remove(datasette, request, bookmark):
 
 
 async def visible_bookmark(datasette, request, bookmark_id):
-    """(bookmark, is_owner), or (None, False) when it does not exist or is not the actor's to see."""
+    """(bookmark, is_owner), or (None, False) when it is missing or not the actor's to see."""
     bookmark = await store.get_bookmark(datasette, int(bookmark_id))
     if bookmark is None:
         return None, False
@@ -320,10 +320,9 @@ async def api_bookmarks(datasette, request):
             return json_error(403, str(error))
         except InvalidInput as error:
             return json_error(400, str(error))
-        return Response.json(
-            {"ok": True, "created": created, "bookmark": bookmark_json(datasette, bookmark, viewer)},
-            status=201 if created else 200,
-        )
+        body = {"ok": True, "created": created,
+                "bookmark": bookmark_json(datasette, bookmark, viewer)}
+        return Response.json(body, status=201 if created else 200)
     if request.method != "GET":
         return json_error(405, "Use GET or POST")
     try:

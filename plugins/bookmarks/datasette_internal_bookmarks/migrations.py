@@ -1,4 +1,4 @@
-"""Schema of the internal-DB tables this plugin owns (all prefixed datasette_internal_bookmarks_)."""
+"""Schema of the internal-DB tables this plugin owns, all named datasette_internal_bookmarks_*."""
 
 from sqlite_utils import Migrations
 

@@ -1,13 +1,12 @@
 import asyncio
 
 import pytest
+from bookmarks_redirect_corpus import OPEN_REDIRECTS
 from datasette_internal_bookmarks import links
 from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
 from datasette_internal_bookmarks.runtime import runtime
 from datasette_internal_db import audit, get_internal_db
 from datasette_internal_db.testing import cookies_for
-
-from bookmarks_redirect_corpus import OPEN_REDIRECTS
 
 API = "/-/l/api/links"
 

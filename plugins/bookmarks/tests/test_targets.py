@@ -1,4 +1,5 @@
 import pytest
+from bookmarks_redirect_corpus import OPEN_REDIRECTS
 from datasette_internal_bookmarks.targets import (
     Target,
     UnsafeTarget,
@@ -7,8 +8,6 @@ from datasette_internal_bookmarks.targets import (
     normalize,
     parse_target,
 )
-
-from bookmarks_redirect_corpus import OPEN_REDIRECTS
 
 
 @pytest.mark.parametrize("value", OPEN_REDIRECTS)

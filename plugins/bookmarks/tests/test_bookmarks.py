@@ -1,0 +1,333 @@
+import json
+
+import pytest
+from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS
+from datasette_internal_db import get_internal_db, jobs
+from datasette_internal_db.testing import close, cookies_for, make_datasette
+
+API = "/-/bookmarks/api/bookmarks"
+STORED_QUERY_CONFIG = {
+    "databases": {"data": {"queries": {"french": "select * from places where country = 'fr'"}}}
+}
+
+
+async def bookmark(ds, cookies, **data):
+    response = await ds.client.post(API, json=data, cookies=cookies)
+    assert response.status_code in (200, 201), response.text
+    return response.json()["bookmark"]
+
+
+async def listed(ds, cookies, query=""):
+    response = await ds.client.get(API + query, cookies=cookies)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_bookmark_a_filtered_table(ds, alice, events):
+    saved = await bookmark(ds, alice, url="/data/places?country=fr&_sort=name",
+                           tags=["travel", "France"], note="Cities *worth* a visit")
+    assert saved["url"] == "/data/places?_sort=name&country=fr"
+    assert saved["title"] == "places"
+    assert saved["kind"] == "table"
+    assert saved["tags"] == ["travel", "france"]
+    assert saved["shared"] is False
+    assert saved["note_html"] == "<p>Cities <em>worth</em> a visit</p>\n"
+    assert events.names() == ["bookmark-created"]
+    page = await ds.client.get(saved["url"], cookies=alice)
+    assert page.status_code == 200 and "Lyon" in page.text and "Berlin" not in page.text
+
+
+@pytest.mark.parametrize(
+    "url,kind",
+    [
+        ("/data/places/2", "row"),
+        ("/data/-/query?sql=select+1", "sql"),
+        ("/data", "database"),
+        ("/data/french", "query"),
+        ("/", "instance"),
+    ],
+)
+async def test_every_kind_of_page(tmp_path, data_db, url, kind):
+    config = STORED_QUERY_CONFIG
+    ds = await make_datasette(tmp_path, files=[data_db], config=config)
+    try:
+        saved = await bookmark(ds, cookies_for(ds, "alice"), url=url)
+        assert saved["kind"] == kind
+        assert saved["path"] == url.replace("+", "%20")
+    finally:
+        close(ds)
+
+
+async def test_stored_query_is_linked_never_copied(tmp_path, data_db):
+    config = STORED_QUERY_CONFIG
+    ds = await make_datasette(tmp_path, files=[data_db], config=config)
+    try:
+        saved = await bookmark(ds, cookies_for(ds, "alice"), url="/data/french")
+        rows = await get_internal_db(ds).execute(f"select * from {BOOKMARKS}")
+        assert "country = 'fr'" not in json.dumps([dict(r) for r in rows])
+        assert saved["kind"] == "query"
+    finally:
+        close(ds)
+
+
+async def test_bookmarking_again_updates_the_same_bookmark(ds, alice, events):
+    first = await bookmark(ds, alice, url="/data/places?country=fr&_size=10", title="one")
+    response = await ds.client.post(
+        API, cookies=alice,
+        json={"url": "/data/places/?_next=3&country=fr", "title": "two", "tags": "x"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["created"] is False
+    assert body["bookmark"]["id"] == first["id"]
+    assert body["bookmark"]["title"] == "two"
+    count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
+    assert count.single_value() == 1
+    assert events.names() == ["bookmark-created"]
+
+
+async def test_private_bookmarks_are_invisible_to_others(ds, alice, bob):
+    mine = await bookmark(ds, alice, url="/data/places", title="Alice private")
+    assert (await listed(ds, bob))["bookmarks"] == []
+    assert (await listed(ds, None))["bookmarks"] == []
+    url = f"{API}/{mine['id']}"
+    assert (await ds.client.get(url, cookies=bob)).status_code == 404
+    assert (await ds.client.post(url, cookies=bob, json={"title": "hacked"})).status_code == 404
+    assert (await ds.client.delete(url, cookies=bob)).status_code == 404
+    delete_form = await ds.client.post(f"/-/bookmarks/{mine['id']}/delete", cookies=bob)
+    assert delete_form.status_code == 404
+    page = await ds.client.get("/-/bookmarks", cookies=bob)
+    assert "Alice private" not in page.text
+    assert (await ds.client.get(url, cookies=alice)).json()["bookmark"]["title"] == "Alice private"
+
+
+async def test_shared_bookmarks_are_listed_only_to_those_who_may_view_the_target(ds, alice, bob):
+    public = await bookmark(ds, alice, url="/data/places", title="Shared places", shared=True)
+    hidden = await bookmark(ds, alice, url="/data/secret", title="Shared secret", shared=True)
+    bob_sees = [b["title"] for b in (await listed(ds, bob))["bookmarks"]]
+    assert bob_sees == ["Shared places"]
+    anonymous_sees = [b["title"] for b in (await listed(ds, None, "?scope=shared"))["bookmarks"]]
+    assert anonymous_sees == ["Shared places"]
+    assert (await ds.client.get(f"{API}/{hidden['id']}", cookies=bob)).status_code == 404
+    shared = (await ds.client.get(f"{API}/{public['id']}", cookies=bob)).json()["bookmark"]
+    assert shared["mine"] is False
+    assert (await ds.client.post(f"{API}/{public['id']}", cookies=bob,
+                                 json={"title": "x"})).status_code == 404
+    assert [b["title"] for b in (await listed(ds, alice))["bookmarks"]] == [
+        "Shared secret", "Shared places"]
+
+
+async def test_owner_edits_and_deletes(ds, alice, events):
+    saved = await bookmark(ds, alice, url="/data/places", tags=["a"])
+    url = f"{API}/{saved['id']}"
+    changed = await ds.client.post(url, cookies=alice,
+                                   json={"tags": ["b", "c"], "shared": True, "note": "n"})
+    body = changed.json()["bookmark"]
+    assert body["tags"] == ["b", "c"] and body["shared"] is True and body["note"] == "n"
+    tags = await get_internal_db(ds).execute(f"select tag from {TAGS} order by tag")
+    assert [r["tag"] for r in tags] == ["b", "c"]
+    assert (await ds.client.post(url, cookies=alice, json={"owner_id": "bob"})).status_code == 400
+    assert (await ds.client.delete(url, cookies=alice)).json()["ok"] is True
+    assert (await ds.client.get(url, cookies=alice)).status_code == 404
+    assert events.names() == ["bookmark-created", "bookmark-deleted"]
+
+
+async def test_tag_filter_and_full_text_search(ds, alice):
+    await bookmark(ds, alice, url="/data/places?country=fr", title="French cities", tags=["eu"])
+    await bookmark(ds, alice, url="/data/places?country=it", title="Italy", note="pasta and rome",
+                   tags=["eu", "food"])
+    await bookmark(ds, alice, url="/data/secret", title="Codes")
+    by_tag = [b["title"] for b in (await listed(ds, alice, "?tag=food"))["bookmarks"]]
+    assert by_tag == ["Italy"]
+    by_tag = [b["title"] for b in (await listed(ds, alice, "?tag=EU"))["bookmarks"]]
+    assert by_tag == ["Italy", "French cities"]
+    found = [b["title"] for b in (await listed(ds, alice, "?q=pasta"))["bookmarks"]]
+    assert found == ["Italy"]
+    found = [b["title"] for b in (await listed(ds, alice, "?q=french&tag=eu"))["bookmarks"]]
+    assert found == ["French cities"]
+    # FTS syntax in the query is quoted, not an error.
+    weird = await ds.client.get(API + '?q=" OR (NEAR', cookies=alice)
+    assert weird.status_code == 200
+    page = await ds.client.get("/-/bookmarks?tag=food", cookies=alice)
+    assert "Italy" in page.text and "French cities" not in page.text
+
+
+async def test_keyset_pagination(ds, alice):
+    for number in range(7):
+        await bookmark(ds, alice, url=f"/data/places?id={number}", title=f"b{number}")
+    seen, before = [], ""
+    while True:
+        page = await listed(ds, alice, f"?limit=3{before}")
+        seen += [b["title"] for b in page["bookmarks"]]
+        if page["next"] is None:
+            break
+        before = f"&before={page['next']}"
+    assert seen == [f"b{n}" for n in range(6, -1, -1)]
+
+
+async def test_pagination_skips_shared_bookmarks_the_viewer_may_not_see(ds, alice, bob):
+    for number in range(3):
+        await bookmark(ds, alice, url=f"/data/secret?id={number}", shared=True)
+    await bookmark(ds, alice, url="/data/places", title="visible", shared=True)
+    for number in range(3):
+        await bookmark(ds, alice, url=f"/data/secret?x={number}", shared=True)
+    page = await listed(ds, bob, "?limit=2")
+    assert [b["title"] for b in page["bookmarks"]] == ["visible"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"url": "//evil.example"},
+        {"url": "https://evil.example/"},
+        {"url": "javascript:alert(1)"},
+        {"url": "/data", "tags": "x" * 60},
+        {"url": "/data", "tags": [1, 2]},
+        {"url": "/data", "tags": [f"t{n}" for n in range(30)]},
+        {"url": "/data", "title": "t" * 301},
+        {"url": "/data", "note": 5},
+        {"url": "/data", "shared": "maybe"},
+    ],
+)
+async def test_bad_bookmark_input_is_a_400(ds, alice, data):
+    response = await ds.client.post(API, json=data, cookies=alice)
+    assert response.status_code == 400
+    assert response.json()["ok"] is False
+    count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
+    assert count.single_value() == 0
+
+
+async def test_bad_listing_arguments_are_400(ds, alice):
+    for query in ("?limit=0", "?limit=abc", "?before=x", "?scope=everything", "?limit=1000"):
+        response = await ds.client.get(API + query, cookies=alice)
+        assert response.status_code == 400, query
+        assert response.json()["ok"] is False
+
+
+async def test_anonymous_cannot_bookmark(ds):
+    response = await ds.client.post(API, json={"url": "/data"})
+    assert response.status_code == 403
+    assert response.json()["ok"] is False
+
+
+async def test_note_and_title_are_sanitized(ds, alice):
+    saved = await bookmark(
+        ds, alice, url="/data/places",
+        title="<img src=x onerror=alert(1)>",
+        note="<script>alert(1)</script>\n\n[click](javascript:alert(2)) <b onclick=x>b</b>",
+        tags=["<svg onload=alert(3)>"],
+    )
+    assert "<script" not in saved["note_html"]
+    assert "href=\"javascript:" not in saved["note_html"]
+    assert "<b onclick" not in saved["note_html"]
+    page = await ds.client.get("/-/bookmarks", cookies=alice)
+    assert "<img src=x" not in page.text and "&lt;img src=x" in page.text
+    assert "<svg onload" not in page.text
+
+
+async def test_export_and_import_round_trip(ds, alice, bob):
+    await bookmark(ds, alice, url="/data/places?country=fr", title="FR", tags=["eu"], note="n")
+    await bookmark(ds, alice, url="/data/places/1", title="Paris row", shared=True)
+    export = (await ds.client.get("/-/bookmarks/api/export", cookies=alice)).json()
+    assert [b["title"] for b in export["bookmarks"]] == ["FR", "Paris row"]
+    imported = await ds.client.post("/-/bookmarks/api/import", cookies=bob, json=export)
+    assert imported.json() == {"ok": True, "imported": 2, "created": 2}
+    bob_has = (await listed(ds, bob, "?scope=mine"))["bookmarks"]
+    assert sorted(b["title"] for b in bob_has) == ["FR", "Paris row"]
+    again = await ds.client.post("/-/bookmarks/api/import", cookies=bob, json=export)
+    assert again.json()["created"] == 0
+
+
+async def test_import_is_all_or_nothing(ds, alice):
+    data = {"bookmarks": [{"url": "/data/places"}, {"url": "//evil.example"}]}
+    response = await ds.client.post("/-/bookmarks/api/import", cookies=alice, json=data)
+    assert response.status_code == 400
+    assert "bookmarks[1]" in response.json()["errors"][0]
+    count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
+    assert count.single_value() == 0
+    for bad in ({"bookmarks": "x"}, {"bookmarks": [5]}, {}):
+        response = await ds.client.post("/-/bookmarks/api/import", cookies=alice, json=bad)
+        assert response.status_code == 400
+
+
+async def test_netscape_export(ds, alice):
+    await bookmark(ds, alice, url="/data/places?country=fr", title='A "quoted" <title>',
+                   tags=["eu", "x"])
+    response = await ds.client.get("/-/bookmarks/export.html", cookies=alice)
+    assert response.status_code == 200
+    text = response.text
+    assert text.startswith("<!DOCTYPE NETSCAPE-Bookmark-file-1>")
+    assert 'HREF="http://localhost/data/places?country=fr"' in text
+    assert 'TAGS="eu,x"' in text and 'PRIVATE="1"' in text
+    assert "A &quot;quoted&quot; &lt;title&gt;" in text
+    assert (await ds.client.get("/-/bookmarks/export.html")).status_code == 403
+
+
+async def test_link_rot_scan_flags_missing_targets(ds, alice, data_db):
+    await bookmark(ds, alice, url="/data/places/1", title="Paris")
+    await bookmark(ds, alice, url="/data/places/2", title="Lyon")
+    await bookmark(ds, alice, url="/data/places", title="Places")
+    await bookmark(ds, alice, url="/data/gone_table", title="Gone table")
+    await bookmark(ds, alice, url="/nodb/t", title="Gone database")
+    await ds.get_database("data").execute_write("delete from places where id = 2")
+    response = await ds.client.post("/-/bookmarks/api/scan", cookies=alice)
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    await jobs.wait(job_id)
+    job = (await ds.client.get(f"/-/internal/jobs/{job_id}.json", cookies=alice)).json()["job"]
+    assert job["status"] == "done" and job["done"] == job["total"] == 5
+    flags = {b["title"]: b["broken"] for b in (await listed(ds, alice))["bookmarks"]}
+    assert flags["Paris"] is None and flags["Places"] is None
+    assert "row 2" in flags["Lyon"]
+    assert "table gone_table" in flags["Gone table"]
+    assert "database nodb" in flags["Gone database"]
+    page = await ds.client.get("/-/bookmarks", cookies=alice)
+    assert "Broken: row 2 no longer exists" in page.text
+
+
+async def test_scan_button_starts_a_job_and_shows_progress(ds, alice):
+    await bookmark(ds, alice, url="/data/places")
+    response = await ds.client.post("/-/bookmarks/scan", cookies=alice)
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith("/-/bookmarks?job=")
+    await jobs.wait(location.split("=")[1])
+    page = await ds.client.get(location, cookies=alice)
+    assert "datasette-internal-job" in page.text
+    assert (await ds.client.post("/-/bookmarks/scan")).status_code == 403
+
+
+async def test_action_menus_offer_bookmark_this(ds, alice):
+    pages = ("/data/places?country=fr", "/data/places/1", "/data", "/data/-/query?sql=select+1")
+    for path in pages:
+        page = await ds.client.get(path, cookies=alice)
+        assert "Bookmark this page" in page.text, path
+        assert "Short link to this page" in page.text, path
+    anonymous = await ds.client.get("/data/places")
+    assert "Bookmark this page" not in anonymous.text
+
+
+async def test_new_page_form_saves_and_prefills(ds, alice):
+    form = await ds.client.get("/-/bookmarks/new?url=%2Fdata%2Fplaces%3Fcountry%3Dfr&title=places",
+                               cookies=alice)
+    assert form.status_code == 200 and 'value="places"' in form.text
+    saved = await ds.client.post(
+        "/-/bookmarks/new", cookies=alice,
+        content=b"url=%2Fdata%2Fplaces%3Fcountry%3Dfr&title=FR&tags=eu%2C+trips&note=hi&shared=1",
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert saved.status_code == 302
+    again = await ds.client.get("/-/bookmarks/new?url=%2Fdata%2Fplaces%3Fcountry%3Dfr",
+                                cookies=alice)
+    assert 'value="FR"' in again.text and 'value="eu, trips"' in again.text
+    bad = await ds.client.post(
+        "/-/bookmarks/new", cookies=alice, content=b"url=%2F%2Fevil.example",
+        headers={"content-type": "application/x-www-form-urlencoded"})
+    assert bad.status_code == 400
+
+
+async def test_cross_site_bookmark_post_is_refused(ds, alice):
+    response = await ds.client.post(API, json={"url": "/data"}, cookies=alice,
+                                    headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
+    count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
+    assert count.single_value() == 0
