@@ -258,11 +258,11 @@ async def anchor_states(datasette, threads):
             rows[key] = await current_row(datasette, *key, thread["row_pks"])
         found = rows[key]
         anchor = {"state": "current", "old_value": None, "current_value": None}
+        if thread["target_type"] == "cell":
+            anchor["old_value"] = json.loads(thread["anchor_value"])
         if found is None:
             anchor["state"] = "row-deleted"
         elif thread["target_type"] == "cell":
-            old = json.loads(thread["anchor_value"])
-            anchor["old_value"] = old
             if thread["column_name"] not in found:
                 anchor["state"] = "outdated"
             else:
@@ -762,7 +762,7 @@ async def activity_html(datasette, request):
     page = await activity_page(datasette, request)
     next_url = None
     if page["next"]:
-        next_url = "?" + query_string(dict(request.args.items()), before=str(page["next"]))
+        next_url = "?" + query_string(dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"]))
     return await render_page(
         datasette,
         request,
@@ -776,7 +776,7 @@ async def inbox_html(datasette, request):
     page = await inbox_page(datasette, request)
     next_url = None
     if page["next"]:
-        next_url = "?" + query_string(dict(request.args.items()), before=str(page["next"]))
+        next_url = "?" + query_string(dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"]))
     return await render_page(
         datasette, request, "comments_inbox.html", {**page, "next_url": next_url}
     )

@@ -1,0 +1,92 @@
+# Datasette's plugin loader must run before datasette_internal_db is imported, otherwise this
+# plugin's module (loaded as an entry point) imports a half-initialised datasette_internal_db.
+import datasette.app  # noqa: F401  isort: skip
+
+import sqlite3
+
+import pytest
+from datasette_internal_db.testing import close, cookies_for, make_datasette
+
+CONFIG = {
+    "databases": {
+        "private": {"allow": {"id": ["admin", "root"]}},
+        "data": {
+            "tables": {
+                "hidden": {"allow": {"id": ["admin", "root"]}},
+                "quiet": {"permissions": {"comments-view": {"id": ["admin", "root"]}}},
+            },
+            "permissions": {"comments-moderate": {"id": ["mod", "root"]}},
+        },
+    },
+}
+
+
+def make_files(tmp_path):
+    data = tmp_path / "data.db"
+    conn = sqlite3.connect(data)
+    conn.executescript(
+        """
+        create table items (id integer primary key, name text, price real);
+        insert into items values (1, 'apple', 1.5), (2, 'pear', 2.0), (3, 'plum', 0.5);
+        create table notes (body text);
+        insert into notes values ('first note'), ('second note');
+        create table pairs (a text, b text, value text, primary key (a, b));
+        insert into pairs values ('x/y', 'z,w', 'v1');
+        create table hidden (id integer primary key, name text);
+        insert into hidden values (1, 'classified label');
+        create table quiet (id integer primary key, name text);
+        insert into quiet values (1, 'quiet label');
+        """
+    )
+    conn.close()
+    private = tmp_path / "private.db"
+    conn = sqlite3.connect(private)
+    conn.executescript(
+        "create table secrets (id integer primary key, name text);"
+        "insert into secrets values (1, 'top secret label');"
+    )
+    conn.close()
+    return [data, private]
+
+
+@pytest.fixture
+def files(tmp_path):
+    return make_files(tmp_path)
+
+
+@pytest.fixture
+async def ds(tmp_path, files):
+    datasette = await make_datasette(tmp_path, files=files, config=CONFIG)
+    datasette.root_enabled = True
+    yield datasette
+    close(datasette)
+
+
+class Client:
+    """Requests as one signed-in actor (or anonymous for None)."""
+
+    def __init__(self, datasette, actor_id):
+        self.datasette = datasette
+        self.cookies = cookies_for(datasette, actor_id) if actor_id else {}
+
+    async def get(self, path, **kwargs):
+        return await self.datasette.client.get(path, cookies=self.cookies, **kwargs)
+
+    async def post(self, path, json=None, **kwargs):
+        return await self.datasette.client.post(path, json=json, cookies=self.cookies, **kwargs)
+
+    async def new_thread(self, body="Hello", **target):
+        target.setdefault("database", "data")
+        response = await self.post("/-/comments/api/threads", {**target, "body": body})
+        assert response.status_code == 200, response.text
+        return response.json()["thread"]
+
+    async def reply(self, thread_id, body):
+        response = await self.post(f"/-/comments/api/threads/{thread_id}/comments", {"body": body})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture
+def as_actor(ds):
+    return lambda actor_id: Client(ds, actor_id)

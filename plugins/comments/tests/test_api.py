@@ -1,0 +1,636 @@
+import json
+import sqlite3
+
+import pytest
+from datasette.events import Event
+from datasette.plugins import pm
+from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db.testing import close, make_datasette
+
+from datasette_internal_comments import store
+from datasette_internal_comments.rendering import MAX_BODY_CHARS
+
+from .conftest import CONFIG
+
+
+async def count(ds, table):
+    rows = await get_internal_db(ds).execute(f"select count(*) from {table}")
+    return rows.first()[0]
+
+
+async def test_tables_are_created_with_the_plugin_prefix(ds):
+    names = await get_internal_db(ds).table_names()
+    ours = [name for name in names if name.startswith("datasette_internal_comments_")]
+    assert {store.THREADS, store.COMMENTS, store.REVISIONS, store.REACTIONS, store.MENTIONS,
+            store.INBOX, store.FTS} <= set(ours)
+
+
+@pytest.mark.parametrize(
+    "target,expected_type,row",
+    [
+        ({}, "database", None),
+        ({"table": "items"}, "table", None),
+        ({"table": "items", "column": "name"}, "column", None),
+        ({"table": "items", "row": ["2"]}, "row", "2"),
+        ({"table": "items", "row": "2"}, "row", "2"),
+        ({"table": "items", "row": [2], "column": "price"}, "cell", "2"),
+        ({"table": "notes", "row": ["2"]}, "row", "2"),
+        ({"table": "pairs", "row": ["x/y", "z,w"]}, "row", "x~2Fy,z~2Cw"),
+        ({"table": "ITEMS", "row": ["1"]}, "row", "1"),
+    ],
+)
+async def test_threads_on_every_target_type(as_actor, target, expected_type, row):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("First!", **target)
+    assert thread["target"]["type"] == expected_type
+    assert thread["target"]["row"] == row
+    assert thread["comments"][0]["body"] == "First!"
+    listed = await alice.get(
+        "/-/comments/api/threads?database=data"
+        + (f"&table={thread['target']['table']}" if thread["target"]["table"] else "")
+        + (f"&column={target['column']}" if "column" in target and not row else "")
+        + (f"&row={row}" if row else "")
+    )
+    assert [t["id"] for t in listed.json()["threads"]] == [thread["id"]]
+
+
+async def test_row_label_and_several_threads_per_row(as_actor):
+    alice = as_actor("alice")
+    first = await alice.new_thread("one", table="items", row=["1"])
+    second = await alice.new_thread("two", table="items", row=["1"], column="price")
+    assert first["target"]["label"] == "apple"
+    response = await alice.get("/-/comments/api/threads?database=data&table=items&row=1")
+    assert [t["id"] for t in response.json()["threads"]] == [first["id"], second["id"]]
+
+
+async def test_reply_mentions_and_inbox(as_actor):
+    alice, bob, carol = as_actor("alice"), as_actor("bob"), as_actor("carol")
+    thread = await alice.new_thread("Look at this @bob", table="items", row=["1"])
+    inbox = (await bob.get("/-/comments/api/inbox")).json()
+    assert inbox["unread_count"] == 1
+    assert inbox["entries"][0]["reason"] == "mention"
+    await bob.reply(thread["id"], "Seen it")
+    await carol.reply(thread["id"], "Me too, @alice")
+    alice_inbox = (await alice.get("/-/comments/api/inbox")).json()
+    assert [(e["author"]["id"], e["reason"]) for e in alice_inbox["entries"]] == [
+        ("carol", "mention"),
+        ("bob", "reply"),
+    ]
+    assert alice_inbox["unread_count"] == 2
+    assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 2
+    marked = await alice.post(
+        "/-/comments/api/inbox/read", {"ids": [alice_inbox["entries"][1]["inbox_id"]]}
+    )
+    assert marked.json()["unread_count"] == 1
+    unread = (await alice.get("/-/comments/api/inbox?unread=1")).json()
+    assert [e["author"]["id"] for e in unread["entries"]] == ["carol"]
+    await alice.post("/-/comments/api/inbox/read", {"all": True})
+    assert (await alice.get("/-/comments/api/inbox")).json()["unread_count"] == 0
+    # bob's entries are untouched by alice marking hers
+    assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 2
+
+
+async def test_edit_keeps_revision_history(as_actor):
+    alice, bob = as_actor("alice"), as_actor("bob")
+    thread = await alice.new_thread("Version one", table="items")
+    comment_id = thread["comments"][0]["id"]
+    edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Version two"})
+    assert edited.status_code == 200
+    edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Version 3"})
+    comment = edited.json()["thread"]["comments"][0]
+    assert comment["body"] == "Version 3"
+    assert comment["edited_at"] and comment["revision_count"] == 2
+    history = (await bob.get(f"/-/comments/api/comments/{comment_id}/revisions")).json()
+    assert [r["body"] for r in history["revisions"]] == ["Version one", "Version two"]
+    page = await bob.get(f"/-/comments/threads/{thread['id']}")
+    assert "Version one" in page.text and "Version 3" in page.text
+    # bob may not edit alice's comment
+    refused = await bob.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Hijacked"})
+    assert refused.status_code == 403
+    assert refused.json()["ok"] is False
+    assert "Hijacked" not in json.dumps((await bob.get(f"/-/comments/api/threads/{thread['id']}")).json())
+
+
+async def test_delete_own_comment_leaves_a_tombstone(as_actor):
+    alice, bob = as_actor("alice"), as_actor("bob")
+    thread = await alice.new_thread("Secret plan v1", table="items")
+    comment_id = thread["comments"][0]["id"]
+    await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Secret plan v2"})
+    await bob.reply(thread["id"], "Reply stays")
+    refused = await bob.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    assert refused.status_code == 403
+    deleted = await alice.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    comments = deleted.json()["thread"]["comments"]
+    assert comments[0]["deleted"] is True and comments[0]["body"] is None
+    assert comments[1]["body"] == "Reply stays"
+    text = json.dumps((await bob.get(f"/-/comments/api/threads/{thread['id']}")).json())
+    assert "Secret plan" not in text
+    assert (await bob.get(f"/-/comments/api/comments/{comment_id}/revisions")).status_code == 404
+    search = (await bob.get("/-/comments/api/activity?q=plan")).json()
+    assert search["comments"] == []
+    assert "This comment was deleted" in (await bob.get(f"/-/comments/threads/{thread['id']}")).text
+
+
+async def test_moderator_delete_is_audited(ds, as_actor):
+    alice, mod, bob = as_actor("alice"), as_actor("mod"), as_actor("bob")
+    thread = await alice.new_thread("Spam spam", table="items", row=["1"])
+    comment_id = thread["comments"][0]["id"]
+    assert (await bob.post(f"/-/comments/api/comments/{comment_id}/delete", {})).status_code == 403
+    response = await mod.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    assert response.status_code == 200
+    assert response.json()["thread"]["comments"][0]["deleted_by"]["id"] == "mod"
+    entries = await audit.entries(ds, plugin="datasette-internal-comments")
+    assert len(entries) == 1
+    assert entries[0]["action"] == "moderator-delete"
+    assert entries[0]["actor_id"] == "mod"
+    assert entries[0]["resource"] == "data/items/1"
+    assert entries[0]["details"]["author_id"] == "alice"
+
+
+async def test_root_moderates(as_actor):
+    alice, root = as_actor("alice"), as_actor("root")
+    thread = await alice.new_thread("Hi", database="private") if False else None
+    thread = await alice.new_thread("Hi", table="items")
+    comment_id = thread["comments"][0]["id"]
+    assert (await root.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})).status_code == 200
+    assert (await root.post(f"/-/comments/api/comments/{comment_id}/delete", {})).status_code == 200
+
+
+async def test_resolve_and_reopen(as_actor):
+    alice, bob, mod = as_actor("alice"), as_actor("bob"), as_actor("mod")
+    thread = await alice.new_thread("Is this right?", table="items", row=["3"])
+    url = f"/-/comments/api/threads/{thread['id']}"
+    assert (await bob.post(url + "/resolve", {})).status_code == 403
+    resolved = await alice.post(url + "/resolve", {})
+    assert resolved.json()["thread"]["resolved"] is True
+    assert resolved.json()["thread"]["resolved_by"]["id"] == "alice"
+    assert (await bob.post(url + "/reopen", {})).status_code == 403
+    reopened = await mod.post(url + "/reopen", {})
+    assert reopened.json()["thread"]["resolved"] is False
+    # resolving twice is harmless
+    await alice.post(url + "/resolve", {})
+    again = await alice.post(url + "/resolve", {})
+    assert again.json()["thread"]["resolved"] is True
+
+
+async def test_reactions_toggle(as_actor):
+    alice, bob = as_actor("alice"), as_actor("bob")
+    thread = await alice.new_thread("React to me", table="items")
+    url = f"/-/comments/api/comments/{thread['comments'][0]['id']}/reactions"
+    first = await bob.post(url, {"emoji": "+1"})
+    assert first.json()["added"] is True
+    await alice.post(url, {"emoji": "+1"})
+    await alice.post(url, {"emoji": "rocket"})
+    reactions = {
+        r["name"]: r for r in (await bob.get(f"/-/comments/api/threads/{thread['id']}")).json()[
+            "thread"]["comments"][0]["reactions"]
+    }
+    assert reactions["+1"]["count"] == 2 and reactions["+1"]["reacted"] is True
+    assert reactions["rocket"]["count"] == 1 and reactions["rocket"]["reacted"] is False
+    second = await bob.post(url, {"emoji": "+1"})
+    assert second.json()["added"] is False
+    reactions = {r["name"]: r for r in second.json()["thread"]["comments"][0]["reactions"]}
+    assert reactions["+1"]["count"] == 1 and reactions["+1"]["reacted"] is False
+    bad = await bob.post(url, {"emoji": "poop"})
+    assert bad.status_code == 400
+    assert "emoji" in bad.json()["errors"][0]
+
+
+@pytest.mark.parametrize(
+    "body,status,message",
+    [
+        ({"database": "data", "table": "items"}, 400, "'body' must be a string"),
+        ({"database": "data", "table": "items", "body": "   "}, 400, "must not be empty"),
+        ({"database": "data", "table": "items", "body": "x" * (MAX_BODY_CHARS + 1)}, 400, "longer"),
+        ({"database": "data", "table": "items", "body": 5}, 400, "'body' must be a string"),
+        ({"database": "data", "table": 7, "body": "x"}, 400, "'table' must be a string"),
+        ({"table": "items", "body": "x"}, 400, "'database' is required"),
+        ({"database": "data", "row": ["1"], "body": "x"}, 400, "need a 'table'"),
+        ({"database": "data", "table": "items", "row": {"id": 1}, "body": "x"}, 400, "'row'"),
+        ({"database": "data", "table": "items", "row": [True], "body": "x"}, 400, "'row'"),
+        ({"database": "nope", "body": "x"}, 404, "not found"),
+        ({"database": "data", "table": "nope", "body": "x"}, 404, "not found"),
+        ({"database": "data", "table": "items", "column": "nope", "body": "x"}, 404, "not found"),
+        ({"database": "data", "table": "items", "row": ["99"], "body": "x"}, 404, "not found"),
+        ({"database": "data", "table": "pairs", "row": ["x/y"], "body": "x"}, 404, "not found"),
+    ],
+)
+async def test_bad_input_is_a_clear_4xx_and_stores_nothing(ds, as_actor, body, status, message):
+    response = await as_actor("alice").post("/-/comments/api/threads", body)
+    assert response.status_code == status
+    assert response.json()["ok"] is False
+    assert message.lower() in response.json()["errors"][0].lower()
+    assert await count(ds, store.THREADS) == 0
+    assert await count(ds, store.COMMENTS) == 0
+
+
+@pytest.mark.parametrize(
+    "content,headers",
+    [
+        (b"not json", {"content-type": "application/json"}),
+        (b"[1, 2]", {"content-type": "application/json"}),
+        (b"", {"content-type": "application/json"}),
+        (b"\xff\xfe", {"content-type": "application/json"}),
+        (b"x" * (2 * 1024 * 1024), {"content-type": "application/json"}),
+        (b"body=" + b"x" * (100 * 1024),
+         {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}),
+    ],
+)
+async def test_malformed_bodies(ds, content, headers):
+    from datasette_internal_db.testing import cookies_for
+
+    response = await ds.client.post(
+        "/-/comments/api/threads", content=content, headers=headers, cookies=cookies_for(ds, "alice")
+    )
+    assert response.status_code == 400
+    assert response.json()["ok"] is False
+    assert await count(ds, store.THREADS) == 0
+
+
+async def test_bad_ids_and_methods(as_actor):
+    alice = as_actor("alice")
+    assert (await alice.get("/-/comments/api/threads/999")).status_code == 404
+    assert (await alice.post("/-/comments/api/threads/999/comments", {"body": "x"})).status_code == 404
+    assert (await alice.post("/-/comments/api/comments/999/edit", {"body": "x"})).status_code == 404
+    assert (await alice.get("/-/comments/api/comments/1/edit")).status_code == 405
+    assert (await alice.post("/-/comments/api/activity", {})).status_code == 405
+    for query in ("limit=0", "limit=abc", "limit=100000", "before=x", "resolved=maybe",
+                  "mentions=bob"):
+        response = await alice.get("/-/comments/api/activity?" + query)
+        assert response.status_code == 400, query
+        assert response.json()["ok"] is False
+    assert (await alice.get("/-/comments/api/threads")).status_code == 400
+    too_many = "&".join(f"row={i}" for i in range(1001))
+    assert (await alice.get(f"/-/comments/api/badges?database=data&table=items&{too_many}")
+            ).status_code == 400
+
+
+async def test_edit_and_react_on_deleted_comment_refused(as_actor):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Bye", table="items")
+    comment_id = thread["comments"][0]["id"]
+    await alice.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    assert (await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "x"})
+            ).status_code == 409
+    assert (await alice.post(f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"})
+            ).status_code == 409
+
+
+async def test_anonymous_sees_nothing_and_cannot_write(as_actor):
+    alice, anonymous = as_actor("alice"), as_actor(None)
+    thread = await alice.new_thread("Members only", table="items", row=["1"])
+    assert (await anonymous.get(f"/-/comments/api/threads/{thread['id']}")).status_code == 404
+    assert (await anonymous.get("/-/comments/api/activity")).json()["comments"] == []
+    assert (await anonymous.get("/-/comments/api/badges?database=data&table=items&row=1")
+            ).status_code == 404
+    assert (await anonymous.get("/-/comments/api/inbox")).status_code == 403
+    refused = await anonymous.post("/-/comments/api/threads",
+                                   {"database": "data", "table": "items", "body": "x"})
+    assert refused.status_code == 403
+    assert (await anonymous.post(f"/-/comments/api/threads/{thread['id']}/comments",
+                                 {"body": "x"})).status_code == 403
+    page = await anonymous.get("/data/items/1")
+    assert "Members only" not in page.text and "comments-panel" not in page.text
+    assert "datasetteComments" not in (await anonymous.get("/data/items")).text
+
+
+async def test_actor_without_view_cannot_comment_on_private_targets(as_actor):
+    bob = as_actor("bob")
+    for target in ({"database": "private"}, {"database": "private", "table": "secrets"},
+                   {"database": "data", "table": "hidden", "row": ["1"]}):
+        response = await bob.post("/-/comments/api/threads", {**target, "body": "x"})
+        assert response.status_code == 404, target
+        assert "secret" not in response.text and "classified" not in response.text
+
+
+READ_PATHS = [
+    "/-/comments/api/threads/{thread_id}",
+    "/-/comments/api/comments/{comment_id}/revisions",
+    "/-/comments/api/threads?database={database}&table={table}&row=1",
+    "/-/comments/api/badges?database={database}&table={table}&row=1",
+    "/-/comments/threads/{thread_id}",
+    "/-/comments/target?database={database}&table={table}&row=1",
+    "/-/comments/target?database={database}&table={table}&row=1&fragment=1",
+]
+
+
+@pytest.mark.parametrize(
+    "database,table,label",
+    [
+        ("private", "secrets", "top secret label"),
+        ("data", "hidden", "classified label"),
+        ("data", "quiet", "quiet label"),
+    ],
+)
+async def test_private_comments_leak_on_no_read_path(as_actor, database, table, label):
+    admin, bob = as_actor("admin"), as_actor("bob")
+    thread = await admin.new_thread(
+        "Confidential remark @bob", database=database, table=table, row=["1"], column="name"
+    )
+    assert thread["target"]["label"] == label
+    comment_id = thread["comments"][0]["id"]
+    await admin.post(f"/-/comments/api/comments/{comment_id}/edit",
+                     {"body": "Confidential remark edited @bob"})
+    await bob.new_thread("Public remark @admin", table="items", row=["1"])
+    await admin.reply(thread["id"], "Confidential reply")
+    for path in READ_PATHS:
+        url = path.format(thread_id=thread["id"], comment_id=comment_id, database=database,
+                          table=table)
+        response = await bob.get(url)
+        assert response.status_code == 404, url
+        assert "Confidential" not in response.text and label not in response.text, url
+    for url in ("/-/comments/api/activity", "/-/comments/api/activity?q=Confidential",
+                "/-/comments/api/activity?mentions=me", f"/-/comments/api/activity?table={table}",
+                "/-/comments/api/inbox", "/-/comments/api/actors?q=",
+                "/-/comments/api/actors?q=adm", "/-/comments", "/-/comments?q=Confidential",
+                "/-/comments/inbox"):
+        response = await bob.get(url)
+        assert response.status_code == 200, url
+        for secret in ("Confidential remark", "Confidential reply", label, f"{database}/{table}"):
+            assert secret not in response.text, (url, secret)
+    assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 0
+    assert (await bob.get("/-/comments/api/actors?q=")).json()["actors"] == [
+        {"id": "bob", "name": "bob"}
+    ]
+    # the comments are there: admin sees them on the same paths
+    assert "Confidential" in (await admin.get("/-/comments/api/activity?q=Confidential")).text
+    assert (await admin.get(f"/-/comments/api/threads/{thread['id']}")).status_code == 200
+    admin_actors = (await admin.get("/-/comments/api/actors?q=")).json()["actors"]
+    assert [a["id"] for a in admin_actors] == ["admin", "bob"]
+
+
+async def test_cross_site_post_with_cookie_is_refused(ds, as_actor):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Original", table="items")
+    comment_id = thread["comments"][0]["id"]
+    attempts = [
+        ("/-/comments/api/threads", {"database": "data", "table": "items", "body": "csrf"}),
+        (f"/-/comments/api/threads/{thread['id']}/comments", {"body": "csrf"}),
+        (f"/-/comments/api/comments/{comment_id}/edit", {"body": "csrf"}),
+        (f"/-/comments/api/comments/{comment_id}/delete", {}),
+        (f"/-/comments/api/threads/{thread['id']}/resolve", {}),
+        (f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"}),
+        ("/-/comments/api/inbox/read", {"all": True}),
+    ]
+    for path, body in attempts:
+        for headers in ({"sec-fetch-site": "cross-site"}, {"origin": "https://evil.example"}):
+            response = await alice.post(path, body, headers=headers)
+            assert response.status_code == 403, (path, headers)
+    current = (await alice.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+    assert [c["body"] for c in current["comments"]] == ["Original"]
+    assert current["resolved"] is False
+    assert await count(ds, store.REACTIONS) == 0
+
+
+async def test_events_are_registered_and_fired(ds, as_actor):
+    seen = []
+
+    class Recorder:
+        @staticmethod
+        def track_event(datasette, event):
+            seen.append(event)
+
+    from datasette import hookimpl
+
+    Recorder.track_event = staticmethod(hookimpl(Recorder.track_event))
+    pm.register(Recorder, name="comment-event-recorder")
+    try:
+        alice, mod = as_actor("alice"), as_actor("mod")
+        thread = await alice.new_thread("One", table="items", row=["1"], column="price")
+        comment_id = thread["comments"][0]["id"]
+        await alice.reply(thread["id"], "Two")
+        await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "One!"})
+        await alice.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})
+        await alice.post(f"/-/comments/api/threads/{thread['id']}/reopen", {})
+        await mod.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    finally:
+        pm.unregister(name="comment-event-recorder")
+    ours = [event for event in seen if event.name.startswith(("comment-", "thread-"))]
+    assert [event.name for event in ours] == [
+        "comment-added", "comment-added", "comment-edited", "thread-resolved",
+        "thread-reopened", "comment-deleted",
+    ]
+    assert all(isinstance(event, Event) for event in ours)
+    first = ours[0]
+    assert first.actor == {"id": "alice"}
+    assert first.properties() == {
+        "thread_id": thread["id"], "comment_id": comment_id, "database": "data",
+        "table": "items", "column": "price", "row": "1", "target_type": "cell",
+    }
+    assert ours[-1].actor == {"id": "mod"}
+    names = {cls.name for cls in ds.event_classes}
+    assert {"comment-added", "comment-edited", "comment-deleted", "thread-resolved",
+            "thread-reopened"} <= names
+
+
+async def test_markdown_is_rendered_safely(as_actor):
+    alice = as_actor("alice")
+    body = (
+        "**bold** <script>alert(1)</script> <img src=x onerror=alert(2)> "
+        "[click](javascript:alert(3)) [site](https://example.com) @bob"
+    )
+    thread = await alice.new_thread(body, table="items")
+    html = thread["comments"][0]["html"]
+    assert "<strong>bold</strong>" in html
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
+    assert 'href="https://example.com"' in html and 'rel="nofollow noopener"' in html
+    assert '<span class="comment-mention">@bob</span>' in html
+    page = (await alice.get(f"/-/comments/threads/{thread['id']}")).text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_row_label_is_escaped(ds, files, as_actor):
+    conn = sqlite3.connect(files[0])
+    conn.execute("insert into items values (9, '<img src=x onerror=alert(9)>', 1)")
+    conn.commit()
+    conn.close()
+    alice = as_actor("alice")
+    thread = await alice.new_thread("label test", table="items", row=["9"])
+    assert thread["target"]["label"] == "<img src=x onerror=alert(9)>"
+    for url in (f"/-/comments/threads/{thread['id']}", "/-/comments",
+                "/-/comments/target?database=data&table=items&row=9"):
+        text = (await alice.get(url)).text
+        assert "<img src=x onerror" not in text, url
+
+
+async def test_runtime_setting_limits_where_comments_are_enabled(ds, as_actor):
+    alice, root = as_actor("alice"), as_actor("root")
+    existing = await alice.new_thread("Before", table="notes")
+    response = await root.post(
+        "/-/internal/settings",
+        {"plugin": "datasette-internal-comments", "key": "enabled", "value": ["data/items"]},
+    )
+    assert response.status_code == 200, response.text
+    await alice.new_thread("Allowed", table="items")
+    refused = await alice.post("/-/comments/api/threads",
+                               {"database": "data", "table": "notes", "body": "x"})
+    assert refused.status_code == 403
+    assert "not enabled" in refused.json()["errors"][0]
+    assert (await alice.post(f"/-/comments/api/threads/{existing['id']}/comments",
+                             {"body": "x"})).status_code == 403
+    # existing comments stay readable
+    assert (await alice.get(f"/-/comments/api/threads/{existing['id']}")).status_code == 200
+    bad = await root.post("/-/internal/settings",
+                          {"plugin": "datasette-internal-comments", "key": "enabled",
+                           "value": "everything"})
+    assert bad.status_code == 400
+
+
+async def test_setting_from_config(tmp_path, files):
+    config = dict(CONFIG, plugins={"datasette-internal-comments": {"enabled": ["private"]}})
+    datasette = await make_datasette(tmp_path, files=files, config=config, internal="other.db")
+    try:
+        from .conftest import Client
+
+        refused = await Client(datasette, "alice").post(
+            "/-/comments/api/threads", {"database": "data", "body": "x"})
+        assert refused.status_code == 403
+        await Client(datasette, "admin").new_thread("ok", database="private")
+    finally:
+        close(datasette)
+
+
+async def test_activity_filters_search_and_keyset_pagination(as_actor):
+    alice, bob = as_actor("alice"), as_actor("bob")
+    first = await alice.new_thread("Apples are red", table="items", row=["1"])
+    await bob.reply(first["id"], "Pears are green @alice")
+    second = await bob.new_thread("Notes need review", table="notes")
+    await alice.post(f"/-/comments/api/threads/{first['id']}/resolve", {})
+    for i in range(3):
+        await alice.reply(second["id"], f"Filler {i}")
+
+    async def bodies(query):
+        response = await alice.get("/-/comments/api/activity?" + query)
+        assert response.status_code == 200, response.text
+        return [c["body"] for c in response.json()["comments"]]
+
+    assert await bodies("") == ["Filler 2", "Filler 1", "Filler 0", "Notes need review",
+                                "Pears are green @alice", "Apples are red"]
+    assert await bodies("author=bob") == ["Notes need review", "Pears are green @alice"]
+    assert await bodies("table=items") == ["Pears are green @alice", "Apples are red"]
+    assert await bodies("database=private") == []
+    assert await bodies("resolved=yes") == ["Pears are green @alice", "Apples are red"]
+    assert len(await bodies("resolved=no")) == 4
+    assert await bodies("mentions=me") == ["Pears are green @alice"]
+    assert await bodies("q=apples") == ["Apples are red"]
+    assert await bodies("q=green+pears") == ["Pears are green @alice"]
+    assert await bodies('q="unbalanced AND (') == []
+    pages, url = [], "/-/comments/api/activity?limit=4"
+    while url:
+        data = (await alice.get(url)).json()
+        pages.append([c["body"] for c in data["comments"]])
+        url = f"/-/comments/api/activity?limit=4&before={data['next']}" if data["next"] else None
+    assert pages == [["Filler 2", "Filler 1", "Filler 0", "Notes need review"],
+                     ["Pears are green @alice", "Apples are red"]]
+    page = await alice.get("/-/comments?limit=2&author=alice")
+    assert "Filler 2" in page.text and "Filler 0" not in page.text
+    assert "before=" in page.text and "author=alice" in page.text
+
+
+async def test_cell_anchor_becomes_outdated_then_row_deleted(ds, as_actor):
+    alice, root = as_actor("alice"), as_actor("root")
+    cell = await alice.new_thread("Price looks wrong", table="items", row=["2"], column="price")
+    row_thread = await alice.new_thread("Whole row", table="items", row=["2"])
+    assert cell["anchor"] == {"state": "current", "old_value": 2.0, "current_value": 2.0}
+    unchanged = await root.post("/data/items/2/-/update", {"update": {"name": "pear!"}})
+    assert unchanged.status_code == 200, unchanged.text
+    thread = (await alice.get(f"/-/comments/api/threads/{cell['id']}")).json()["thread"]
+    assert thread["anchor"]["state"] == "current"
+    updated = await root.post("/data/items/2/-/update", {"update": {"price": 2.25}})
+    assert updated.status_code == 200, updated.text
+    thread = (await alice.get(f"/-/comments/api/threads/{cell['id']}")).json()["thread"]
+    assert thread["anchor"] == {"state": "outdated", "old_value": 2.0, "current_value": 2.25}
+    page = await alice.get("/data/items/2")
+    assert "Outdated" in page.text
+    deleted = await root.post("/data/items/2/-/delete", {})
+    assert deleted.status_code == 200, deleted.text
+    listed = (await alice.get("/-/comments/api/threads?database=data&table=items&row=2")).json()
+    assert [t["anchor"]["state"] for t in listed["threads"]] == ["row-deleted", "row-deleted"]
+    assert listed["threads"][0]["target"]["label"] == "pear"
+    assert listed["threads"][0]["anchor"]["old_value"] == 2.0
+    assert row_thread["id"] == listed["threads"][1]["id"]
+    page = await alice.get(f"/-/comments/threads/{cell['id']}")
+    assert "Row deleted" in page.text and "pear" in page.text
+
+
+async def test_badge_counts(ds, as_actor):
+    alice = as_actor("alice")
+    await alice.new_thread("a", table="items", row=["1"])
+    second = await alice.new_thread("b", table="items", row=["1"], column="name")
+    await alice.new_thread("c", table="items", row=["3"])
+    await alice.new_thread("table level", table="items")
+    await alice.post(f"/-/comments/api/threads/{second['id']}/resolve", {})
+    response = await alice.get("/-/comments/api/badges?database=data&table=items&row=1&row=2&row=3")
+    assert response.json()["counts"] == {"1": {"threads": 2, "open": 1},
+                                         "3": {"threads": 1, "open": 1}}
+    many = await store.badge_counts(ds, "data", "items", [str(i) for i in range(1000)])
+    assert many == response.json()["counts"]
+
+
+async def test_badge_query_uses_the_target_index(ds):
+    plan = await get_internal_db(ds).execute(
+        "explain query plan select row_key, count(*) from datasette_internal_comments_threads"
+        " where database_name = 'd' and table_name = 't' and row_key in ('1', '2')"
+        " group by row_key"
+    )
+    detail = " ".join(row["detail"] for row in plan)
+    assert "USING COVERING INDEX datasette_internal_comments_threads_target" in detail
+
+
+async def test_form_posts_redirect_back_to_a_safe_path(ds, as_actor):
+    alice = as_actor("alice")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    response = await alice.post(
+        "/-/comments/api/threads",
+        content=b"database=data&table=items&row=1&column=&body=From+a+form&next=%2Fdata%2Fitems%2F1",
+        headers=form,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/data/items/1"
+    thread = (await alice.get("/-/comments/api/threads?database=data&table=items&row=1")).json()
+    thread_id = thread["threads"][0]["id"]
+    assert thread["threads"][0]["target"]["type"] == "row"
+    for evil in ("%2F%2Fevil.example%2F", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example"):
+        response = await alice.post(
+            f"/-/comments/api/threads/{thread_id}/comments",
+            content=f"body=again&next={evil}".encode(), headers=form,
+        )
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/-/comments/threads/{thread_id}"
+    error = await alice.post("/-/comments/api/threads", content=b"database=data&body=",
+                             headers=form)
+    assert error.status_code == 400
+    assert "must not be empty" in error.text and "<html" in error.text.lower()
+
+
+async def test_pages_render(as_actor):
+    alice, bob = as_actor("alice"), as_actor("bob")
+    thread = await alice.new_thread("Page test @bob", table="items", row=["1"])
+    assert "Page test" in (await bob.get("/-/comments")).text
+    inbox = await bob.get("/-/comments/inbox")
+    assert "Page test" in inbox.text and "Mark all read" in inbox.text
+    row_page = await bob.get("/data/items/1")
+    assert 'class="comments-panel"' in row_page.text and "Page test" in row_page.text
+    assert "comments.js" in row_page.text
+    table_page = await bob.get("/data/items")
+    assert "window.datasetteComments" in table_page.text
+    assert "/-/comments/target?database=data&amp;table=items" in table_page.text
+    target = await bob.get("/-/comments/target?database=data&table=items&row=1")
+    assert "Page test" in target.text and 'name="body"' in target.text
+    assert (await bob.get(f"/-/comments/threads/{thread['id']}")).status_code == 200
+    assert (await bob.get("/-/comments/target?database=data&table=nope")).status_code == 404
+
+
+async def test_comments_survive_a_restart(tmp_path, files):
+    from .conftest import Client
+
+    first = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keep.db")
+    thread = await Client(first, "alice").new_thread("Still here", table="items", row=["1"])
+    close(first)
+    second = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keep.db")
+    try:
+        again = await Client(second, "alice").get(f"/-/comments/api/threads/{thread['id']}")
+        assert again.json()["thread"]["comments"][0]["body"] == "Still here"
+    finally:
+        close(second)
