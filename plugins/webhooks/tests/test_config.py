@@ -1,0 +1,66 @@
+from conftest import idle, root_cookies, shutdown, signed_by
+from datasette_internal_db.testing import make_datasette
+
+SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYw=="
+
+
+async def test_config_endpoints_sync_at_startup(make_ds, receiver):
+    declared = {
+        "name": "ops",
+        "url": receiver.url,
+        "event_types": ["insert-rows"],
+        "database": "data",
+        "secret": SECRET,
+    }
+    ds = await make_ds({"endpoints": [declared]})
+    [endpoint] = (
+        await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
+    ).json()["endpoints"]
+    assert endpoint["managed_by_config"] is True
+    assert endpoint["filter_database"] == "data"
+    change = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}",
+        json={"url": receiver.url + "?x"},
+        cookies=root_cookies(ds),
+    )
+    assert change.status_code == 400
+    await ds.client.post("/data/species/-/insert", json={"row": {"name": "a"}},
+                         cookies=root_cookies(ds))
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    assert signed_by(SECRET, request)
+    await shutdown(ds)
+
+    ds = await make_ds({"endpoints": [dict(declared, event_types=["*"])]})
+    [again] = (
+        await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
+    ).json()["endpoints"]
+    assert again["id"] == endpoint["id"]
+    assert again["event_types"] == ["*"]
+    await shutdown(ds)
+
+    ds = await make_ds({"endpoints": []})
+    listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
+    assert listing.json()["endpoints"] == []
+
+
+async def test_bad_config_stops_startup(tmp_path, data_db):
+    import pytest
+    from datasette.utils import StartupError
+
+    bad_configs = [
+        {"allow_networks": ["not-a-network"]},
+        {"endpoints": [{"name": "x", "url": "http://169.254.169.254/"}]},
+        {"endpoints": [{"url": "https://example.com/"}]},
+        {"endpoints": [{"name": "x", "url": "https://example.com/", "secret": "nope"}]},
+        {"incoming_targets": {"in": {"database": "missing", "table": "t"}}},
+        {"timeout_seconds": -1},
+    ]
+    for number, plugin_config in enumerate(bad_configs):
+        with pytest.raises(StartupError):
+            await make_datasette(
+                tmp_path,
+                files=[data_db],
+                internal=f"internal-{number}.db",
+                config={"plugins": {"datasette-internal-webhooks": plugin_config}},
+            )
