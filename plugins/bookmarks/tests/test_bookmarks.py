@@ -174,25 +174,25 @@ async def test_pagination_skips_shared_bookmarks_the_viewer_may_not_see(ds, alic
     assert [b["title"] for b in page["bookmarks"]] == ["visible"]
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        {},
-        {"url": "//evil.example"},
-        {"url": "https://evil.example/"},
-        {"url": "javascript:alert(1)"},
-        {"url": "/data", "tags": "x" * 60},
-        {"url": "/data", "tags": [1, 2]},
-        {"url": "/data", "tags": [f"t{n}" for n in range(30)]},
-        {"url": "/data", "title": "t" * 301},
-        {"url": "/data", "note": 5},
-        {"url": "/data", "shared": "maybe"},
-    ],
-)
-async def test_bad_bookmark_input_is_a_400(ds, alice, data):
-    response = await ds.client.post(API, json=data, cookies=alice)
-    assert response.status_code == 400
-    assert response.json()["ok"] is False
+BAD_BOOKMARKS = [
+    {},
+    {"url": "//evil.example"},
+    {"url": "https://evil.example/"},
+    {"url": "javascript:alert(1)"},
+    {"url": "/data", "tags": "x" * 60},
+    {"url": "/data", "tags": [1, 2]},
+    {"url": "/data", "tags": [f"t{n}" for n in range(30)]},
+    {"url": "/data", "title": "t" * 301},
+    {"url": "/data", "note": 5},
+    {"url": "/data", "shared": "maybe"},
+]
+
+
+async def test_bad_bookmark_input_is_a_400(ds, alice):
+    for data in BAD_BOOKMARKS:
+        response = await ds.client.post(API, json=data, cookies=alice)
+        assert response.status_code == 400, data
+        assert response.json()["ok"] is False
     count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
     assert count.single_value() == 0
 

@@ -1,6 +1,5 @@
 import asyncio
 
-import pytest
 from bookmarks_redirect_corpus import OPEN_REDIRECTS
 from datasette_internal_bookmarks import links
 from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
@@ -34,27 +33,25 @@ async def test_short_link_redirects_to_local_path(ds, alice):
     assert response.headers["cache-control"] == "no-store"
 
 
-@pytest.mark.parametrize("target", [t for t in OPEN_REDIRECTS if isinstance(t, str)][:34])
-async def test_open_redirect_corpus_refused_at_creation(ds, alice, target):
-    response = await ds.client.post(API, json={"target": target}, cookies=alice)
-    assert response.status_code == 400
-    body = response.json()
-    assert body["ok"] is False and body["errors"]
+async def test_open_redirect_corpus_refused_at_creation(ds, alice):
+    for target in OPEN_REDIRECTS:
+        response = await ds.client.post(API, json={"target": target}, cookies=alice)
+        assert response.status_code == 400, target
+        body = response.json()
+        assert body["ok"] is False and body["errors"]
     links_left = await get_internal_db(ds).execute(f"select count(*) from {LINKS}")
     assert links_left.single_value() == 0
 
 
-@pytest.mark.parametrize(
-    "target",
-    ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5Cevil.example",
-     "https://evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: a=b", "/a b"],
-)
-async def test_bad_target_in_the_database_is_refused_at_redirect(ds, target):
-    await insert_raw_link(ds, "planted", target)
-    response = await ds.client.get("/-/l/planted")
-    assert response.status_code == 400
-    assert "location" not in response.headers
-    assert "evil" not in response.text
+async def test_bad_target_in_the_database_is_refused_at_redirect(ds):
+    planted = ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5Cevil.example",
+               "https://evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: a=b", "/a b"]
+    for number, target in enumerate(planted):
+        await insert_raw_link(ds, f"planted{number}", target)
+        response = await ds.client.get(f"/-/l/planted{number}")
+        assert response.status_code == 400, target
+        assert "location" not in response.headers
+        assert "evil" not in response.text
 
 
 async def test_base_url_is_applied_to_redirects(tmp_path, data_db):
@@ -229,25 +226,30 @@ async def test_anonymous_cannot_create_and_config_can_deny(tmp_path, data_db):
         close(ds)
 
 
-@pytest.mark.parametrize(
-    "body,content_type",
-    [
-        (b"not json", "application/json"),
-        (b"[1, 2]", "application/json"),
-        (b'{"target": 5}', "application/json"),
-        (b'{"target": "/data", "max_visits": -1}', "application/json"),
-        (b'{"target": "/data", "max_visits": "many"}', "application/json"),
-        (b'{"target": "/data", "expires_at": "tomorrow"}', "application/json"),
-        (b'{"target": "/data", "title": 7}', "application/json"),
-        (b'{"target": "/-/l/abc"}', "application/json"),
-        (b"target=%2F%2Fevil.example", "application/x-www-form-urlencoded"),
-    ],
-)
-async def test_bad_input_is_a_400_json_error(ds, alice, body, content_type):
-    response = await ds.client.post(API, content=body, cookies=alice,
-                                    headers={"content-type": content_type})
-    assert response.status_code == 400
-    assert response.json()["ok"] is False
+BAD_BODIES = [
+    (b"not json", "application/json"),
+    (b"[1, 2]", "application/json"),
+    (b'{"target": 5}', "application/json"),
+    (b'{"target": "/data", "max_visits": -1}', "application/json"),
+    (b'{"target": "/data", "max_visits": "many"}', "application/json"),
+    (b'{"target": "/data", "expires_at": "tomorrow"}', "application/json"),
+    (b'{"target": "/data", "title": 7}', "application/json"),
+    (b'{"target": "/-/l/abc"}', "application/json"),
+    (b"target=%2F%2Fevil.example", "application/x-www-form-urlencoded"),
+]
+
+
+async def test_bad_input_is_a_400_json_error(ds, alice):
+    for body, content_type in BAD_BODIES:
+        response = await ds.client.post(API, content=body, cookies=alice,
+                                        headers={"content-type": content_type})
+        assert response.status_code == 400, body
+        assert response.json()["ok"] is False
+    link = await create(ds, alice, target="/data")
+    for change in ({"disabled": "perhaps"}, {"owner_id": "bob"}, {}, {"max_visits": 0}):
+        response = await ds.client.post(f"{API}/{link['code']}", json=change, cookies=alice)
+        assert response.status_code == 400, change
+        assert response.json()["ok"] is False
 
 
 async def test_cross_site_post_with_cookie_is_refused(ds, alice):

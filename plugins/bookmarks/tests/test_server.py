@@ -1,0 +1,47 @@
+"""Against real `datasette serve` processes sharing one --internal file across restarts."""
+
+import time
+
+import httpx
+from conftest import create_data_db
+from datasette_internal_db.testing import serve
+
+PLUGINS = ["datasette-internal-bookmarks"]
+
+
+def follow(server, path, times):
+    for _ in range(times):
+        response = httpx.get(server.url + path, follow_redirects=False)
+        assert response.status_code == 302
+
+
+def visits(server, code):
+    detail = httpx.get(server.url + f"/-/l/api/links/{code}", cookies=server.cookies_for("alice"))
+    return detail.json()["link"]["visits"]
+
+
+def test_restarts_keep_data_and_visit_counts(tmp_path):
+    data_db = create_data_db(tmp_path / "data.db")
+    env = {"DATASETTE_SECRET": "restart-test-secret"}
+    with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
+        cookies = server.cookies_for("alice")
+        saved = httpx.post(server.url + "/-/bookmarks/api/bookmarks", cookies=cookies,
+                           json={"url": "/data/places?country=fr", "tags": ["eu"]})
+        assert saved.status_code == 201
+        link = httpx.post(server.url + "/-/l/api/links", cookies=cookies,
+                          json={"target": "/data/places"}).json()["link"]
+        follow(server, link["path"], 3)
+        # Leaving the block stops the server with SIGTERM: shutdown writes what is in memory.
+
+    with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
+        cookies = server.cookies_for("alice")
+        bookmarks = httpx.get(server.url + "/-/bookmarks/api/bookmarks", cookies=cookies).json()
+        assert [b["tags"] for b in bookmarks["bookmarks"]] == [["eu"]]
+        assert visits(server, link["code"]) == 3
+        follow(server, link["path"], 4)
+        time.sleep(1.6)  # longer than the flush interval
+        server.kill()  # SIGKILL: no shutdown hook, only what the background task wrote
+
+    with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
+        assert visits(server, link["code"]) == 7
+        assert httpx.get(server.url + link["path"]).headers["location"] == "/data/places"
