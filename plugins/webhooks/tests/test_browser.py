@@ -1,0 +1,55 @@
+"""Browser: create an endpoint, send a test event, see the attempt, redeliver it."""
+
+from datasette_internal_db.testing import serve
+from playwright.sync_api import expect, sync_playwright
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiver):
+    config = {
+        "plugins": {
+            "datasette-internal-webhooks": {"allow_networks": ["127.0.0.1/32"], "poll_interval": 0.1}
+        }
+    }
+    with serve(
+        tmp_path, [data_db], plugins=["datasette-internal-webhooks"], config=config, args=["--root"]
+    ) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": name, "value": value, "url": server.url}
+             for name, value in server.cookies_for("root").items()]
+        )
+        page = context.new_page()
+        page.goto(server.url + "/-/webhooks")
+        page.fill("input[name=url]", receiver.url)
+        page.fill("input[name=description]", "Browser test")
+        page.fill("input[name=event_types]", "insert-rows")
+        page.click("text=Add endpoint")
+        secret = page.locator(".webhooks-secret")
+        expect(secret).to_contain_text("whsec_")
+        receiver.secrets = [secret.inner_text()]
+        page.click("a.webhooks-open")
+        expect(page.locator("h1")).to_have_text(receiver.url)
+
+        page.click("text=Send test event")
+        receiver.wait_for(1)
+        expect(page.locator(".webhooks-attempts tbody tr.attempt-ok")).to_have_count(1)
+        expect(page.locator(".webhooks-attempts")).to_contain_text("200")
+        assert receiver.received[0]["verified"] is True
+
+        page.locator(".webhooks-deliveries button", has_text="Redeliver").first.click()
+        receiver.wait_for(2)
+        expect(page.locator(".webhooks-attempts tbody tr.attempt-ok")).to_have_count(2)
+        first, second = receiver.received
+        assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+        browser.close()
