@@ -70,7 +70,10 @@ async def can(datasette, actor, action, database, table=""):
 
 
 async def visible_scope(datasette, actor):
-    """``[[database, table], ...]`` whose comments ``actor`` may read (table ``""``: the database)."""
+    """``[[database, table], ...]`` whose comments ``actor`` may read.
+
+    ``table`` is ``""`` for the threads on the database itself.
+    """
     databases = {
         database for database, _ in await store.allowed_pairs(datasette, "view-database", actor)
     }
@@ -78,8 +81,9 @@ async def visible_scope(datasette, actor):
         return []
     tables = await store.allowed_pairs(datasette, "view-table", actor)
     commentable = await store.allowed_pairs(datasette, VIEW, actor)
-    scope = sorted([database, table] for database, table in tables & commentable
-                   if database in databases)
+    scope = sorted(
+        [database, table] for database, table in tables & commentable if database in databases
+    )
     for database in sorted(databases):
         if await can(datasette, actor, VIEW, database):
             scope.append([database, ""])

@@ -4,7 +4,6 @@ import json
 from urllib.parse import urlencode
 
 from datasette.utils import urlsafe_components
-from markupsafe import Markup
 
 from . import access, store
 from .routes import panel_context
@@ -53,8 +52,7 @@ def row_panel(datasette, request, database, table):
         row_key = store.row_key_for(urlsafe_components(request.url_vars["pks"]))
         context = await panel_context(datasette, request, database, table, row_key)
         context["next"] = request.path
-        html = await datasette.render_template("comments_panel.html", context, request)
-        return Markup(html)
+        return await datasette.render_template("comments_panel.html", context, request)
 
     return inner
 

@@ -108,7 +108,7 @@ def m001_threads_and_comments(db):
 
         create index datasette_internal_comments_inbox_unread
             on datasette_internal_comments_inbox (actor_id, read_at, id);
-        """
+        """,
     )
 
 
@@ -129,15 +129,17 @@ def m002_full_text_search(db):
 
         create trigger datasette_internal_comments_fts_delete
         after delete on datasette_internal_comments_comments begin
-            insert into datasette_internal_comments_fts (datasette_internal_comments_fts, rowid, body)
+            insert into datasette_internal_comments_fts
+                (datasette_internal_comments_fts, rowid, body)
             values ('delete', old.id, old.body);
         end;
 
         create trigger datasette_internal_comments_fts_update
         after update of body on datasette_internal_comments_comments begin
-            insert into datasette_internal_comments_fts (datasette_internal_comments_fts, rowid, body)
+            insert into datasette_internal_comments_fts
+                (datasette_internal_comments_fts, rowid, body)
             values ('delete', old.id, old.body);
             insert into datasette_internal_comments_fts (rowid, body) values (new.id, new.body);
         end;
-        """
+        """,
     )

@@ -135,8 +135,12 @@ def decode_row(row):
     """Primary-key values from a list, or from a row path as in Datasette's row URLs."""
     if isinstance(row, str):
         return urlsafe_components(row)
-    if isinstance(row, list) and row and all(
-        isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in row
+    if (
+        isinstance(row, list)
+        and row
+        and all(
+            isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in row
+        )
     ):
         return row
     raise InvalidInput("'row' must be a row path string or a non-empty list of primary key values")
@@ -294,7 +298,9 @@ class Permissions:
     async def can(self, action, database, table):
         key = (action, database, table)
         if key not in self.verdicts:
-            self.verdicts[key] = await access.can(self.datasette, self.actor, action, database, table)
+            self.verdicts[key] = await access.can(
+                self.datasette, self.actor, action, database, table
+            )
         return self.verdicts[key]
 
 
@@ -333,7 +339,7 @@ async def threads_json(datasette, actor, threads):
                     "id": comment["id"],
                     "author": display(actors, comment["author_id"]),
                     "body": None if deleted else comment["body"],
-                    "html": "" if deleted else str(render(comment["body"])),
+                    "html": "" if deleted else render(comment["body"]),
                     "created_at": comment["created_at"],
                     "edited_at": comment["edited_at"],
                     "deleted": deleted,
@@ -397,7 +403,7 @@ async def comment_entries(datasette, rows):
             "thread_url": datasette.urls.path(f"/-/comments/threads/{row['thread_id']}"),
             "author": display(actors, row["author_id"]),
             "body": row["body"],
-            "html": str(render(row["body"])),
+            "html": render(row["body"]),
             "created_at": row["created_at"],
             "edited_at": row["edited_at"],
             "resolved": row["resolved_at"] is not None,
@@ -491,7 +497,9 @@ async def set_resolved(datasette, request):
         raise ApiError(403, "Only the thread's author or a moderator may resolve or reopen it")
     resolve = request.url_vars["verb"] == "resolve"
     if resolve != (thread["resolved_at"] is not None):
-        await store.set_resolved(datasette, thread["thread_id"], me if resolve else None, clock.iso())
+        await store.set_resolved(
+            datasette, thread["thread_id"], me if resolve else None, clock.iso()
+        )
         event_class = ThreadResolvedEvent if resolve else ThreadReopenedEvent
         await datasette.track_event(event_for(event_class, request.actor, thread))
     payload = {"thread": await thread_payload(datasette, request.actor, thread["thread_id"])}
@@ -643,7 +651,7 @@ async def comment_revisions(datasette, request):
                 {
                     "id": revision["id"],
                     "body": revision["body"],
-                    "html": str(render(revision["body"])),
+                    "html": render(revision["body"]),
                     "replaced_at": revision["replaced_at"],
                 }
                 for revision in revisions
@@ -762,7 +770,9 @@ async def activity_html(datasette, request):
     page = await activity_page(datasette, request)
     next_url = None
     if page["next"]:
-        next_url = "?" + query_string(dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"]))
+        next_url = "?" + query_string(
+            dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"])
+        )
     return await render_page(
         datasette,
         request,
@@ -776,7 +786,9 @@ async def inbox_html(datasette, request):
     page = await inbox_page(datasette, request)
     next_url = None
     if page["next"]:
-        next_url = "?" + query_string(dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"]))
+        next_url = "?" + query_string(
+            dict(urllib.parse.parse_qsl(request.query_string)), before=str(page["next"])
+        )
     return await render_page(
         datasette, request, "comments_inbox.html", {**page, "next_url": next_url}
     )
@@ -821,8 +833,15 @@ async def panel_context(datasette, request, database, table, row_key, column="")
         "reactions": REACTIONS,
         "fragment_url": datasette.urls.path(
             "/-/comments/target?"
-            + query_string({"database": database, "table": table, "row": row_key,
-                            "column": column, "fragment": "1"})
+            + query_string(
+                {
+                    "database": database,
+                    "table": table,
+                    "row": row_key,
+                    "column": column,
+                    "fragment": "1",
+                }
+            )
         ),
     }
 

@@ -11,7 +11,6 @@ import json
 from datasette.utils import tilde_encode
 from datasette_internal_db import get_internal_db
 
-
 THREADS = "datasette_internal_comments_threads"
 COMMENTS = "datasette_internal_comments_comments"
 REVISIONS = "datasette_internal_comments_revisions"
@@ -149,7 +148,7 @@ def _insert_comment(conn, thread_id, author_id, body, mentions, now):
 
 
 async def create_thread(datasette, target, author_id, body, mentions, now):
-    """Create a thread with its first comment in one transaction; returns (thread_id, comment_id)."""
+    """Create a thread and its first comment in one transaction; returns both ids."""
 
     def write(conn):
         thread_id = conn.execute(
@@ -335,7 +334,11 @@ async def reactions_for_comments(datasette, comment_ids):
     grouped = {}
     for row in rows:
         grouped.setdefault(row["comment_id"], []).append(
-            {"emoji": row["emoji"], "count": row["count"], "actor_ids": json.loads(row["actor_ids"])}
+            {
+                "emoji": row["emoji"],
+                "count": row["count"],
+                "actor_ids": json.loads(row["actor_ids"]),
+            }
         )
     return grouped
 
@@ -460,4 +463,3 @@ async def known_authors(datasette, scope, prefix, limit=10):
         {"pattern": escaped + "%", "scope": json.dumps(scope), "limit": limit},
     )
     return [row[0] for row in rows]
-

@@ -4,11 +4,10 @@ import sqlite3
 import pytest
 from datasette.events import Event
 from datasette.plugins import pm
-from datasette_internal_db import audit, get_internal_db
-from datasette_internal_db.testing import close, make_datasette
-
 from datasette_internal_comments import store
 from datasette_internal_comments.rendering import MAX_BODY_CHARS
+from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db.testing import close, make_datasette
 
 from .conftest import CONFIG
 
@@ -21,8 +20,15 @@ async def count(ds, table):
 async def test_tables_are_created_with_the_plugin_prefix(ds):
     names = await get_internal_db(ds).table_names()
     ours = [name for name in names if name.startswith("datasette_internal_comments_")]
-    assert {store.THREADS, store.COMMENTS, store.REVISIONS, store.REACTIONS, store.MENTIONS,
-            store.INBOX, store.FTS} <= set(ours)
+    assert {
+        store.THREADS,
+        store.COMMENTS,
+        store.REVISIONS,
+        store.REACTIONS,
+        store.MENTIONS,
+        store.INBOX,
+        store.FTS,
+    } <= set(ours)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +100,9 @@ async def test_edit_keeps_revision_history(as_actor):
     alice, bob = as_actor("alice"), as_actor("bob")
     thread = await alice.new_thread("Version one", table="items")
     comment_id = thread["comments"][0]["id"]
-    edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Version two"})
+    edited = await alice.post(
+        f"/-/comments/api/comments/{comment_id}/edit", {"body": "Version two"}
+    )
     assert edited.status_code == 200
     edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Version 3"})
     comment = edited.json()["thread"]["comments"][0]
@@ -108,7 +116,9 @@ async def test_edit_keeps_revision_history(as_actor):
     refused = await bob.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Hijacked"})
     assert refused.status_code == 403
     assert refused.json()["ok"] is False
-    assert "Hijacked" not in json.dumps((await bob.get(f"/-/comments/api/threads/{thread['id']}")).json())
+    assert "Hijacked" not in json.dumps(
+        (await bob.get(f"/-/comments/api/threads/{thread['id']}")).json()
+    )
 
 
 async def test_delete_own_comment_leaves_a_tombstone(as_actor):
@@ -152,7 +162,9 @@ async def test_root_moderates(as_actor):
     thread = await alice.new_thread("Hi", database="private") if False else None
     thread = await alice.new_thread("Hi", table="items")
     comment_id = thread["comments"][0]["id"]
-    assert (await root.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})).status_code == 200
+    assert (
+        await root.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})
+    ).status_code == 200
     assert (await root.post(f"/-/comments/api/comments/{comment_id}/delete", {})).status_code == 200
 
 
@@ -182,8 +194,10 @@ async def test_reactions_toggle(as_actor):
     await alice.post(url, {"emoji": "+1"})
     await alice.post(url, {"emoji": "rocket"})
     reactions = {
-        r["name"]: r for r in (await bob.get(f"/-/comments/api/threads/{thread['id']}")).json()[
-            "thread"]["comments"][0]["reactions"]
+        r["name"]: r
+        for r in (await bob.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"][
+            "comments"
+        ][0]["reactions"]
     }
     assert reactions["+1"]["count"] == 2 and reactions["+1"]["reacted"] is True
     assert reactions["rocket"]["count"] == 1 and reactions["rocket"]["reacted"] is False
@@ -232,15 +246,20 @@ async def test_bad_input_is_a_clear_4xx_and_stores_nothing(ds, as_actor, body, s
         (b"", {"content-type": "application/json"}),
         (b"\xff\xfe", {"content-type": "application/json"}),
         (b"x" * (2 * 1024 * 1024), {"content-type": "application/json"}),
-        (b"body=" + b"x" * (100 * 1024),
-         {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"}),
+        (
+            b"body=" + b"x" * (100 * 1024),
+            {"content-type": "application/x-www-form-urlencoded", "accept": "application/json"},
+        ),
     ],
 )
 async def test_malformed_bodies(ds, content, headers):
     from datasette_internal_db.testing import cookies_for
 
     response = await ds.client.post(
-        "/-/comments/api/threads", content=content, headers=headers, cookies=cookies_for(ds, "alice")
+        "/-/comments/api/threads",
+        content=content,
+        headers=headers,
+        cookies=cookies_for(ds, "alice"),
     )
     assert response.status_code == 400
     assert response.json()["ok"] is False
@@ -250,19 +269,28 @@ async def test_malformed_bodies(ds, content, headers):
 async def test_bad_ids_and_methods(as_actor):
     alice = as_actor("alice")
     assert (await alice.get("/-/comments/api/threads/999")).status_code == 404
-    assert (await alice.post("/-/comments/api/threads/999/comments", {"body": "x"})).status_code == 404
+    assert (
+        await alice.post("/-/comments/api/threads/999/comments", {"body": "x"})
+    ).status_code == 404
     assert (await alice.post("/-/comments/api/comments/999/edit", {"body": "x"})).status_code == 404
     assert (await alice.get("/-/comments/api/comments/1/edit")).status_code == 405
     assert (await alice.post("/-/comments/api/activity", {})).status_code == 405
-    for query in ("limit=0", "limit=abc", "limit=100000", "before=x", "resolved=maybe",
-                  "mentions=bob"):
+    for query in (
+        "limit=0",
+        "limit=abc",
+        "limit=100000",
+        "before=x",
+        "resolved=maybe",
+        "mentions=bob",
+    ):
         response = await alice.get("/-/comments/api/activity?" + query)
         assert response.status_code == 400, query
         assert response.json()["ok"] is False
     assert (await alice.get("/-/comments/api/threads")).status_code == 400
     too_many = "&".join(f"row={i}" for i in range(1001))
-    assert (await alice.get(f"/-/comments/api/badges?database=data&table=items&{too_many}")
-            ).status_code == 400
+    assert (
+        await alice.get(f"/-/comments/api/badges?database=data&table=items&{too_many}")
+    ).status_code == 400
 
 
 async def test_edit_and_react_on_deleted_comment_refused(as_actor):
@@ -270,10 +298,12 @@ async def test_edit_and_react_on_deleted_comment_refused(as_actor):
     thread = await alice.new_thread("Bye", table="items")
     comment_id = thread["comments"][0]["id"]
     await alice.post(f"/-/comments/api/comments/{comment_id}/delete", {})
-    assert (await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "x"})
-            ).status_code == 409
-    assert (await alice.post(f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"})
-            ).status_code == 409
+    assert (
+        await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "x"})
+    ).status_code == 409
+    assert (
+        await alice.post(f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"})
+    ).status_code == 409
 
 
 async def test_anonymous_sees_nothing_and_cannot_write(as_actor):
@@ -281,14 +311,17 @@ async def test_anonymous_sees_nothing_and_cannot_write(as_actor):
     thread = await alice.new_thread("Members only", table="items", row=["1"])
     assert (await anonymous.get(f"/-/comments/api/threads/{thread['id']}")).status_code == 404
     assert (await anonymous.get("/-/comments/api/activity")).json()["comments"] == []
-    assert (await anonymous.get("/-/comments/api/badges?database=data&table=items&row=1")
-            ).status_code == 404
+    assert (
+        await anonymous.get("/-/comments/api/badges?database=data&table=items&row=1")
+    ).status_code == 404
     assert (await anonymous.get("/-/comments/api/inbox")).status_code == 403
-    refused = await anonymous.post("/-/comments/api/threads",
-                                   {"database": "data", "table": "items", "body": "x"})
+    refused = await anonymous.post(
+        "/-/comments/api/threads", {"database": "data", "table": "items", "body": "x"}
+    )
     assert refused.status_code == 403
-    assert (await anonymous.post(f"/-/comments/api/threads/{thread['id']}/comments",
-                                 {"body": "x"})).status_code == 403
+    assert (
+        await anonymous.post(f"/-/comments/api/threads/{thread['id']}/comments", {"body": "x"})
+    ).status_code == 403
     page = await anonymous.get("/data/items/1")
     assert "Members only" not in page.text and "comments-panel" not in page.text
     assert "datasetteComments" not in (await anonymous.get("/data/items")).text
@@ -296,8 +329,11 @@ async def test_anonymous_sees_nothing_and_cannot_write(as_actor):
 
 async def test_actor_without_view_cannot_comment_on_private_targets(as_actor):
     bob = as_actor("bob")
-    for target in ({"database": "private"}, {"database": "private", "table": "secrets"},
-                   {"database": "data", "table": "hidden", "row": ["1"]}):
+    for target in (
+        {"database": "private"},
+        {"database": "private", "table": "secrets"},
+        {"database": "data", "table": "hidden", "row": ["1"]},
+    ):
         response = await bob.post("/-/comments/api/threads", {**target, "body": "x"})
         assert response.status_code == 404, target
         assert "secret" not in response.text and "classified" not in response.text
@@ -329,21 +365,30 @@ async def test_private_comments_leak_on_no_read_path(as_actor, database, table, 
     )
     assert thread["target"]["label"] == label
     comment_id = thread["comments"][0]["id"]
-    await admin.post(f"/-/comments/api/comments/{comment_id}/edit",
-                     {"body": "Confidential remark edited @bob"})
+    await admin.post(
+        f"/-/comments/api/comments/{comment_id}/edit", {"body": "Confidential remark edited @bob"}
+    )
     await bob.new_thread("Public remark @admin", table="items", row=["1"])
     await admin.reply(thread["id"], "Confidential reply")
     for path in READ_PATHS:
-        url = path.format(thread_id=thread["id"], comment_id=comment_id, database=database,
-                          table=table)
+        url = path.format(
+            thread_id=thread["id"], comment_id=comment_id, database=database, table=table
+        )
         response = await bob.get(url)
         assert response.status_code == 404, url
         assert "Confidential" not in response.text and label not in response.text, url
-    for url in ("/-/comments/api/activity", "/-/comments/api/activity?q=Confidential",
-                "/-/comments/api/activity?mentions=me", f"/-/comments/api/activity?table={table}",
-                "/-/comments/api/inbox", "/-/comments/api/actors?q=",
-                "/-/comments/api/actors?q=adm", "/-/comments", "/-/comments?q=Confidential",
-                "/-/comments/inbox"):
+    for url in (
+        "/-/comments/api/activity",
+        "/-/comments/api/activity?q=Confidential",
+        "/-/comments/api/activity?mentions=me",
+        f"/-/comments/api/activity?table={table}",
+        "/-/comments/api/inbox",
+        "/-/comments/api/actors?q=",
+        "/-/comments/api/actors?q=adm",
+        "/-/comments",
+        "/-/comments?q=Confidential",
+        "/-/comments/inbox",
+    ):
         response = await bob.get(url)
         assert response.status_code == 200, url
         for secret in ("Confidential remark", "Confidential reply", label, f"{database}/{table}"):
@@ -407,20 +452,34 @@ async def test_events_are_registered_and_fired(ds, as_actor):
         pm.unregister(name="comment-event-recorder")
     ours = [event for event in seen if event.name.startswith(("comment-", "thread-"))]
     assert [event.name for event in ours] == [
-        "comment-added", "comment-added", "comment-edited", "thread-resolved",
-        "thread-reopened", "comment-deleted",
+        "comment-added",
+        "comment-added",
+        "comment-edited",
+        "thread-resolved",
+        "thread-reopened",
+        "comment-deleted",
     ]
     assert all(isinstance(event, Event) for event in ours)
     first = ours[0]
     assert first.actor == {"id": "alice"}
     assert first.properties() == {
-        "thread_id": thread["id"], "comment_id": comment_id, "database": "data",
-        "table": "items", "column": "price", "row": "1", "target_type": "cell",
+        "thread_id": thread["id"],
+        "comment_id": comment_id,
+        "database": "data",
+        "table": "items",
+        "column": "price",
+        "row": "1",
+        "target_type": "cell",
     }
     assert ours[-1].actor == {"id": "mod"}
     names = {cls.name for cls in ds.event_classes}
-    assert {"comment-added", "comment-edited", "comment-deleted", "thread-resolved",
-            "thread-reopened"} <= names
+    assert {
+        "comment-added",
+        "comment-edited",
+        "comment-deleted",
+        "thread-resolved",
+        "thread-reopened",
+    } <= names
 
 
 async def test_markdown_is_rendered_safely(as_actor):
@@ -448,8 +507,11 @@ async def test_row_label_is_escaped(ds, files, as_actor):
     alice = as_actor("alice")
     thread = await alice.new_thread("label test", table="items", row=["9"])
     assert thread["target"]["label"] == "<img src=x onerror=alert(9)>"
-    for url in (f"/-/comments/threads/{thread['id']}", "/-/comments",
-                "/-/comments/target?database=data&table=items&row=9"):
+    for url in (
+        f"/-/comments/threads/{thread['id']}",
+        "/-/comments",
+        "/-/comments/target?database=data&table=items&row=9",
+    ):
         text = (await alice.get(url)).text
         assert "<img src=x onerror" not in text, url
 
@@ -463,17 +525,20 @@ async def test_runtime_setting_limits_where_comments_are_enabled(ds, as_actor):
     )
     assert response.status_code == 200, response.text
     await alice.new_thread("Allowed", table="items")
-    refused = await alice.post("/-/comments/api/threads",
-                               {"database": "data", "table": "notes", "body": "x"})
+    refused = await alice.post(
+        "/-/comments/api/threads", {"database": "data", "table": "notes", "body": "x"}
+    )
     assert refused.status_code == 403
     assert "not enabled" in refused.json()["errors"][0]
-    assert (await alice.post(f"/-/comments/api/threads/{existing['id']}/comments",
-                             {"body": "x"})).status_code == 403
+    assert (
+        await alice.post(f"/-/comments/api/threads/{existing['id']}/comments", {"body": "x"})
+    ).status_code == 403
     # existing comments stay readable
     assert (await alice.get(f"/-/comments/api/threads/{existing['id']}")).status_code == 200
-    bad = await root.post("/-/internal/settings",
-                          {"plugin": "datasette-internal-comments", "key": "enabled",
-                           "value": "everything"})
+    bad = await root.post(
+        "/-/internal/settings",
+        {"plugin": "datasette-internal-comments", "key": "enabled", "value": "everything"},
+    )
     assert bad.status_code == 400
 
 
@@ -484,7 +549,8 @@ async def test_setting_from_config(tmp_path, files):
         from .conftest import Client
 
         refused = await Client(datasette, "alice").post(
-            "/-/comments/api/threads", {"database": "data", "body": "x"})
+            "/-/comments/api/threads", {"database": "data", "body": "x"}
+        )
         assert refused.status_code == 403
         await Client(datasette, "admin").new_thread("ok", database="private")
     finally:
@@ -505,8 +571,14 @@ async def test_activity_filters_search_and_keyset_pagination(as_actor):
         assert response.status_code == 200, response.text
         return [c["body"] for c in response.json()["comments"]]
 
-    assert await bodies("") == ["Filler 2", "Filler 1", "Filler 0", "Notes need review",
-                                "Pears are green @alice", "Apples are red"]
+    assert await bodies("") == [
+        "Filler 2",
+        "Filler 1",
+        "Filler 0",
+        "Notes need review",
+        "Pears are green @alice",
+        "Apples are red",
+    ]
     assert await bodies("author=bob") == ["Notes need review", "Pears are green @alice"]
     assert await bodies("table=items") == ["Pears are green @alice", "Apples are red"]
     assert await bodies("database=private") == []
@@ -521,8 +593,10 @@ async def test_activity_filters_search_and_keyset_pagination(as_actor):
         data = (await alice.get(url)).json()
         pages.append([c["body"] for c in data["comments"]])
         url = f"/-/comments/api/activity?limit=4&before={data['next']}" if data["next"] else None
-    assert pages == [["Filler 2", "Filler 1", "Filler 0", "Notes need review"],
-                     ["Pears are green @alice", "Apples are red"]]
+    assert pages == [
+        ["Filler 2", "Filler 1", "Filler 0", "Notes need review"],
+        ["Pears are green @alice", "Apples are red"],
+    ]
     page = await alice.get("/-/comments?limit=2&author=alice")
     assert "Filler 2" in page.text and "Filler 0" not in page.text
     assert "before=" in page.text and "author=alice" in page.text
@@ -562,8 +636,10 @@ async def test_badge_counts(ds, as_actor):
     await alice.new_thread("table level", table="items")
     await alice.post(f"/-/comments/api/threads/{second['id']}/resolve", {})
     response = await alice.get("/-/comments/api/badges?database=data&table=items&row=1&row=2&row=3")
-    assert response.json()["counts"] == {"1": {"threads": 2, "open": 1},
-                                         "3": {"threads": 1, "open": 1}}
+    assert response.json()["counts"] == {
+        "1": {"threads": 2, "open": 1},
+        "3": {"threads": 1, "open": 1},
+    }
     many = await store.badge_counts(ds, "data", "items", [str(i) for i in range(1000)])
     assert many == response.json()["counts"]
 
@@ -594,12 +670,14 @@ async def test_form_posts_redirect_back_to_a_safe_path(ds, as_actor):
     for evil in ("%2F%2Fevil.example%2F", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example"):
         response = await alice.post(
             f"/-/comments/api/threads/{thread_id}/comments",
-            content=f"body=again&next={evil}".encode(), headers=form,
+            content=f"body=again&next={evil}".encode(),
+            headers=form,
         )
         assert response.status_code == 303
         assert response.headers["location"] == f"/-/comments/threads/{thread_id}"
-    error = await alice.post("/-/comments/api/threads", content=b"database=data&body=",
-                             headers=form)
+    error = await alice.post(
+        "/-/comments/api/threads", content=b"database=data&body=", headers=form
+    )
     assert error.status_code == 400
     assert "must not be empty" in error.text and "<html" in error.text.lower()
 
