@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import nox
@@ -92,31 +91,22 @@ def demo(session):
     )
 
 
-@nox.session
+@nox.session(python=False)
 def build(session):
     """Wheels and sdists of every package; one plugin's wheel alone in a fresh venv must start."""
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    session.install("build")
     for package in PACKAGES:
-        session.run("python", "-m", "build", "--outdir", str(dist), package)
-    check = session.create_tmp()
-    session.run(sys.executable, "-m", "venv", f"{check}/venv", external=True)
-    python = f"{check}/venv/bin/python"
+        session.run("uv", "build", "-q", "--out-dir", str(dist), package)
+    check = Path(session.create_tmp())
+    session.run("uv", "venv", "-q", "--clear", str(check / "venv"))
+    python = str(check / "venv" / "bin" / "python")
     wheels = {w.name.split("-")[0]: str(w) for w in dist.glob("*.whl")}
+    plugin = wheels["datasette_internal_comments"]
     session.run(
-        python,
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        wheels["datasette_internal_db"],
-        wheels["datasette_internal_comments"],
-        external=True,
+        "uv", "pip", "install", "-q", "--python", python, wheels["datasette_internal_db"], plugin
     )
-    session.run(
-        python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json", external=True
-    )
+    session.run(python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json")
 
 
 @nox.session

@@ -7,6 +7,7 @@ import sqlite3
 import sys
 
 import click
+
 # datasette.app is still initialising when it loads this plugin: use its Datasette at call time.
 from datasette import app as datasette_app
 from datasette.utils import StartupError

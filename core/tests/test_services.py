@@ -322,3 +322,15 @@ async def test_lost_key_is_detected_with_instructions(tmp_path, caplog):
     with pytest.raises(secrets.SecretsUnreadable, match="encryption_keys"):
         await secrets.read(second, "example-plugin", "s")
     close(second)
+
+
+async def test_cross_site_post_with_cookie_is_refused(ds):
+    body = {"plugin": "example-plugin", "key": "limit", "value": 5}
+    response = await ds.client.post(
+        "/-/internal/settings",
+        json=body,
+        actor={"id": "root"},
+        headers={"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert await example_settings.get(ds, "limit") == 10
