@@ -5,6 +5,7 @@ Load comes from this process (asyncio + aiohttp) against real ``datasette serve`
 """
 
 import asyncio
+import concurrent.futures
 import os
 import statistics
 import subprocess
@@ -47,14 +48,29 @@ def launch(work, name, files=(), *, internal, plugins, config=None, args=(), env
     )
 
 
-CORE_ONLY_RSS = "core only, same data, after 50 table-page requests"
+def launch_many(work, specs):
+    """Start several servers at once (their startups overlap); ``specs`` are launch() kwargs."""
+    with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
+        futures = [pool.submit(launch, work, **spec) for spec in specs]
+        servers = []
+        for future in futures:
+            try:
+                servers.append(future.result())
+            except Exception:
+                for server in servers:
+                    server.stop()
+                raise
+        return servers
 
 
-async def core_only_rss(work, data_db, internal):
+CORE_ONLY_RSS = "core only, same data, after some table-page requests"
+
+
+async def core_only_rss(work, data_db, internal, requests=50):
     """The memory baseline for scenarios without a baseline server of their own."""
     server = launch(work, "core-only", [data_db], internal=internal, plugins=[])
     try:
-        await latencies(Target(server.url, ["/data/items"]), 50)
+        await latencies(Target(server.url, ["/data/items"]), requests, warmup=0)
         return peak_rss_mib(server)
     finally:
         server.stop()

@@ -117,7 +117,11 @@ async def run_all(ctx, only):
     available = [s for s in PLUGIN_SCENARIOS if s.PLUGIN in ctx.plugins]
     timings = {"data": build_data(ctx, available)}
     print(f"data generated in {timings['data']:.1f} s: {ctx.large_contents}", flush=True)
-    ctx.core_only_rss = await core_only_rss(ctx.work, ctx.data_db, ctx.copy_empty("core-only"))
+    started = time.perf_counter()
+    ctx.core_only_rss = await core_only_rss(
+        ctx.work, ctx.data_db, ctx.copy_empty("core-only"), ctx.size(full=50, smoke=5)
+    )
+    timings["core-only memory baseline"] = time.perf_counter() - started
     runs = [("core", core.internal_writes), ("core", core.startup)]
     runs += [(s.NAME, s.run) for s in available]
     for name, function in runs:

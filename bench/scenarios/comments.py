@@ -11,7 +11,7 @@ from harness import (
     figure,
     interleave,
     latencies,
-    launch,
+    launch_many,
     memory_figure,
     peak_rss_mib,
     percentile,
@@ -116,15 +116,19 @@ def fill(ctx, path):
 async def run(ctx):
     rows = ctx.data_rows
     requests = ctx.size(full=400, smoke=30)
-    with_plugin = launch(
-        ctx.work, "comments", [ctx.data_db], internal=ctx.large_internal, plugins=[PLUGIN]
-    )
-    without = launch(
+    with_plugin, without = launch_many(
         ctx.work,
-        "comments-baseline",
-        [ctx.data_db],
-        internal=ctx.copy_empty("comments"),
-        plugins=[],
+        [
+            dict(
+                name="comments", files=[ctx.data_db], internal=ctx.large_internal, plugins=[PLUGIN]
+            ),
+            dict(
+                name="comments-baseline",
+                files=[ctx.data_db],
+                internal=ctx.copy_empty("comments"),
+                plugins=[],
+            ),
+        ],
     )
     try:
         cookies = {"ds_actor": with_plugin.cookies_for(READER)["ds_actor"]}
@@ -171,8 +175,8 @@ async def run(ctx):
         table = await interleave(
             ctx.rounds,
             {
-                "with": lambda: latencies(page(with_plugin), requests // 2),
-                "without": lambda: latencies(page(without), requests // 2),
+                "with": lambda: latencies(page(with_plugin), requests // 4),
+                "without": lambda: latencies(page(without), requests // 4),
             },
         )
         memory = peak_rss_mib(with_plugin), peak_rss_mib(without)

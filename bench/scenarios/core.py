@@ -4,15 +4,26 @@ import shutil
 import statistics
 
 import httpx
-from harness import figure, interleave, launch, memory_figure, peak_rss_mib, ratios, timed_start
+from harness import (
+    figure,
+    interleave,
+    launch_many,
+    memory_figure,
+    peak_rss_mib,
+    ratios,
+    timed_start,
+)
 
 
 async def internal_writes(ctx):
     """One-row execute_write calls per second, timed inside each server by the bench route."""
     writes = ctx.size(full=1000, smoke=50)
-    with_core = launch(ctx.work, "writes-core", internal=ctx.work / "writes-core.db", plugins=[])
-    datasette_alone = launch(
-        ctx.work, "writes-datasette", internal=ctx.work / "writes-datasette.db", plugins=None
+    with_core, datasette_alone = launch_many(
+        ctx.work,
+        [
+            dict(name="writes-core", internal=ctx.work / "writes-core.db", plugins=[]),
+            dict(name="writes-datasette", internal=ctx.work / "writes-datasette.db", plugins=None),
+        ],
     )
     settings = {}
     try:

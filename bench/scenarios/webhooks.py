@@ -21,7 +21,7 @@ from harness import (
     figure,
     interleave,
     latencies,
-    launch,
+    launch_many,
     memory_figure,
     one_request,
     peak_rss_mib,
@@ -126,6 +126,7 @@ def hooks_db(directory):
     """A fresh ``hooks`` database (its name comes from the file name) with ``events_in``."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "hooks.db"
+    path.unlink(missing_ok=True)
     conn = sqlite3.connect(path)
     conn.execute("create table events_in (id integer primary key, value text)")
     conn.close()
@@ -182,7 +183,11 @@ class Receiver:
 
 
 def enqueue_backlog(internal_path, count):
-    """``count`` due messages for the config endpoint, written by the plugin's own enqueue SQL."""
+    """``count`` due messages for the config endpoint, written by the plugin's own enqueue SQL.
+
+    Written from this process into the running server's WAL-mode file (SQLite locks across
+    processes); the worker finds them at its next poll, as it would a burst of events.
+    """
     from datasette_internal_webhooks import events, store
 
     conn = sqlite3.connect(internal_path)
@@ -247,19 +252,15 @@ async def run(ctx):
     hook_url = receiver.url + "/hook"
     servers = []
 
-    def start(name, internal, plugins, subscribed):
-        config = plugin_config(hook_url, subscribed) if plugins else None
-        server = launch(
-            ctx.work,
-            name,
-            [hooks_db(ctx.work / name)],
+    def spec(name, internal, plugins, subscribed):
+        return dict(
+            name=name,
+            files=[hooks_db(ctx.work / name)],
             internal=internal,
             plugins=plugins,
-            config=config,
+            config=plugin_config(hook_url, subscribed) if plugins else None,
             args=["--root"],
         )
-        servers.append(server)
-        return server
 
     def inserts(server):
         return Target(
@@ -272,9 +273,15 @@ async def run(ctx):
         )
 
     try:
-        subscribed = start("webhooks", ctx.large_internal, [PLUGIN], True)
-        unsubscribed = start("webhooks-none", ctx.copy_empty("webhooks-none"), [PLUGIN], False)
-        core_only = start("webhooks-core", ctx.copy_empty("webhooks-core"), [], False)
+        servers = launch_many(
+            ctx.work,
+            [
+                spec("webhooks", ctx.large_internal, [PLUGIN], True),
+                spec("webhooks-none", ctx.copy_empty("webhooks-none"), [PLUGIN], False),
+                spec("webhooks-core", ctx.copy_empty("webhooks-core"), [], False),
+            ],
+        )
+        subscribed, unsubscribed, core_only = servers
         insert_ms = await interleave(
             ctx.rounds,
             {
@@ -298,33 +305,23 @@ async def run(ctx):
                     round_write.append(1000 * (receiver.wait(delivered) - started))
                 write_ms.append(round_write)
                 response_ms.append(round_response)
-        memory = {
-            "none": peak_rss_mib(unsubscribed),
-            "core": peak_rss_mib(core_only),
-        }
-        subscribed.stop()
-
-        drain_rss = []
         # The ceiling arm replays the payloads of the latest backlog (each round's first arm
         # alternates, but round one starts with the worker).
         latest = {}
 
         async def drain():
-            payloads = enqueue_backlog(ctx.large_internal, backlog)
             receiver.reset()
-            server = start("webhooks-drain", ctx.large_internal, [PLUGIN], True)
-            try:
-                rate = arrival_rate(receiver, backlog)
-                drain_rss.append(peak_rss_mib(server))
-            finally:
-                server.stop()
-            latest["payloads"] = payloads
-            return rate
+            latest["payloads"] = enqueue_backlog(ctx.large_internal, backlog)
+            return arrival_rate(receiver, backlog)
 
         async def direct():
             return await direct_posts(receiver, latest["payloads"], 16)
 
         rates = await interleave(ctx.rounds, {"worker": drain, "direct": direct})
+        memory = {
+            name: peak_rss_mib(server)
+            for name, server in zip(("one", "none", "core"), servers, strict=True)
+        }
     finally:
         for server in servers:
             server.stop()
@@ -349,9 +346,9 @@ async def run(ctx):
             ratio_values=delivery_ratio,
             goal=">= 1,000/s",
             met=statistics.median(rates["worker"]) >= 1000,
-            notes="backlog enqueued with the plugin's own `enqueue_sql` while the server is "
-            "stopped, then timed at the receiver from the first to the last arrival after a "
-            "start; each delivery also writes its attempt to the log.",
+            notes="backlog enqueued with the plugin's own `enqueue_sql` into the running server's "
+            "internal DB, then timed at the receiver from the first to the last arrival; each "
+            "delivery also writes its attempt to the log.",
         ),
         figure(
             "webhooks.insert_overhead",
@@ -391,8 +388,8 @@ async def run(ctx):
         ),
         memory_figure(
             "webhooks.rss",
-            "core + webhooks, after draining a backlog",
-            max(drain_rss),
+            "core + webhooks with one endpoint, after all the webhooks runs",
+            memory["one"],
             "core only after the same inserts",
             memory["core"],
         ),
