@@ -2,6 +2,7 @@
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 import secrets
@@ -111,7 +112,7 @@ class Outbox:
             messages = [message for message, _ in batch]
             try:
                 await self.db.execute_write_fn(
-                    lambda conn: store.enqueue_sql(conn, messages, clock.now())
+                    functools.partial(store.enqueue_sql, messages=messages, now=clock.now())
                 )
                 stored = True
             except Exception:

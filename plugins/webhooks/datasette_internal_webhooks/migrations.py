@@ -147,5 +147,6 @@ def m002_incoming(db):
         """
     )
     db.execute(
-        "create index datasette_internal_webhooks_seen_time on datasette_internal_webhooks_seen (seen_at)"
+        "create index datasette_internal_webhooks_seen_time"
+        " on datasette_internal_webhooks_seen (seen_at)"
     )

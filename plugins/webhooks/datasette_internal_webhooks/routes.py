@@ -23,7 +23,6 @@ from .ssrf import UnsafeURL, check_hostname, check_url
 log = logging.getLogger("datasette_internal_webhooks")
 
 
-
 MAX_EVENT_TYPES = 50
 MAX_TEXT = 500
 PAGE_SIZE = 50
@@ -139,7 +138,9 @@ async def clean_endpoint(state, data, partial):
     if "description" in data or not partial:
         changes["description"] = optional_text(data, "description") or ""
     if "event_types" in data or not partial:
-        changes["event_types"] = clean_event_types(data.get("event_types", ["*"]), state.event_names)
+        changes["event_types"] = clean_event_types(
+            data.get("event_types", ["*"]), state.event_names
+        )
     if "database" in data or not partial:
         changes["filter_database"] = optional_text(data, "database", 200)
     if "table" in data or not partial:
@@ -151,7 +152,7 @@ async def clean_endpoint(state, data, partial):
         if data["active"]:
             changes.update(disabled_reason=None, disabled_at=None, failing_since=None)
         else:
-            changes.update(disabled_reason="Disabled by " + "an operator", disabled_at=clock.iso())
+            changes.update(disabled_reason="Disabled by an operator", disabled_at=clock.iso())
     unknown = set(data) - {"url", "description", "event_types", "database", "table", "active"}
     if unknown:
         raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
@@ -285,9 +286,7 @@ async def api_endpoints(datasette, request):
         return json_error(400, str(error))
     counts = await store.delivery_counts(state.db)
     endpoints = await store.list_endpoints(state.db)
-    return Response.json(
-        {"ok": True, "endpoints": [endpoint_json(e, counts) for e in endpoints]}
-    )
+    return Response.json({"ok": True, "endpoints": [endpoint_json(e, counts) for e in endpoints]})
 
 
 async def load_endpoint(state, request):
@@ -440,7 +439,12 @@ async def api_recover(datasette, request, state):
         return not_found("Endpoint")
     job_id, total = await start_recovery(datasette, state, since, endpoint_id, request.actor)
     return Response.json(
-        {"ok": True, "job_id": job_id, "total": total, "job_url": f"/-/internal/jobs/{job_id}.json"},
+        {
+            "ok": True,
+            "job_id": job_id,
+            "total": total,
+            "job_url": f"/-/internal/jobs/{job_id}.json",
+        },
         status=202,
     )
 
@@ -519,7 +523,9 @@ async def api_incoming_list(datasette, request):
             status=201,
         )
     rows = await store.list_incoming(state.db)
-    return Response.json({"ok": True, "incoming": [incoming_json(datasette, request, r) for r in rows]})
+    return Response.json(
+        {"ok": True, "incoming": [incoming_json(datasette, request, r) for r in rows]}
+    )
 
 
 async def api_incoming(datasette, request):
@@ -708,7 +714,9 @@ async def insert_into_target(datasette, target, row, message_id, received_at, pa
         )
     except Exception:
         # The payload is already kept in the internal DB; the sender must not retry for this.
-        log.exception("Could not copy incoming webhook into %s/%s", target["database"], target["table"])
+        log.exception(
+            "Could not copy incoming webhook into %s/%s", target["database"], target["table"]
+        )
 
 
 # --- UI ----------------------------------------------------------------------------------------

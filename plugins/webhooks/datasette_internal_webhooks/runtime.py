@@ -43,7 +43,7 @@ class State:
         self._keys.pop(endpoint_id, None)
 
     async def signing_keys(self, endpoint):
-        """Raw HMAC keys to sign with: the current one, plus the previous during its grace period."""
+        """Raw HMAC keys to sign with: the current key, and the previous one in its grace period."""
         endpoint_id = endpoint["id"]
         if endpoint_id not in self._keys:
             current = await secrets.read(self.datasette, PLUGIN, secret_name(endpoint_id))

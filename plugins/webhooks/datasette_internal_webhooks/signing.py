@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
 SECRET_BYTES = 32
 TIMESTAMP_TOLERANCE_SECONDS = 5 * 60
 
@@ -23,7 +23,7 @@ def secret_key(secret):
     if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
         raise InvalidSecret("secret must start with whsec_")
     try:
-        key = base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
     except ValueError:
         raise InvalidSecret("secret must be whsec_ followed by base64") from None
     if not 24 <= len(key) <= 64:
@@ -38,7 +38,7 @@ def signature(key, message_id, timestamp, body):
 
 
 def signature_header(keys, message_id, timestamp, body):
-    """Space-separated signatures, one per key (several while a rotated key is in its grace period)."""
+    """Space-separated signatures, one per key (two while a rotated key is in its grace period)."""
     return " ".join(signature(key, message_id, timestamp, body) for key in keys)
 
 

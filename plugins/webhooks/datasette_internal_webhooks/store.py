@@ -344,7 +344,9 @@ async def prune_outgoing(db, cutoff):
         deliveries = conn.execute(
             f"delete from {DELIVERIES} where status != 'pending' and updated_at < ?", [cutoff]
         ).rowcount
-        conn.execute(f"delete from {ATTEMPTS} where delivery_id not in (select id from {DELIVERIES})")
+        conn.execute(
+            f"delete from {ATTEMPTS} where delivery_id not in (select id from {DELIVERIES})"
+        )
         delete_orphan_messages_sql(conn)
         return attempts, deliveries
 

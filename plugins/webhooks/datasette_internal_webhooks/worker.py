@@ -7,7 +7,7 @@ import random
 import time
 
 import aiohttp
-
+from datasette.database import DatasetteClosedError
 from datasette_internal_db import clock
 
 from . import store
@@ -80,6 +80,8 @@ class Worker:
                 await self._run()
             except asyncio.CancelledError:
                 raise
+            except DatasetteClosedError:
+                return
             except Exception:
                 log.exception("Webhook worker failed; restarting in %.0fs", RESTART_DELAY)
                 await asyncio.sleep(RESTART_DELAY)
@@ -113,10 +115,13 @@ class Worker:
                 self._unwritten.clear()
 
     async def _sleep(self):
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+        # lands as the event fires, and then shutdown waits for this task in vain.
+        waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait_for(self._wake.wait(), self.options.poll_interval)
-        except asyncio.TimeoutError:
-            pass
+            await asyncio.wait({waiter}, timeout=self.options.poll_interval)
+        finally:
+            waiter.cancel()
         self._wake.clear()
 
     async def _launch_due(self, session):

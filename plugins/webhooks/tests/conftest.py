@@ -6,11 +6,10 @@ import time
 
 import pytest
 from aiohttp import web
-from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
 from datasette_internal_db import clock
 from datasette_internal_db.testing import close, cookies_for, free_port, make_datasette
 from datasette_internal_webhooks.runtime import get_state
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 ALLOW_LOOPBACK = {"allow_networks": ["127.0.0.1/32"], "poll_interval": 0.05}
 
@@ -70,7 +69,13 @@ class Receiver:
         with self._lock:
             number = len(self.received)
             self.received.append(
-                {"path": request.path, "query": request.query_string, "headers": headers, "body": body, "verified": verified}
+                {
+                    "path": request.path,
+                    "query": request.query_string,
+                    "headers": headers,
+                    "body": body,
+                    "verified": verified,
+                }
             )
         status, extra_headers, delay = self.respond(number)
         if delay:

@@ -17,17 +17,29 @@ CHROMIUM_ARGS = [
 def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiver):
     config = {
         "plugins": {
-            "datasette-internal-webhooks": {"allow_networks": ["127.0.0.1/32"], "poll_interval": 0.1}
+            "datasette-internal-webhooks": {
+                "allow_networks": ["127.0.0.1/32"],
+                "poll_interval": 0.1,
+            }
         }
     }
-    with serve(
-        tmp_path, [data_db], plugins=["datasette-internal-webhooks"], config=config, args=["--root"]
-    ) as server, sync_playwright() as p:
+    with (
+        serve(
+            tmp_path,
+            [data_db],
+            plugins=["datasette-internal-webhooks"],
+            config=config,
+            args=["--root"],
+        ) as server,
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         context = browser.new_context()
         context.add_cookies(
-            [{"name": name, "value": value, "url": server.url}
-             for name, value in server.cookies_for("root").items()]
+            [
+                {"name": name, "value": value, "url": server.url}
+                for name, value in server.cookies_for("root").items()
+            ]
         )
         page = context.new_page()
         page.goto(server.url + "/-/webhooks")

@@ -24,17 +24,18 @@ async def test_config_endpoints_sync_at_startup(make_ds, receiver):
         cookies=root_cookies(ds),
     )
     assert change.status_code == 400
-    await ds.client.post("/data/species/-/insert", json={"row": {"name": "a"}},
-                         cookies=root_cookies(ds))
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "a"}}, cookies=root_cookies(ds)
+    )
     await idle(ds)
     [request] = receiver.wait_for(1)
     assert signed_by(SECRET, request)
     await shutdown(ds)
 
     ds = await make_ds({"endpoints": [dict(declared, event_types=["*"])]})
-    [again] = (
-        await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
-    ).json()["endpoints"]
+    [again] = (await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))).json()[
+        "endpoints"
+    ]
     assert again["id"] == endpoint["id"]
     assert again["event_types"] == ["*"]
     await shutdown(ds)

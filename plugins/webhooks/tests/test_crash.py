@@ -32,15 +32,18 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path, receiver):
                 "poll_interval": 0.1,
                 "concurrency_per_endpoint": 2,
                 "endpoints": [
-                    {"name": "sink", "url": receiver.url, "event_types": ["update-row"],
-                     "secret": SECRET}
+                    {
+                        "name": "sink",
+                        "url": receiver.url,
+                        "event_types": ["update-row"],
+                        "secret": SECRET,
+                    }
                 ],
             }
         }
     }
     env = {"DATASETTE_SECRET": "crash-test-secret"}
-    options = dict(plugins=["datasette-internal-webhooks"], config=config, env=env,
-                   args=["--root"])
+    options = dict(plugins=["datasette-internal-webhooks"], config=config, env=env, args=["--root"])
     server = start_server(tmp_path, [data_db], **options)
     cookies = server.cookies_for("root")
     acknowledged = []

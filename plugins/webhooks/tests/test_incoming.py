@@ -43,7 +43,9 @@ async def received(ds, incoming):
 
 async def stored_count(ds):
     return (
-        await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_received")
+        await get_internal_db(ds).execute(
+            "select count(*) from datasette_internal_webhooks_received"
+        )
     ).single_value()
 
 
@@ -125,8 +127,12 @@ async def test_github_signature(ds):
         "x-hub-signature-256": signature,
         "x-github-delivery": "d-1",
     }
-    assert (await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)).status_code == 200
-    assert (await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)).status_code == 409
+    assert (
+        await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)
+    ).status_code == 200
+    assert (
+        await ds.client.post("/-/webhooks/in/github-in", content=body, headers=headers)
+    ).status_code == 409
     for bad in ("sha256=" + "0" * 64, signature[:-1], "", signature.upper()):
         response = await ds.client.post(
             "/-/webhooks/in/github-in",
@@ -184,7 +190,9 @@ async def test_rotating_an_incoming_secret_retires_the_old_one(ds):
 async def test_unknown_or_disabled_slug_is_404(ds):
     incoming, secret = await create_incoming(ds, "partner", "standard")
     await ds.client.post(
-        f"/-/webhooks/api/incoming/{incoming['id']}", json={"active": False}, cookies=root_cookies(ds)
+        f"/-/webhooks/api/incoming/{incoming['id']}",
+        json={"active": False},
+        cookies=root_cookies(ds),
     )
     body = "{}"
     for slug in ("partner", "nobody"):

@@ -2,7 +2,6 @@ import json
 
 from conftest import create_endpoint, idle, root_cookies, signed_by
 from datasette_internal_db import get_internal_db
-
 from datasette_internal_webhooks.worker import RETRY_DELAYS
 
 
@@ -79,9 +78,7 @@ async def test_wildcards_and_filters_choose_endpoints(ds, receiver):
     requests = receiver.wait_for(3)
     await idle(ds)
     assert len(receiver.received) == 3
-    by_endpoint = sorted(
-        (r["query"], json.loads(r["body"])["data"]["table"]) for r in requests
-    )
+    by_endpoint = sorted((r["query"], json.loads(r["body"])["data"]["table"]) for r in requests)
     assert by_endpoint == [("all", "other"), ("all", "species"), ("rows", "other")]
 
 
@@ -340,7 +337,8 @@ async def test_redeliver_all_failed_since_is_a_job(ds, receiver, fake_clock):
     await insert(ds, "first")
     await idle(ds)
     await ds.client.post(
-        f"/-/webhooks/api/endpoints/{endpoint['id']}", json={"active": True},
+        f"/-/webhooks/api/endpoints/{endpoint['id']}",
+        json={"active": True},
         cookies=root_cookies(ds),
     )
     response = await ds.client.post(
@@ -410,6 +408,8 @@ async def test_retention_prunes_old_attempts_and_finished_deliveries(ds, receive
     assert await deliveries(ds, endpoint["id"]) == []
     assert await attempts(ds, endpoint["id"]) == []
     count = (
-        await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_messages")
+        await get_internal_db(ds).execute(
+            "select count(*) from datasette_internal_webhooks_messages"
+        )
     ).single_value()
     assert count == 0

@@ -2,7 +2,6 @@ import socket
 
 import pytest
 from conftest import create_endpoint, idle, root_cookies
-
 from datasette_internal_webhooks.ssrf import (
     GuardedResolver,
     RefusedAddress,
