@@ -14,6 +14,8 @@ VIEW = "comments-view"
 ADD = "comments-add"
 MODERATE = "comments-moderate"
 
+COMMENT_ACTIONS = (VIEW, ADD, MODERATE)
+
 ACTIONS = [
     Action(
         name=VIEW,
@@ -47,26 +49,39 @@ def actor_id(actor):
     return None if not isinstance(actor, dict) else actor.get("id")
 
 
-async def can(datasette, actor, action, database, table=""):
-    """May ``actor`` perform ``action`` on comments of this target? Always includes viewing it."""
+async def verdicts(datasette, actor, database, table=""):
+    """{action: bool} for the three comment actions on a target, each including the view checks.
+
+    Two permission queries at most (Datasette caches them for the request).
+    """
+    denied = dict.fromkeys(COMMENT_ACTIONS, False)
     if database not in datasette.databases:
-        return False
-    actions = list(dict.fromkeys([VIEW, action]))
+        return denied
+    database_verdicts = await datasette.allowed_many(
+        actions=["view-database", *([] if table else COMMENT_ACTIONS)],
+        resource=DatabaseResource(database),
+        actor=actor,
+    )
+    if not database_verdicts["view-database"]:
+        return denied
     if not table:
-        verdicts = await datasette.allowed_many(
-            actions=["view-database", *actions],
-            resource=DatabaseResource(database),
+        found = database_verdicts
+    else:
+        found = await datasette.allowed_many(
+            actions=["view-table", *COMMENT_ACTIONS],
+            resource=TableResource(database, table),
             actor=actor,
         )
-        return all(verdicts.values())
-    if not await datasette.allowed(
-        action="view-database", resource=DatabaseResource(database), actor=actor
-    ):
-        return False
-    verdicts = await datasette.allowed_many(
-        actions=["view-table", *actions], resource=TableResource(database, table), actor=actor
-    )
-    return all(verdicts.values())
+        if not found["view-table"]:
+            return denied
+    if not found[VIEW]:
+        return denied
+    return {action: found[action] for action in COMMENT_ACTIONS}
+
+
+async def can(datasette, actor, action, database, table=""):
+    """May ``actor`` perform ``action`` on comments of this target? Always includes viewing it."""
+    return (await verdicts(datasette, actor, database, table))[action]
 
 
 async def visible_scope(datasette, actor):

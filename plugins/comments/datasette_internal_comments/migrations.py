@@ -51,6 +51,10 @@ def m001_threads_and_comments(db):
         create table datasette_internal_comments_comments (
             id integer primary key,
             thread_id integer not null references datasette_internal_comments_threads(id),
+            -- copied from the thread (a thread never moves) so that activity and scope checks
+            -- read one table and the newest comments of a table come straight from an index
+            database_name text not null,
+            table_name text not null,
             author_id text not null,
             body text not null,
             created_at text not null,
@@ -64,6 +68,9 @@ def m001_threads_and_comments(db):
 
         create index datasette_internal_comments_comments_author
             on datasette_internal_comments_comments (author_id, id);
+
+        create index datasette_internal_comments_comments_target
+            on datasette_internal_comments_comments (database_name, table_name, id);
 
 
         create table datasette_internal_comments_revisions (
@@ -100,6 +107,9 @@ def m001_threads_and_comments(db):
             id integer primary key,
             actor_id text not null,
             comment_id integer not null references datasette_internal_comments_comments(id),
+            -- copied from the comment so unread counts need no join
+            database_name text not null,
+            table_name text not null,
             reason text not null check (reason in ('mention', 'reply')),
             created_at text not null,
             read_at text,

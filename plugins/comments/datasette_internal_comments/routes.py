@@ -287,27 +287,27 @@ async def current_row(datasette, database, table, row_key, row_pks):
     return found
 
 
-class Permissions:
-    """Per-request memo of the actor's comment permissions by (database, table)."""
+class TargetInfo:
+    """Per-call memo of what the actor may do, and whether comments are enabled, per target."""
 
     def __init__(self, datasette, actor):
         self.datasette = datasette
         self.actor = actor
-        self.verdicts = {}
+        self.memo = {}
 
-    async def can(self, action, database, table):
-        key = (action, database, table)
-        if key not in self.verdicts:
-            self.verdicts[key] = await access.can(
-                self.datasette, self.actor, action, database, table
-            )
-        return self.verdicts[key]
+    async def get(self, database, table):
+        key = (database, table)
+        if key not in self.memo:
+            allowed = await access.verdicts(self.datasette, self.actor, database, table)
+            enabled = await comments_enabled(self.datasette, database, table)
+            self.memo[key] = (allowed, enabled)
+        return self.memo[key]
 
 
 async def threads_json(datasette, actor, threads):
     """Full JSON for threads: comments, reactions, mentions, names, anchors, what you may do."""
     me = access.actor_id(actor)
-    permissions = Permissions(datasette, actor)
+    targets = TargetInfo(datasette, actor)
     comments = await store.comments_for_threads(datasette, [t["thread_id"] for t in threads])
     comment_ids = [c["id"] for group in comments.values() for c in group]
     reactions = await store.reactions_for_comments(datasette, comment_ids)
@@ -327,9 +327,8 @@ async def threads_json(datasette, actor, threads):
     result = []
     for thread in threads:
         database, table = thread["database_name"], thread["table_name"]
-        may_add = await permissions.can(ADD, database, table)
-        may_moderate = await permissions.can(MODERATE, database, table)
-        enabled = await comments_enabled(datasette, database, table)
+        allowed, enabled = await targets.get(database, table)
+        may_add, may_moderate = allowed[ADD], allowed[MODERATE]
         thread_comments = []
         for comment in comments.get(thread["thread_id"], []):
             deleted = comment["deleted_at"] is not None

@@ -21,11 +21,15 @@ FTS = "datasette_internal_comments_fts"
 
 MAX_ANCHOR_CHARS = 2000
 
-IN_SCOPE = (
-    "(t.database_name, t.table_name) in"
-    " (select json_extract(value, '$[0]'), json_extract(value, '$[1]')"
-    " from json_each(:scope))"
-)
+
+# Unary plus keeps SQLite from driving the query through the (database, table) index for every
+# visible pair and then sorting: reads walk comments newest first and check each against this.
+def in_scope(alias):
+    return (
+        f"(+{alias}.database_name, +{alias}.table_name) in"
+        " (select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(:scope))"
+    )
+
 
 THREAD_COLUMNS = (
     "t.id as thread_id, t.target_type, t.database_name, t.table_name, t.column_name, t.row_key,"
@@ -116,31 +120,43 @@ async def allowed_pairs(datasette, action, actor):
 # ---------------------------------------------------------------------------- writes
 
 
-def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now):
+def _notify(conn, actor_id, comment_id, reason, now):
+    conn.execute(
+        f"insert or ignore into {INBOX}"
+        " (actor_id, comment_id, database_name, table_name, reason, created_at)"
+        f" select ?, id, database_name, table_name, ?, ? from {COMMENTS} where id = ?",
+        [actor_id, reason, now, comment_id],
+    )
+
+
+def _record_mentions(conn, comment_id, author_id, mentions, now):
     for actor_id in mentions:
-        conn.execute(
+        added = conn.execute(
             f"insert or ignore into {MENTIONS} (comment_id, actor_id) values (?, ?)",
             [comment_id, actor_id],
-        )
-        if actor_id != author_id:
-            conn.execute(
-                f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
-                " values (?, ?, 'mention', ?)",
-                [actor_id, comment_id, now],
-            )
+        ).rowcount
+        if added and actor_id != author_id:
+            _notify(conn, actor_id, comment_id, "mention", now)
+
+
+def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now):
+    _record_mentions(conn, comment_id, author_id, mentions, now)
     # Everyone else who took part in the thread hears about the reply.
-    conn.execute(
-        f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
-        f" select distinct author_id, :comment_id, 'reply', :now from {COMMENTS}"
-        " where thread_id = :thread_id and author_id != :author_id and id != :comment_id",
-        {"comment_id": comment_id, "now": now, "thread_id": thread_id, "author_id": author_id},
-    )
+    participants = conn.execute(
+        f"select distinct author_id from {COMMENTS}"
+        " where thread_id = ? and author_id != ? and id != ?",
+        [thread_id, author_id, comment_id],
+    ).fetchall()
+    for (participant,) in participants:
+        _notify(conn, participant, comment_id, "reply", now)
 
 
 def _insert_comment(conn, thread_id, author_id, body, mentions, now):
     comment_id = conn.execute(
-        f"insert into {COMMENTS} (thread_id, author_id, body, created_at) values (?, ?, ?, ?)",
-        [thread_id, author_id, body, now],
+        f"insert into {COMMENTS}"
+        " (thread_id, database_name, table_name, author_id, body, created_at)"
+        f" select id, database_name, table_name, ?, ?, ? from {THREADS} where id = ?",
+        [author_id, body, now, thread_id],
     ).lastrowid
     conn.execute(f"update {THREADS} set last_activity_at = ? where id = ?", [now, thread_id])
     _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now)
@@ -173,10 +189,9 @@ async def edit_comment(datasette, comment_id, body, mentions, now):
     """Keep the old body as a revision, store the new one and re-record mentions."""
 
     def write(conn):
-        old = conn.execute(
-            f"select thread_id, author_id, body from {COMMENTS} where id = ?", [comment_id]
+        author_id, old_body = conn.execute(
+            f"select author_id, body from {COMMENTS} where id = ?", [comment_id]
         ).fetchone()
-        thread_id, author_id, old_body = old
         conn.execute(
             f"insert into {REVISIONS} (comment_id, body, replaced_at) values (?, ?, ?)",
             [comment_id, old_body, now],
@@ -184,24 +199,7 @@ async def edit_comment(datasette, comment_id, body, mentions, now):
         conn.execute(
             f"update {COMMENTS} set body = ?, edited_at = ? where id = ?", [body, now, comment_id]
         )
-        previous = {
-            row[0]
-            for row in conn.execute(
-                f"select actor_id from {MENTIONS} where comment_id = ?", [comment_id]
-            )
-        }
-        new_mentions = [actor_id for actor_id in mentions if actor_id not in previous]
-        for actor_id in new_mentions:
-            conn.execute(
-                f"insert or ignore into {MENTIONS} (comment_id, actor_id) values (?, ?)",
-                [comment_id, actor_id],
-            )
-            if actor_id != author_id:
-                conn.execute(
-                    f"insert or ignore into {INBOX} (actor_id, comment_id, reason, created_at)"
-                    " values (?, ?, 'mention', ?)",
-                    [actor_id, comment_id, now],
-                )
+        _record_mentions(conn, comment_id, author_id, mentions, now)
 
     await internal(datasette).execute_write_fn(write)
 
@@ -391,7 +389,7 @@ async def activity(
     limit=50,
 ):
     """Visible, not deleted comments newest first, filtered; keyset-paged on the comment id."""
-    clauses = [IN_SCOPE, "c.deleted_at is null"]
+    clauses = [in_scope("c"), "c.deleted_at is null"]
     params = {"scope": json.dumps(scope), "limit": limit}
     if query:
         clauses.append(f"c.id in (select rowid from {FTS} where {FTS} match :query)")
@@ -399,14 +397,18 @@ async def activity(
     if author:
         clauses.append("c.author_id = :author")
         params["author"] = author
-    if database:
-        clauses.append("t.database_name = :database")
-        params["database"] = database
-    if table:
-        clauses.append("t.table_name = :table")
-        params["table"] = table
+    if database and table:
+        # the comments_target index gives one table's comments already newest first
+        clauses.append("c.database_name = :database and c.table_name = :table")
+    elif database or table:
+        # one whole database: walking all comments newest first beats sorting that database's
+        clauses.append("+c.database_name = :database" if database else "+c.table_name = :table")
+    params.update(database=database, table=table)
     if resolved is not None:
-        clauses.append("t.resolved_at is not null" if resolved else "t.resolved_at is null")
+        clauses.append(
+            f"exists (select 1 from {THREADS} t2 where t2.id = c.thread_id"
+            f" and t2.resolved_at is {'not null' if resolved else 'null'})"
+        )
     if mentioning:
         clauses.append(f"c.id in (select comment_id from {MENTIONS} where actor_id = :mentioning)")
         params["mentioning"] = mentioning
@@ -423,7 +425,7 @@ async def activity(
 
 
 async def inbox(datasette, actor_id, scope, *, unread_only=False, before_id=None, limit=50):
-    clauses = ["i.actor_id = :actor_id", IN_SCOPE, "c.deleted_at is null"]
+    clauses = ["i.actor_id = :actor_id", "c.deleted_at is null", in_scope("c")]
     params = {"actor_id": actor_id, "scope": json.dumps(scope), "limit": limit}
     if unread_only:
         clauses.append("i.read_at is null")
@@ -443,10 +445,8 @@ async def inbox(datasette, actor_id, scope, *, unread_only=False, before_id=None
 async def unread_count(datasette, actor_id, scope):
     row = (
         await internal(datasette).execute(
-            f"select count(*) from {INBOX} i join {COMMENTS} c on c.id = i.comment_id"
-            f" join {THREADS} t on t.id = c.thread_id"
-            f" where i.actor_id = :actor_id and i.read_at is null and c.deleted_at is null"
-            f" and {IN_SCOPE}",
+            f"select count(*) from {INBOX} i"
+            f" where i.actor_id = :actor_id and i.read_at is null and {in_scope('i')}",
             {"actor_id": actor_id, "scope": json.dumps(scope)},
         )
     ).first()
@@ -454,12 +454,13 @@ async def unread_count(datasette, actor_id, scope):
 
 
 async def known_authors(datasette, scope, prefix, limit=10):
-    """Ids of actors who wrote visible comments, starting with ``prefix``."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """Ids starting with ``prefix`` of actors who wrote at least one comment in scope."""
     rows = await internal(datasette).execute(
-        f"select distinct c.author_id from {COMMENTS} c join {THREADS} t on t.id = c.thread_id"
-        f" where c.author_id like :pattern escape '\\' and {IN_SCOPE}"
-        " order by c.author_id limit :limit",
-        {"pattern": escaped + "%", "scope": json.dumps(scope), "limit": limit},
+        f"select a.author_id from (select distinct author_id from {COMMENTS}"
+        "  where author_id >= :low and author_id < :high order by author_id) a"
+        f" where exists (select 1 from {COMMENTS} c where c.author_id = a.author_id"
+        f"  and {in_scope('c')}) limit :limit",
+        # every string that starts with prefix sorts between prefix and prefix + U+10FFFF
+        {"low": prefix, "high": prefix + "\U0010ffff", "scope": json.dumps(scope), "limit": limit},
     )
     return [row[0] for row in rows]
