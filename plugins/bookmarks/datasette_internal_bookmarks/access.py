@@ -11,8 +11,9 @@ SHORT_LINKS_CREATE = "short-links-create"
 SHORT_LINKS_ADMIN = "short-links-admin"
 SIGNED_IN_DEFAULTS = (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
 
-# How long a redirect may reuse a "may view the destination" answer. The destination page runs
-# its own check on every request, so a stale answer can at most reveal a path, never a page.
+# How long a redirect or a bookmark list may reuse a "may view the destination" answer. The
+# destination page runs its own check on every request, so a stale answer can at most reveal a
+# path or a title, never the page.
 PERMISSION_CACHE_SECONDS = 5.0
 PERMISSION_CACHE_SIZE = 10_000
 
@@ -59,7 +60,8 @@ async def may_view(datasette, actor, target):
 
 
 class ViewChecks:
-    """``may_view`` answers kept for PERMISSION_CACHE_SECONDS: the redirect's hot path."""
+    """``may_view`` answers kept for PERMISSION_CACHE_SECONDS, for the redirect's hot path and
+    for filtering lists of shared bookmarks (one real check per actor and target)."""
 
     def __init__(self):
         self.answers = {}
@@ -75,17 +77,3 @@ class ViewChecks:
             self.answers.clear()
         self.answers[key] = (now + PERMISSION_CACHE_SECONDS, allowed)
         return allowed
-
-
-class ViewFilter:
-    """Per-request memo for filtering a list of bookmarks: one check per distinct target."""
-
-    def __init__(self, datasette, actor):
-        self.datasette = datasette
-        self.actor = actor
-        self.answers = {}
-
-    async def may_view(self, target):
-        if target not in self.answers:
-            self.answers[target] = await may_view(self.datasette, self.actor, target)
-        return self.answers[target]

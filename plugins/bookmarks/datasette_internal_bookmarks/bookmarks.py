@@ -5,16 +5,15 @@ import html
 import re
 import sqlite3
 
-import nh3
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, jobs
 from datasette_internal_db.web import json_error
-from markdown_it import MarkdownIt
 
 from . import store
-from .access import BOOKMARKS_CREATE, ViewFilter, may_view
+from .access import BOOKMARKS_CREATE, may_view
 from .events import BookmarkCreatedEvent, BookmarkDeletedEvent
 from .migrations import PLUGIN
+from .runtime import runtime
 from .targets import Target, normalize, parse_target
 from .web import actor_id, read_input, render
 
@@ -27,13 +26,6 @@ MAX_TAG = 50
 MAX_IMPORT = 5_000
 SCAN_BATCH = 100
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-markdown = MarkdownIt("js-default")
-
-
-def note_html(note):
-    return nh3.clean(markdown.render(note or ""))
-
 
 def parse_tags(value):
     if value is None or value == "":
@@ -99,7 +91,7 @@ def bookmark_json(datasette, bookmark, viewer_id):
         "path": bookmark["url"],
         "title": bookmark["title"],
         "note": bookmark["note"],
-        "note_html": note_html(bookmark["note"]),
+        "note_html": bookmark["note_html"],
         "tags": bookmark["tags"],
         "shared": bookmark["shared"],
         "owner_id": bookmark["owner_id"],
@@ -184,7 +176,7 @@ async def visible_page(datasette, request, scope, before, limit, tag, search):
     """One page of bookmarks the actor may see: their own, and shared ones whose target they
     may view. Returns (bookmarks, next_before); the last page may come back empty."""
     viewer = actor_id(request)
-    checks = ViewFilter(datasette, request.actor)
+    checks = runtime(datasette).view_checks
     found = []
     cursor = before
     # Shared bookmarks the actor may not view are skipped; a few rounds fill most pages.
@@ -192,7 +184,8 @@ async def visible_page(datasette, request, scope, before, limit, tag, search):
         rows = await store.list_bookmarks(datasette, viewer, scope=scope, tag=tag,
                                           search=search, before=cursor, limit=limit)
         for row in rows:
-            if row["owner_id"] == viewer or await checks.may_view(stored_target(row)):
+            if row["owner_id"] == viewer or await checks.may_view(datasette, request.actor,
+                                                                  stored_target(row)):
                 found.append(row)
                 if len(found) == limit:
                     return found, row["id"]

@@ -2,12 +2,15 @@
 
 from sqlite_utils import Migrations
 
+from . import notes
+
 PLUGIN = "datasette-internal-bookmarks"
 
 migrations = Migrations(PLUGIN)
 
 BOOKMARKS = "datasette_internal_bookmarks_bookmarks"
 TAGS = "datasette_internal_bookmarks_tags"
+TAG_COUNTS = "datasette_internal_bookmarks_tag_counts"
 FTS = "datasette_internal_bookmarks_fts"
 LINKS = "datasette_internal_bookmarks_links"
 LINK_DAYS = "datasette_internal_bookmarks_link_days"
@@ -99,3 +102,43 @@ def m002_links(db):
         pk=("code", "day"),
         not_null={"code", "day", "visits"},
     )
+
+
+@migrations()
+def m003_tag_counts(db):
+    # Kept by triggers so the tag list of /-/bookmarks is one index read, not a group-by over
+    # every bookmark of the owner.
+    db[TAG_COUNTS].create(
+        {"owner_id": str, "tag": str, "count": int},
+        pk=("owner_id", "tag"),
+        not_null={"owner_id", "tag", "count"},
+    )
+    db[TAG_COUNTS].create_index(["owner_id", "count"])
+    owner = f"(select owner_id from {BOOKMARKS} where id = {{}}.bookmark_id)"
+    db.execute(
+        f"create trigger {TAGS}_count_insert after insert on {TAGS} begin"
+        f" insert into {TAG_COUNTS} (owner_id, tag, count)"
+        f" values ({owner.format('new')}, new.tag, 1)"
+        " on conflict (owner_id, tag) do update set count = count + 1; end"
+    )
+    db.execute(
+        f"create trigger {TAGS}_count_delete after delete on {TAGS} begin"
+        f" update {TAG_COUNTS} set count = count - 1"
+        f" where owner_id = {owner.format('old')} and tag = old.tag;"
+        f" delete from {TAG_COUNTS} where owner_id = {owner.format('old')} and tag = old.tag"
+        " and count <= 0; end"
+    )
+    db.execute(
+        f"insert into {TAG_COUNTS} (owner_id, tag, count) select b.owner_id, t.tag, count(*)"
+        f" from {TAGS} t join {BOOKMARKS} b on b.id = t.bookmark_id group by b.owner_id, t.tag"
+    )
+
+
+@migrations()
+def m004_note_html(db):
+    # Notes are rendered once when saved: rendering Markdown for every bookmark of every list
+    # page cost more than the rest of the page.
+    db[BOOKMARKS].add_column("note_html", str, not_null_default="")
+    for row in db.query(f"select id, note from {BOOKMARKS} where note != ''"):
+        db.execute(f"update {BOOKMARKS} set note_html = ? where id = ?",
+                   [notes.render(row["note"]), row["id"]])

@@ -6,7 +6,8 @@ import sqlite3
 from datasette.utils import escape_fts, row_sql_params_pks, urlsafe_components
 from datasette_internal_db import InvalidInput, clock, get_internal_db
 
-from .migrations import BOOKMARKS, FTS, LINK_DAYS, LINKS, TAGS
+from . import notes
+from .migrations import BOOKMARKS, FTS, LINK_DAYS, LINKS, TAG_COUNTS, TAGS
 from .targets import Target
 
 # ---------------------------------------------------------------- resources and the catalog
@@ -98,21 +99,21 @@ def _save_bookmark(conn, owner_id, url, title, note, tags, shared, target, now):
     existing = conn.execute(
         f"select id from {BOOKMARKS} where owner_id = ? and url = ?", [owner_id, url]
     ).fetchone()
-    values = [title, note, json.dumps(tags), int(shared), target.kind, target.database,
-              target.name, target.row]
+    values = [title, note, notes.render(note), json.dumps(tags), int(shared), target.kind,
+              target.database, target.name, target.row]
     if existing:
         bookmark_id = existing[0]
         conn.execute(
-            f"update {BOOKMARKS} set title = ?, note = ?, tags = ?, shared = ?,"
+            f"update {BOOKMARKS} set title = ?, note = ?, note_html = ?, tags = ?, shared = ?,"
             " resource_kind = ?, resource_database = ?, resource_name = ?, resource_row = ?,"
             " broken = null, updated_at = ? where id = ?",
             [*values, now, bookmark_id],
         )
     else:
         bookmark_id = conn.execute(
-            f"insert into {BOOKMARKS} (title, note, tags, shared, resource_kind,"
+            f"insert into {BOOKMARKS} (title, note, note_html, tags, shared, resource_kind,"
             " resource_database, resource_name, resource_row, owner_id, url, created_at,"
-            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [*values, owner_id, url, now, now],
         ).lastrowid
     _set_tags(conn, bookmark_id, tags)
@@ -158,9 +159,10 @@ async def find_bookmark(datasette, owner_id, url):
 async def update_bookmark(datasette, bookmark_id, title, note, tags, shared):
     def write(conn):
         conn.execute(
-            f"update {BOOKMARKS} set title = ?, note = ?, tags = ?, shared = ?, updated_at = ?"
-            " where id = ?",
-            [title, note, json.dumps(tags), int(shared), clock.iso(), bookmark_id],
+            f"update {BOOKMARKS} set title = ?, note = ?, note_html = ?, tags = ?, shared = ?,"
+            " updated_at = ? where id = ?",
+            [title, note, notes.render(note), json.dumps(tags), int(shared), clock.iso(),
+             bookmark_id],
         )
         _set_tags(conn, bookmark_id, tags)
 
@@ -184,41 +186,53 @@ async def delete_bookmark(datasette, bookmark_id):
     await get_internal_db(datasette).execute_write_fn(write)
 
 
-def _filters(tag, search):
-    clauses, params = [], {}
-    if tag:
-        clauses.append(f"id in (select bookmark_id from {TAGS} where tag = :tag)")
-        params["tag"] = tag
-    if search and escape_fts(search):
-        clauses.append(f"id in (select rowid from {FTS} where {FTS} match :search)")
-        params["search"] = escape_fts(search)
-    return "".join(" and " + clause for clause in clauses), params
+SCOPES = {
+    "all": "(b.owner_id = :actor_id or b.shared = 1)",
+    "mine": "b.owner_id = :actor_id",
+    "shared": "(b.shared = 1 and b.owner_id is not :actor_id)",
+}
 
 
 async def list_bookmarks(datasette, actor_id, *, scope="all", tag=None, search=None, before=None,
                          limit=50):
     """Newest first, ``id < before``: the actor's own and/or other people's shared bookmarks.
 
-    Each half is one range scan of an index ((owner_id, id) and (shared, id)); shared bookmarks
-    still have to be filtered by the caller for view permission on their targets.
+    Each form is an index walk in id order that stops after ``limit`` rows: the FTS index
+    (rowid order) when searching, the (tag, bookmark_id) index for a tag, else the two indexes
+    (owner_id, id) and (shared, id). Shared bookmarks still have to be filtered by the caller
+    for view permission on their targets.
     """
-    extra, params = _filters(tag, search)
-    params.update(actor_id=actor_id, before=before if before is not None else 2**62, limit=limit)
-    parts = []
-    if scope in ("all", "mine") and actor_id is not None:
-        parts.append(
-            f"select * from (select * from {BOOKMARKS} where owner_id = :actor_id"
-            f" and id < :before{extra} order by id desc limit :limit)"
+    params = {"actor_id": actor_id, "before": before if before is not None else 2**62,
+              "limit": limit, "tag": tag}
+    search = escape_fts(search) if search else ""
+    visible = SCOPES[scope]
+    has_tag = f"exists (select 1 from {TAGS} where bookmark_id = b.id and tag = :tag)"
+    if search:
+        params["search"] = search
+        sql = (
+            f"select b.* from {FTS} join {BOOKMARKS} b on b.id = {FTS}.rowid"
+            f" where {FTS} match :search and {FTS}.rowid < :before and {visible}"
+            f"{' and ' + has_tag if tag else ''} order by {FTS}.rowid desc limit :limit"
         )
-    if scope in ("all", "shared"):
-        parts.append(
-            f"select * from (select * from {BOOKMARKS} where shared = 1 and id < :before"
-            " and owner_id is not :actor_id"
-            f"{extra} order by id desc limit :limit)"
+    elif tag:
+        sql = (
+            f"select b.* from {TAGS} t join {BOOKMARKS} b on b.id = t.bookmark_id"
+            f" where t.tag = :tag and t.bookmark_id < :before and {visible}"
+            " order by t.bookmark_id desc limit :limit"
         )
-    if not parts:
-        return []
-    sql = " union all ".join(parts) + " order by id desc limit :limit"
+    else:
+        parts = []
+        if scope in ("all", "mine"):
+            parts.append(
+                f"select * from (select * from {BOOKMARKS} where owner_id = :actor_id"
+                " and id < :before order by id desc limit :limit)"
+            )
+        if scope in ("all", "shared"):
+            parts.append(
+                f"select * from (select * from {BOOKMARKS} where shared = 1 and id < :before"
+                " and owner_id is not :actor_id order by id desc limit :limit)"
+            )
+        sql = " union all ".join(parts) + " order by id desc limit :limit"
     rows = await get_internal_db(datasette).execute(sql, params)
     return [_bookmark(row) for row in rows]
 
@@ -232,8 +246,7 @@ async def owner_bookmarks(datasette, owner_id):
 
 async def owner_tags(datasette, owner_id, limit=50):
     rows = await get_internal_db(datasette).execute(
-        f"select tag, count(*) as count from {TAGS} where bookmark_id in"
-        f" (select id from {BOOKMARKS} where owner_id = ?) group by tag"
+        f"select tag, count from {TAG_COUNTS} where owner_id = ?"
         " order by count desc, tag limit ?",
         [owner_id, limit],
     )
