@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from datasette_internal_bookmarks import store
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS
 from datasette_internal_db import get_internal_db, jobs
 from datasette_internal_db.testing import close, cookies_for, make_datasette
@@ -331,3 +332,17 @@ async def test_cross_site_bookmark_post_is_refused(ds, alice):
     assert response.status_code == 403
     count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
     assert count.single_value() == 0
+
+
+async def test_tag_counts_follow_every_change(ds, alice, bob):
+    first = await bookmark(ds, alice, url="/data/places?a=1", tags=["eu", "food"])
+    await bookmark(ds, alice, url="/data/places?a=2", tags=["eu"])
+    await bookmark(ds, bob, url="/data/places?a=3", tags=["eu"])
+    assert await store.owner_tags(ds, "alice") == [
+        {"tag": "eu", "count": 2}, {"tag": "food", "count": 1}]
+    await ds.client.post(f"{API}/{first['id']}", cookies=alice, json={"tags": ["food", "x"]})
+    assert await store.owner_tags(ds, "alice") == [
+        {"tag": "eu", "count": 1}, {"tag": "food", "count": 1}, {"tag": "x", "count": 1}]
+    await ds.client.delete(f"{API}/{first['id']}", cookies=alice)
+    assert await store.owner_tags(ds, "alice") == [{"tag": "eu", "count": 1}]
+    assert await store.owner_tags(ds, "bob") == [{"tag": "eu", "count": 1}]

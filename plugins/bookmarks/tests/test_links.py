@@ -1,11 +1,11 @@
 import asyncio
 
 from bookmarks_redirect_corpus import OPEN_REDIRECTS
-from datasette_internal_bookmarks import links
+from datasette_internal_bookmarks import links, visits
 from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
 from datasette_internal_bookmarks.runtime import runtime
 from datasette_internal_db import audit, get_internal_db
-from datasette_internal_db.testing import cookies_for
+from datasette_internal_db.testing import close, cookies_for, make_datasette
 
 API = "/-/l/api/links"
 
@@ -55,8 +55,6 @@ async def test_bad_target_in_the_database_is_refused_at_redirect(ds):
 
 
 async def test_base_url_is_applied_to_redirects(tmp_path, data_db):
-    from datasette_internal_db.testing import close, make_datasette
-
     ds = await make_datasette(tmp_path, files=[data_db], settings={"base_url": "/prefix/"})
     try:
         cookies = cookies_for(ds, "alice")
@@ -131,30 +129,58 @@ async def test_follower_needs_view_permission_on_destination(ds, alice, bob):
         assert "/data/secret" not in denied.text and "zq7marker" not in denied.text
 
 
-async def test_visits_are_counted_in_batches(ds, alice):
+async def stored_visits(ds, code):
+    result = await get_internal_db(ds).execute(
+        f"select visits, last_visit_at from {LINKS} where code = ?", [code])
+    return result.first()
+
+
+async def test_redirects_never_write_counts_are_flushed_in_one_batch(tmp_path, data_db,
+                                                                    monkeypatch):
+    monkeypatch.setattr(visits, "FLUSH_INTERVAL", 3600)
+    ds = await make_datasette(tmp_path, files=[data_db])
+    try:
+        cookies = cookies_for(ds, "alice")
+        link = await create(ds, cookies, target="/data/places")
+        writes = []
+        internal = get_internal_db(ds)
+        original = internal.execute_write_fn
+
+        async def counting_write_fn(*args, **kwargs):
+            writes.append(args)
+            return await original(*args, **kwargs)
+
+        monkeypatch.setattr(internal, "execute_write_fn", counting_write_fn)
+        for _ in range(5):
+            assert (await ds.client.get(link["path"])).status_code == 302
+        assert writes == []
+        assert (await stored_visits(ds, link["code"]))["visits"] == 0
+        # The owner already sees the counts that are still in memory.
+        detail = (await ds.client.get(f"{API}/{link['code']}", cookies=cookies)).json()
+        assert detail["link"]["visits"] == 5
+        assert await runtime(ds).visits.flush(ds) == 5
+        assert len(writes) == 1
+        row = await stored_visits(ds, link["code"])
+        assert row["visits"] == 5 and row["last_visit_at"]
+        detail = (await ds.client.get(f"{API}/{link['code']}", cookies=cookies)).json()
+        assert detail["link"]["visits"] == 5
+        assert detail["link"]["days"][0]["visits"] == 5
+        columns = [c.name for c in await internal.table_column_details(LINKS)]
+        assert not {"ip", "user_agent", "referrer"} & set(columns)
+    finally:
+        close(ds)
+
+
+async def test_background_task_writes_counts_within_a_second(ds, alice):
     link = await create(ds, alice, target="/data/places")
-    state = runtime(ds)
-    for _ in range(5):
+    for _ in range(3):
         assert (await ds.client.get(link["path"])).status_code == 302
-    # Counted in memory, nothing written yet by the redirects themselves.
-    stored = await get_internal_db(ds).execute(
-        f"select visits from {LINKS} where code = ?", [link["code"]])
-    assert stored.single_value() == 0
-    assert state.visits.pending(link["code"]) == 5
-    # The background task writes them within about a second.
-    for _ in range(40):
-        await asyncio.sleep(0.1)
-        stored = await get_internal_db(ds).execute(
-            f"select visits, last_visit_at from {LINKS} where code = ?", [link["code"]])
-        if stored.first()["visits"] == 5:
+    for _ in range(30):
+        if (await stored_visits(ds, link["code"]))["visits"] == 3:
             break
-    row = stored.first()
-    assert row["visits"] == 5 and row["last_visit_at"]
-    detail = (await ds.client.get(f"{API}/{link['code']}", cookies=alice)).json()["link"]
-    assert detail["visits"] == 5
-    assert detail["days"][0]["visits"] == 5
-    columns = [c.name for c in await get_internal_db(ds).table_column_details(LINKS)]
-    assert not {"ip", "user_agent", "referrer"} & set(columns)
+        await asyncio.sleep(0.1)
+    assert (await stored_visits(ds, link["code"]))["visits"] == 3
+    assert runtime(ds).visits.pending(link["code"]) == 0
 
 
 async def test_owner_lists_edits_disables_and_deletes(ds, alice, events):
@@ -207,8 +233,6 @@ async def test_admin_manages_all_links_and_is_audited(ds, alice, root):
 
 
 async def test_anonymous_cannot_create_and_config_can_deny(tmp_path, data_db):
-    from datasette_internal_db.testing import close, make_datasette
-
     ds = await make_datasette(
         tmp_path, files=[data_db],
         config={"permissions": {"short-links-create": {"id": "alice"}}},
