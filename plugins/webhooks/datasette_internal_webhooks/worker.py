@@ -24,6 +24,7 @@ JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 2048
 RESTART_DELAY = 1.0
+PAUSED_CHECK_INTERVAL = 0.5
 PRUNE_INTERVAL = 3600
 USER_AGENT = "datasette-internal-webhooks"
 
@@ -66,9 +67,14 @@ class Worker:
         self._sending = {}  # delivery id -> endpoint id, while its request is in flight
         self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
         self._outcomes = []
+        # Ids whose outcome was written while a due-query was running: that query's snapshot
+        # may still show them pending, so they must not be sent again from its rows.
+        self._written_during_query = set()
         self._outcome_ready = asyncio.Event()
         self._pruned_at = None
         self._tasks = set()
+        self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
+        self._paused = (False, 0.0)  # (value, monotonic time read)
 
     def wake(self):
         self._wake.set()
@@ -101,7 +107,7 @@ class Worker:
             try:
                 while True:
                     await self._maybe_prune()
-                    if not await settings.get(self.state.datasette, "paused"):
+                    if not await self._is_paused():
                         await self._launch_due(session)
                     await self._sleep()
             finally:
@@ -113,6 +119,23 @@ class Worker:
                 await self._write_outcomes()
                 self._sending.clear()
                 self._unwritten.clear()
+
+    async def _is_paused(self):
+        value, read_at = self._paused
+        if time.monotonic() - read_at > PAUSED_CHECK_INTERVAL:
+            value = await settings.get(self.state.datasette, "paused")
+            self._paused = (value, time.monotonic())
+        return value
+
+    def _url_problem(self, url):
+        """The literal-address check (aiohttp skips the resolver for IP literals), cached."""
+        if url not in self._url_problems:
+            try:
+                check_url(url, self.options.allow_networks, self.options.https_only)
+                self._url_problems[url] = None
+            except UnsafeURL as problem:
+                self._url_problems[url] = f"Refused: {problem}"
+        return self._url_problems[url]
 
     async def _sleep(self):
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
@@ -141,13 +164,19 @@ class Worker:
         if not limits:
             return
         now = clock.now()
+        self._written_during_query = set()
         rows = await self.state.db.execute_fn(
             lambda conn: store.due_deliveries_sql(conn, limits, now)
         )
+        skip = self._written_during_query | set(self._sending) | set(self._unwritten)
         started = {}
         for row in rows:
             delivery_id, endpoint_id = row[0], row[2]
-            if delivery_id in self._sending or delivery_id in self._unwritten:
+            if (
+                delivery_id in self._sending
+                or delivery_id in self._unwritten
+                or delivery_id in skip
+            ):
                 continue
             if started.get(endpoint_id, 0) >= limits[endpoint_id] - busy.get(endpoint_id, 0):
                 continue
@@ -164,7 +193,9 @@ class Worker:
         status_code = response_body = error = retry_after = None
         started = time.perf_counter()
         try:
-            check_url(endpoint["url"], self.options.allow_networks, self.options.https_only)
+            problem = self._url_problem(endpoint["url"])
+            if problem is not None:
+                raise UnsafeURL(problem)
             keys = await self.state.signing_keys(endpoint)
             headers = {
                 "content-type": "application/json",
@@ -183,7 +214,7 @@ class Worker:
         except asyncio.CancelledError:
             raise
         except UnsafeURL as problem:
-            error = f"Refused: {problem}"
+            error = str(problem)
         except aiohttp.ClientConnectorError as problem:
             if isinstance(problem.os_error, RefusedAddress):
                 error = f"Refused: {problem.os_error}"
@@ -246,6 +277,7 @@ class Worker:
             # Written or not, these may be picked up again: at worst a message goes out twice.
             for outcome in batch:
                 self._unwritten.pop(outcome["delivery_id"], None)
+                self._written_during_query.add(outcome["delivery_id"])
         if disabled:
             for endpoint_id, reason in disabled:
                 log.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)

@@ -1,8 +1,14 @@
+import asyncio
 import json
 
 from conftest import create_endpoint, idle, root_cookies, signed_by
 from datasette_internal_db import get_internal_db
-from datasette_internal_webhooks.worker import RETRY_DELAYS
+from datasette_internal_webhooks.worker import (
+    PAUSED_CHECK_INTERVAL,
+    RETRY_DELAYS,
+    parse_retry_after,
+    retry_delay,
+)
 
 
 async def insert(ds, name, table="species"):
@@ -365,9 +371,8 @@ async def test_global_pause_holds_deliveries(ds, receiver):
     await ds.client.post(
         "/-/internal/settings", json=dict(setting, value=True), cookies=root_cookies(ds)
     )
+    await asyncio.sleep(PAUSED_CHECK_INTERVAL + 0.2)
     await insert(ds, "held")
-    import asyncio
-
     await asyncio.sleep(0.3)
     assert receiver.received == []
     await ds.client.post(
@@ -413,3 +418,25 @@ async def test_retention_prunes_old_attempts_and_finished_deliveries(ds, receive
         )
     ).single_value()
     assert count == 0
+
+
+def test_retry_delay_schedule_and_jitter():
+    for attempts_made, base in enumerate(RETRY_DELAYS, start=1):
+        for _ in range(20):
+            assert base * 0.8 <= retry_delay(attempts_made) <= base * 1.2
+    assert retry_delay(len(RETRY_DELAYS) + 1) is None
+    assert retry_delay(1, retry_after=600) == 600
+    assert retry_delay(1, retry_after=10**9) == 24 * 3600
+
+
+def test_parse_retry_after():
+    now = 1_800_000_000
+    assert parse_retry_after("120", now) == 120
+    assert parse_retry_after("Fri, 15 Jan 2027 08:00:30 GMT", 1_800_000_000 - 0) >= 0
+    http_date = "Fri, 15 Jan 2027 08:01:00 GMT"
+    import email.utils
+
+    moment = email.utils.parsedate_to_datetime(http_date).timestamp()
+    assert parse_retry_after(http_date, moment - 90) == 90
+    assert parse_retry_after("soon", now) is None
+    assert parse_retry_after("", now) is None
