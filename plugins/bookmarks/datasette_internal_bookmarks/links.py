@@ -123,7 +123,7 @@ def link_json(datasette, request, link, pending=0):
 
 def gone_reason(link, visits):
     if link["disabled"]:
-        return "This short link has been disabled by its owner."
+        return "This short link has been disabled."
     if link["expires_at"] and link["expires_at"] <= clock.iso():
         return "This short link has expired."
     if link["max_visits"] is not None and visits >= link["max_visits"]:
