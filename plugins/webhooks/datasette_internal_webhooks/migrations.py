@@ -58,6 +58,10 @@ def m001_outgoing(db):
         """
     )
     db.execute(
+        "create index datasette_internal_webhooks_messages_created"
+        " on datasette_internal_webhooks_messages (created_at)"
+    )
+    db.execute(
         "create index datasette_internal_webhooks_deliveries_due"
         " on datasette_internal_webhooks_deliveries (status, next_attempt_at)"
     )

@@ -87,13 +87,21 @@ async def update_endpoint(db, endpoint_id, changes):
 
 
 async def delete_endpoint(db, endpoint_id):
-    def write(conn):
-        conn.execute(f"delete from {ATTEMPTS} where endpoint_id = ?", [endpoint_id])
-        conn.execute(f"delete from {DELIVERIES} where endpoint_id = ?", [endpoint_id])
-        conn.execute(f"delete from {ENDPOINTS} where id = ?", [endpoint_id])
-        delete_orphan_messages_sql(conn)
+    await db.execute_write_fn(lambda conn: delete_endpoint_sql(conn, endpoint_id))
 
-    await db.execute_write_fn(write)
+
+def delete_endpoint_sql(conn, endpoint_id):
+    """The endpoint, its log, and the messages no other endpoint still refers to."""
+    conn.execute(
+        f"delete from {MESSAGES} where id in"
+        f" (select message_id from {DELIVERIES} where endpoint_id = :endpoint_id)"
+        f" and not exists (select 1 from {DELIVERIES} d where d.message_id = {MESSAGES}.id"
+        " and d.endpoint_id != :endpoint_id)",
+        {"endpoint_id": endpoint_id},
+    )
+    conn.execute(f"delete from {ATTEMPTS} where endpoint_id = ?", [endpoint_id])
+    conn.execute(f"delete from {DELIVERIES} where endpoint_id = ?", [endpoint_id])
+    conn.execute(f"delete from {ENDPOINTS} where id = ?", [endpoint_id])
 
 
 async def sync_config_endpoints(db, declared, now_iso):
@@ -132,12 +140,8 @@ async def sync_config_endpoints(db, declared, now_iso):
                 created.append(endpoint["id"])
         for key, endpoint_id in existing.items():
             if key not in declared:
-                conn.execute(f"delete from {ATTEMPTS} where endpoint_id = ?", [endpoint_id])
-                conn.execute(f"delete from {DELIVERIES} where endpoint_id = ?", [endpoint_id])
-                conn.execute(f"delete from {ENDPOINTS} where id = ?", [endpoint_id])
+                delete_endpoint_sql(conn, endpoint_id)
                 removed.append(endpoint_id)
-        if removed:
-            delete_orphan_messages_sql(conn)
         return created, removed
 
     return await db.execute_write_fn(write)
@@ -329,13 +333,6 @@ async def count_failed_since(db, since, endpoint_id=None):
     return (await db.execute(sql, {"since": since, "endpoint_id": endpoint_id})).single_value()
 
 
-def delete_orphan_messages_sql(conn):
-    conn.execute(
-        f"delete from {MESSAGES} where not exists"
-        f" (select 1 from {DELIVERIES} d where d.message_id = {MESSAGES}.id)"
-    )
-
-
 async def prune_outgoing(db, cutoff):
     """Drop attempts older than ``cutoff`` and finished deliveries (and their messages) too."""
 
@@ -344,10 +341,13 @@ async def prune_outgoing(db, cutoff):
         deliveries = conn.execute(
             f"delete from {DELIVERIES} where status != 'pending' and updated_at < ?", [cutoff]
         ).rowcount
+        # A finished delivery's attempts are no newer than its updated_at, so the attempts
+        # deleted above are all those of the deliveries just deleted.
         conn.execute(
-            f"delete from {ATTEMPTS} where delivery_id not in (select id from {DELIVERIES})"
+            f"delete from {MESSAGES} where created_at < ? and not exists"
+            f" (select 1 from {DELIVERIES} d where d.message_id = {MESSAGES}.id)",
+            [cutoff],
         )
-        delete_orphan_messages_sql(conn)
         return attempts, deliveries
 
     return await db.execute_write_fn(write)
