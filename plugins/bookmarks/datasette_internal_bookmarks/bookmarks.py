@@ -240,11 +240,11 @@ async def new_page(datasette, request):
         except PermissionError as error:
             return json_error(403, str(error))
         try:
-            url = normalize(data["url"], datasette.setting("base_url"))
+            url = normalize(data["url"], datasette.setting("base_url")) if data["url"] else None
         except InvalidInput as error:
             errors.append(str(error))
         else:
-            existing = await store.find_bookmark(datasette, actor_id(request), url)
+            existing = url and await store.find_bookmark(datasette, actor_id(request), url)
             if existing:
                 data.update(title=existing["title"], note=existing["note"],
                             tags=", ".join(existing["tags"]), shared=existing["shared"])

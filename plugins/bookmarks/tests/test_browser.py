@@ -81,5 +81,28 @@ def test_create_a_short_link_follow_it_and_see_the_count_rise(page):
 
     page.goto("/-/links")
     expect(visits).to_have_text("2")
+
+    # Editing to an off-site target is refused and the refusal is shown.
+    answers = iter(["//evil.example", "Evil"])
+    alerts = []
+
+    def on_dialog(dialog):
+        if dialog.type == "prompt":
+            dialog.accept(next(answers))
+        else:
+            alerts.append(dialog.message)
+            dialog.accept()
+
+    page.on("dialog", on_dialog)
+    page.locator(f"tr[data-code='{code}'] button[data-action=edit]").click()
+    for _ in range(50):
+        if alerts:
+            break
+        page.wait_for_timeout(100)
+    assert alerts and "//" in alerts[0]
+    page.reload()
+    expect(page.locator(f"tr[data-code='{code}'] code")).to_have_text("/data/places?country=de")
+    page.remove_listener("dialog", on_dialog)
+
     page.goto(short_url + "/qr.svg")
     assert page.locator("svg").count() == 1
