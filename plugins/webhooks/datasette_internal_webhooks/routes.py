@@ -34,7 +34,10 @@ SCHEMES = ("standard", "github", "bearer")
 
 
 async def allowed(datasette, request, action):
-    return await datasette.allowed(action=action, actor=request.actor)
+    """``webhooks-manage`` includes reading: managing endpoints means seeing them."""
+    if await datasette.allowed(action=action, actor=request.actor):
+        return True
+    return action == VIEW_LOG and await datasette.allowed(action=MANAGE, actor=request.actor)
 
 
 def denied(action):
@@ -724,8 +727,7 @@ async def insert_into_target(datasette, target, row, message_id, received_at, pa
 
 async def ui_permissions(datasette, request):
     can_manage = await allowed(datasette, request, MANAGE)
-    can_view = can_manage or await allowed(datasette, request, VIEW_LOG)
-    if not can_view:
+    if not can_manage and not await allowed(datasette, request, VIEW_LOG):
         raise Forbidden(f"{VIEW_LOG} or {MANAGE} is required")
     return can_manage
 

@@ -82,3 +82,17 @@ async def test_secrets_are_encrypted_at_rest(ds, receiver, tmp_path):
     raw = (tmp_path / "internal.db").read_bytes()
     assert secret[6:].encode() not in raw
     assert secret[6:16].encode() not in raw
+
+
+async def test_manage_alone_can_read_and_write(make_ds, receiver):
+    ds = await make_ds()
+    ds.config["permissions"] = {"webhooks-manage": {"id": "bob"}}
+    bob = cookies_for(ds, "bob")
+    response = await ds.client.post(
+        "/-/webhooks/api/endpoints", json={"url": receiver.url}, cookies=bob
+    )
+    assert response.status_code == 201
+    listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=bob)
+    assert len(listing.json()["endpoints"]) == 1
+    page = await ds.client.get("/-/webhooks", cookies=bob)
+    assert "Add an endpoint" in page.text
