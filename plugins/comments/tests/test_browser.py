@@ -112,14 +112,34 @@ def test_comment_flow_on_a_table_page(tmp_path):
         panel.locator(".comment-new button[type=submit]").click()
         expect(page.locator("dialog.comments-dialog .comment-thread")).to_have_count(1)
 
+        # an actor whose id is markup mentions bob in a reply on that row
+        evil_actor = server.cookies_for("<img src=x onerror=alert('actor')>")
+        thread_id = page.locator("dialog.comments-dialog .comment-thread").get_attribute(
+            "data-thread-id"
+        )
+        response = httpx.post(
+            f"{server.url}/-/comments/api/threads/{thread_id}/comments",
+            json={"body": "<svg onload=alert('svg')> @bob [x](javascript:alert('m'))"},
+            cookies=evil_actor,
+        )
+        assert response.status_code == 200, response.text
+
         # the row page shows the same threads in its panel, rendered on the server
         page.goto(server.url + "/data/items/1")
         expect(page.locator("#comments .comment-thread")).to_have_count(2)
-        page.goto(server.url + "/-/comments")
-        expect(page.locator(".comment-entry")).to_have_count(4)
         page.goto(server.url + "/data/items/4")
-        expect(page.locator("#comments .comment-thread")).to_have_count(1)
+        expect(page.locator("#comments .comment")).to_have_count(2)
+        expect(page.locator("#comments .comment-author").nth(1)).to_have_text(
+            "<img src=x onerror=alert('actor')>"
+        )
+        page.goto(server.url + "/-/comments")
+        expect(page.locator(".comment-entry")).to_have_count(5)
 
         assert alerts == []
-        assert page.evaluate("document.querySelectorAll('.comment-body img').length") == 0
+        assert (
+            page.evaluate(
+                "document.querySelectorAll('.comment-entry img, .comment-entry svg').length"
+            )
+            == 0
+        )
         browser.close()
