@@ -54,12 +54,12 @@ def server_config(loopback_webhooks=False, **webhook_options):
     return dict(PRIVATE_TABLE, plugins={WEBHOOKS: options})
 
 
-def serve_all(tmp_path, data_db, config=None, **kwargs):
-    """A real ``datasette serve`` with core and every plugin, ``--root``, on tmp_path/internal.db."""
+def serve_all(tmp_path, data_db, config=None, extra_args=(), **kwargs):
+    """A real ``datasette serve``: core, every plugin, ``--root``, tmp_path/internal.db."""
     return start_server(
         tmp_path,
         [data_db],
-        args=["--root"],
+        args=["--root", *extra_args],
         plugins=PLUGINS,
         config=server_config() if config is None else config,
         **kwargs,
