@@ -198,10 +198,18 @@ async def create_endpoint_record(datasette, state, data, actor):
 
 
 async def rotate_endpoint_secret(datasette, state, endpoint, actor):
-    current = await secrets.read(datasette, PLUGIN, secret_name(endpoint["id"]))
+    try:
+        current = await secrets.read(datasette, PLUGIN, secret_name(endpoint["id"]))
+    except secrets.SecretsUnreadable:
+        # The key it was encrypted with is gone: rotating is the way out, with no grace period.
+        current = None
     secret = new_secret()
     grace_seconds = state.options.rotation_grace_hours * 3600
-    await secrets.store(datasette, PLUGIN, secret_name(endpoint["id"], previous=True), current)
+    previous_name = secret_name(endpoint["id"], previous=True)
+    if current is None:
+        await secrets.delete(datasette, PLUGIN, previous_name)
+    else:
+        await secrets.store(datasette, PLUGIN, previous_name, current)
     await secrets.store(datasette, PLUGIN, secret_name(endpoint["id"]), secret)
     await store.update_endpoint(
         state.db,
@@ -641,7 +649,11 @@ async def verify_incoming(datasette, row, headers, body):
         authorization = headers.get("authorization", "")
         token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
         return secrets.verify_token(token, row["token_hash"] or "")
-    secret = await secrets.read(datasette, PLUGIN, incoming_secret_name(row["id"]))
+    try:
+        secret = await secrets.read(datasette, PLUGIN, incoming_secret_name(row["id"]))
+    except secrets.SecretsUnreadable as error:
+        log.error("Incoming webhook %r cannot verify: %s Rotate its secret.", row["slug"], error)
+        return False
     if secret is None:
         return False
     if scheme == "standard":

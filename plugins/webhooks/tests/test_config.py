@@ -1,5 +1,5 @@
-from conftest import idle, root_cookies, shutdown, signed_by
-from datasette_internal_db.testing import make_datasette
+from conftest import ALLOW_LOOPBACK, create_endpoint, idle, root_cookies, shutdown, signed_by
+from datasette_internal_db.testing import close, make_datasette
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYw=="
 
@@ -65,3 +65,46 @@ async def test_bad_config_stops_startup(tmp_path, data_db):
                 internal=f"internal-{number}.db",
                 config={"plugins": {"datasette-internal-webhooks": plugin_config}},
             )
+
+
+async def test_rotation_recovers_an_endpoint_whose_key_was_lost(tmp_path, data_db, receiver):
+    """Datasette restarted with another secret: deliveries fail clearly until a rotation."""
+    config = {"plugins": {"datasette-internal-webhooks": ALLOW_LOOPBACK}}
+
+    async def start(secret):
+        datasette = await make_datasette(tmp_path, files=[data_db], config=config, secret=secret)
+        await datasette.start_background_tasks()
+        return datasette
+
+    ds = await start("first-secret")
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await ds.invoke_shutdown()
+    close(ds)
+    ds = await start("second-secret")
+    try:
+        await ds.client.post(
+            "/data/species/-/insert", json={"row": {"name": "a"}}, cookies=root_cookies(ds)
+        )
+        await idle(ds)
+        attempts = (
+            await ds.client.get(
+                f"/-/webhooks/api/endpoints/{endpoint['id']}/attempts", cookies=root_cookies(ds)
+            )
+        ).json()["attempts"]
+        assert "SecretsUnreadable" in attempts[0]["error"]
+        assert receiver.received == []
+        response = await ds.client.post(
+            f"/-/webhooks/api/endpoints/{endpoint['id']}/rotate-secret", cookies=root_cookies(ds)
+        )
+        assert response.status_code == 200
+        receiver.secrets = [response.json()["secret"]]
+        await ds.client.post(
+            "/data/species/-/insert", json={"row": {"name": "b"}}, cookies=root_cookies(ds)
+        )
+        await idle(ds)
+        request = receiver.wait_for(1)[0]
+        assert request["verified"] is True
+        assert len(request["headers"]["webhook-signature"].split(" ")) == 1
+    finally:
+        await ds.invoke_shutdown()
+        close(ds)
