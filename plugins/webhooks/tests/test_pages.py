@@ -1,0 +1,65 @@
+import json
+
+from conftest import create_endpoint, idle, root_cookies
+
+
+async def test_pages_render_endpoints_log_and_received(ds, receiver):
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "<b>x</b>"}}, cookies=root_cookies(ds)
+    )
+    await idle(ds)
+    created = await ds.client.post(
+        "/-/webhooks/api/incoming",
+        json={"slug": "bearer-in", "scheme": "bearer"},
+        cookies=root_cookies(ds),
+    )
+    incoming = created.json()["incoming"]
+    await ds.client.post(
+        "/-/webhooks/in/bearer-in",
+        content=b'{"note": "<script>alert(1)</script>"}',
+        headers={
+            "content-type": "application/json",
+            "authorization": "Bearer " + created.json()["secret"],
+        },
+    )
+    index = await ds.client.get("/-/webhooks", cookies=root_cookies(ds))
+    assert index.status_code == 200
+    assert receiver.url in index.text
+    assert "bearer-in" in index.text
+    page = await ds.client.get(f"/-/webhooks/endpoints/{endpoint['id']}", cookies=root_cookies(ds))
+    assert page.status_code == 200
+    assert "insert-rows" in page.text
+    assert "attempt-ok" in page.text
+    received = await ds.client.get(
+        f"/-/webhooks/incoming/{incoming['id']}", cookies=root_cookies(ds)
+    )
+    assert received.status_code == 200
+    assert "<script>alert(1)</script>" not in received.text
+    assert "&lt;script&gt;" in received.text
+    missing = await ds.client.get("/-/webhooks/endpoints/ep_0000", cookies=root_cookies(ds))
+    assert missing.status_code == 404
+
+
+async def test_delivery_detail_shows_payload_and_attempts(ds, receiver):
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "x"}}, cookies=root_cookies(ds)
+    )
+    await idle(ds)
+    listing = await ds.client.get(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?status=succeeded",
+        cookies=root_cookies(ds),
+    )
+    [delivery] = listing.json()["deliveries"]
+    detail = await ds.client.get(
+        f"/-/webhooks/api/deliveries/{delivery['id']}", cookies=root_cookies(ds)
+    )
+    data = detail.json()["delivery"]
+    assert data["payload"] == json.loads(receiver.received[0]["body"])
+    assert [a["status_code"] for a in data["attempt_log"]] == [200]
+    bad = await ds.client.get(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?status=lost",
+        cookies=root_cookies(ds),
+    )
+    assert bad.status_code == 400
