@@ -27,6 +27,7 @@ MAX_IMPORT = 5_000
 SCAN_BATCH = 100
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
+
 def parse_tags(value):
     if value is None or value == "":
         return []
@@ -167,6 +168,8 @@ def parse_listing_args(request):
         raise InvalidInput("before and limit must be integers") from None
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}")
+    if before is not None and not 0 <= before <= 2**62:
+        raise InvalidInput("before is out of range")
     tag = (args.get("tag") or "").strip().lower() or None
     return {"scope": scope, "before": before, "limit": limit, "tag": tag,
             "search": (args.get("q") or "").strip() or None}
@@ -224,11 +227,12 @@ async def new_page(datasette, request):
     """GET: a form prefilled from the page being bookmarked. POST: save it (form fields)."""
     errors = []
     if request.method == "POST":
-        data = await read_input(request)
+        data = {}
         try:
-            bookmark, _ = await save(datasette, request, data)
-            return Response.redirect(
-                datasette.urls.path(f"/-/bookmarks?saved={bookmark['id']}"))
+            data = await read_input(request)
+            _, created = await save(datasette, request, data)
+            datasette.add_message(request, "Bookmark saved" if created else "Bookmark updated")
+            return Response.redirect(datasette.urls.path("/-/bookmarks"))
         except PermissionError as error:
             return json_error(403, str(error))
         except InvalidInput as error:

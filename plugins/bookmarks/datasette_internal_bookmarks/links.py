@@ -316,12 +316,9 @@ async def links_page(datasette, request):
                                   "Sign in to create and manage short links.")
     errors, created = [], None
     if request.method == "POST":
-        data = await read_input(request)
         try:
-            created = await create_link(datasette, request, data)
-        except PermissionError as error:
-            errors.append(str(error))
-        except InvalidInput as error:
+            created = await create_link(datasette, request, await read_input(request))
+        except (PermissionError, InvalidInput) as error:
             errors.append(str(error))
     everyone = request.args.get("all") == "1" and await is_admin(datasette, request.actor)
     links = await store.list_links(datasette, None if everyone else actor_id(request),

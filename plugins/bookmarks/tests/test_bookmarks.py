@@ -199,7 +199,8 @@ async def test_bad_bookmark_input_is_a_400(ds, alice):
 
 
 async def test_bad_listing_arguments_are_400(ds, alice):
-    for query in ("?limit=0", "?limit=abc", "?before=x", "?scope=everything", "?limit=1000"):
+    for query in ("?limit=0", "?limit=abc", "?before=x", "?scope=everything", "?limit=1000",
+                  "?before=99999999999999999999999", "?before=-1"):
         response = await ds.client.get(API + query, cookies=alice)
         assert response.status_code == 400, query
         assert response.json()["ok"] is False
@@ -317,6 +318,8 @@ async def test_new_page_form_saves_and_prefills(ds, alice):
         content=b"url=%2Fdata%2Fplaces%3Fcountry%3Dfr&title=FR&tags=eu%2C+trips&note=hi&shared=1",
         headers={"content-type": "application/x-www-form-urlencoded"})
     assert saved.status_code == 302
+    listing = await ds.client.get(saved.headers["location"], cookies={**alice, **saved.cookies})
+    assert "Bookmark saved" in listing.text
     again = await ds.client.get("/-/bookmarks/new?url=%2Fdata%2Fplaces%3Fcountry%3Dfr",
                                 cookies=alice)
     assert 'value="FR"' in again.text and 'value="eu, trips"' in again.text
