@@ -42,6 +42,17 @@ def register_routes(datasette):
 
 
 @hookimpl
+def menu_links(datasette, actor, request):
+    async def inner():
+        for action in (VIEW_LOG, MANAGE):
+            if await datasette.allowed(action=action, actor=actor):
+                return [{"href": datasette.urls.path("/-/webhooks"), "label": "Webhooks"}]
+        return []
+
+    return inner()
+
+
+@hookimpl
 def startup(datasette):
     from . import lifecycle
 

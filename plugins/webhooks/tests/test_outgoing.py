@@ -440,3 +440,21 @@ def test_parse_retry_after():
     assert parse_retry_after(http_date, moment - 90) == 90
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after("", now) is None
+
+
+async def test_worker_loop_restarts_after_an_error(ds, receiver, caplog):
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    internal = get_internal_db(ds)
+    await internal.execute_write(
+        "alter table datasette_internal_webhooks_deliveries rename to moved_away"
+    )
+    deadline = asyncio.get_running_loop().time() + 5
+    while "Webhook worker failed" not in caplog.text:
+        assert asyncio.get_running_loop().time() < deadline, "the worker never hit the error"
+        await asyncio.sleep(0.05)
+    await internal.execute_write(
+        "alter table moved_away rename to datasette_internal_webhooks_deliveries"
+    )
+    await insert(ds, "after the crash")
+    await idle(ds)
+    receiver.wait_for(1)

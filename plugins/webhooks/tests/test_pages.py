@@ -63,3 +63,12 @@ async def test_delivery_detail_shows_payload_and_attempts(ds, receiver):
         cookies=root_cookies(ds),
     )
     assert bad.status_code == 400
+
+
+async def test_menu_links_to_webhooks_only_for_permitted_actors(ds):
+    from datasette_internal_db.testing import cookies_for
+
+    root_page = await ds.client.get("/", cookies=root_cookies(ds))
+    assert 'href="/-/webhooks"' in root_page.text
+    alice_page = await ds.client.get("/", cookies=cookies_for(ds, "alice"))
+    assert 'href="/-/webhooks"' not in alice_page.text
