@@ -1,3 +1,5 @@
+from urllib.parse import unquote, urljoin, urlsplit
+
 import pytest
 from bookmarks_redirect_corpus import OPEN_REDIRECTS
 from datasette_internal_bookmarks.targets import (
@@ -8,6 +10,8 @@ from datasette_internal_bookmarks.targets import (
     normalize,
     parse_target,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize("value", OPEN_REDIRECTS)
@@ -79,3 +83,27 @@ def test_normalize_makes_one_key_per_view():
 )
 def test_parse_target_reads_paths_like_the_router(path, expected):
     assert parse_target(path) == expected
+
+
+URL_ALPHABET = st.sampled_from(
+    list("/\\%25cCfF2e.:@?#&= \t\r\n\x00é~_-abjsx") + ["%2F", "%5C", "%2e"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(URL_ALPHABET, max_size=12).map("".join))
+def test_anything_accepted_is_a_same_origin_path(value):
+    try:
+        path = local_path(value)
+    except UnsafeTarget:
+        return
+    location = location_for(path)
+    decoded = unquote(unquote(unquote(location)))
+    for form in (location, decoded):
+        assert form.startswith("/") and not form.startswith("//")
+        assert "\\" not in form
+        assert not any(ord(char) < 0x20 for char in form)
+    assert urlsplit(location).netloc == ""
+    # What a browser would resolve it to stays on this origin.
+    assert urljoin("https://datasette.example/x/", location).startswith(
+        "https://datasette.example/")
