@@ -58,6 +58,12 @@ def test_bookmark_a_filtered_table_and_return_to_it(page):
     expect(rows.nth(1)).to_contain_text("Paris")
     assert page.evaluate("window.__xss") is None
 
+    page.goto("/-/bookmarks")
+    page.click("#scan-button")
+    expect(page.locator(".datasette-internal-job")).to_have_attribute("data-status", "done")
+    expect(page.locator(".datasette-internal-job .job-text")).to_have_text("done: 1 / 1")
+    expect(page.locator(".bookmark .broken")).to_have_count(0)
+
 
 def test_create_a_short_link_follow_it_and_see_the_count_rise(page):
     page.goto("/data/places?country=de")
