@@ -40,7 +40,12 @@ class ApiError(Exception):
         self.message = message
 
 
-def not_found(what="Not found"):
+# One message whether a target is missing or hidden from this actor, so that neither the answer
+# nor its wording tells whether a private database or table exists.
+NOT_VISIBLE = "Not found, or you may not see comments here"
+
+
+def not_found(what=NOT_VISIBLE):
     return ApiError(404, what)
 
 
@@ -149,7 +154,7 @@ def decode_row(row):
 async def check(datasette, actor, action, database, table=""):
     """404 when the actor may not see the target at all, 403 when they lack ``action``."""
     if not await access.can(datasette, actor, VIEW, database, table):
-        raise not_found("Not found (or you may not see comments here)")
+        raise not_found()
     if action != VIEW and not await access.can(datasette, actor, action, database, table):
         raise ApiError(403, f"Permission denied: {action} is required")
 
@@ -168,7 +173,7 @@ async def resolve_target(datasette, actor, data):
         raise InvalidInput("'column' and 'row' need a 'table'")
     pk_values = decode_row(row) if row is not None else None
     if database not in datasette.databases:
-        raise not_found(f"Database {database!r} not found")
+        raise not_found()
     if table:
         matches = [
             name
@@ -176,8 +181,7 @@ async def resolve_target(datasette, actor, data):
             if name.lower() == table.lower()
         ]
         if not matches:
-            await check(datasette, actor, VIEW, database)
-            raise not_found(f"Table {table!r} not found")
+            raise not_found()
         table = matches[0]
     await check(datasette, actor, ADD, database, table)
     target = {

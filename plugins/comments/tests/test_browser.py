@@ -58,7 +58,14 @@ def test_comment_flow_on_a_table_page(tmp_path):
         expect(thread.locator(".comment-body strong")).to_have_text("bold")
         expect(badge).to_have_text("💬 1")
 
-        thread.locator(".comment-reply textarea").fill("Yes, it is")
+        reply_box = thread.locator(".comment-reply textarea")
+        reply_box.fill("Thanks @al")
+        suggestion = thread.locator(".comment-mention-suggestions button")
+        expect(suggestion).to_have_text("@alice")
+        suggestion.click()
+        expect(reply_box).to_have_value("Thanks @alice ")
+
+        reply_box.fill("Yes, it is")
         thread.locator(".comment-reply button").click()
         expect(thread.locator(".comment")).to_have_count(2)
 
