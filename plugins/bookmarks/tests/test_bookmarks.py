@@ -271,15 +271,19 @@ async def test_link_rot_scan_flags_missing_targets(ds, alice, data_db):
     await bookmark(ds, alice, url="/data/places", title="Places")
     await bookmark(ds, alice, url="/data/gone_table", title="Gone table")
     await bookmark(ds, alice, url="/nodb/t", title="Gone database")
-    await ds.get_database("data").execute_write("delete from places where id = 2")
+    data = ds.get_database("data")
+    await data.execute_write("create view fr_places as select * from places where country = 'fr'")
+    await bookmark(ds, alice, url="/data/fr_places", title="A view")
+    await data.execute_write("delete from places where id = 2")
     response = await ds.client.post("/-/bookmarks/api/scan", cookies=alice)
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     await jobs.wait(job_id)
     job = (await ds.client.get(f"/-/internal/jobs/{job_id}.json", cookies=alice)).json()["job"]
-    assert job["status"] == "done" and job["done"] == job["total"] == 5
+    assert job["status"] == "done" and job["done"] == job["total"] == 6
+    assert job["error_count"] == 0
     flags = {b["title"]: b["broken"] for b in (await listed(ds, alice))["bookmarks"]}
-    assert flags["Paris"] is None and flags["Places"] is None
+    assert flags["Paris"] is None and flags["Places"] is None and flags["A view"] is None
     assert "row 2" in flags["Lyon"]
     assert "table gone_table" in flags["Gone table"]
     assert "database nodb" in flags["Gone database"]
