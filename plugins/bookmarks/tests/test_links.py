@@ -304,3 +304,22 @@ async def test_links_page_creates_from_a_form(ds, alice):
         headers={"content-type": "application/x-www-form-urlencoded"})
     assert refused.status_code == 400
     assert "local path" in refused.text
+
+
+async def test_links_to_stored_queries_and_sql_check_their_own_permissions(tmp_path, data_db):
+    config = {"databases": {"data": {
+        "queries": {"french": {"sql": "select * from places where country = 'fr'",
+                               "allow": {"id": "alice"}}},
+        "allow_sql": {"id": "alice"},
+    }}}
+    ds = await make_datasette(tmp_path, files=[data_db], config=config)
+    try:
+        alice, bob = cookies_for(ds, "alice"), cookies_for(ds, "bob")
+        query = await create(ds, alice, target="/data/french")
+        sql = await create(ds, alice, target="/data/-/query?sql=select+*+from+places")
+        for link in (query, sql):
+            assert (await ds.client.get(link["path"], cookies=alice)).status_code == 302
+            assert (await ds.client.get(link["path"], cookies=bob)).status_code == 403
+            assert (await ds.client.get(link["path"])).status_code == 403
+    finally:
+        close(ds)
