@@ -6,6 +6,7 @@ Load comes from this process (asyncio + aiohttp) against real ``datasette serve`
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import statistics
 import subprocess
@@ -185,28 +186,79 @@ def client_session(target, concurrency):
 
 async def latencies(target, requests, warmup=20):
     """Sequential requests (concurrency 1): latency in ms of each, after a warm-up."""
-    async with client_session(target, 1) as session:
+    return (await paired_latencies({"only": target}, requests, warmup))["only"]
+
+
+def alternating(names, index):
+    return names if index % 2 == 0 else names[::-1]
+
+
+async def paired_latencies(targets, requests, warmup=20, block=1):
+    """Sequential requests to several targets, alternating every ``block`` requests (A B B A
+    A B ...), so a burst of load from elsewhere on the machine hits every arm alike.
+    Returns {name: [ms, ...]}.
+    """
+    names = list(targets)
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = {
+            name: await stack.enter_async_context(client_session(targets[name], 1))
+            for name in names
+        }
         for i in range(warmup):
-            await one_request(session, target, i)
-        return [1000 * await one_request(session, target, warmup + i) for i in range(requests)]
+            for name in names:
+                await one_request(sessions[name], targets[name], i)
+        results = {name: [] for name in names}
+        for start in range(0, requests, block):
+            for name in alternating(names, start // block):
+                for i in range(start, min(start + block, requests)):
+                    elapsed = await one_request(sessions[name], targets[name], warmup + i)
+                    results[name].append(1000 * elapsed)
+        return results
 
 
-async def throughput(target, seconds, concurrency, warmup_seconds=0.3):
-    """Completed requests per second with ``concurrency`` keep-alive connections."""
-    async with client_session(target, concurrency) as session:
+async def paired_throughput(targets, seconds, concurrency, slices=6, warmup_seconds=0.3):
+    """Requests/s per target with ``concurrency`` keep-alive connections; each target gets
+    ``seconds`` in all, in ``slices`` turns alternating between the targets.
+    """
+    names = list(targets)
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = {
+            name: await stack.enter_async_context(client_session(targets[name], concurrency))
+            for name in names
+        }
         counter = iter(range(10**9))
 
-        async def worker(until, tally):
-            while time.perf_counter() < until:
-                await one_request(session, target, next(counter))
-                tally.append(1)
+        async def burst(name, duration):
+            until = time.perf_counter() + duration
+            done = []
 
-        warm = time.perf_counter() + warmup_seconds
-        await asyncio.gather(*(worker(warm, []) for _ in range(concurrency)))
-        tally = []
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(started + seconds, tally) for _ in range(concurrency)))
-        return len(tally) / (time.perf_counter() - started)
+            async def worker():
+                while time.perf_counter() < until:
+                    await one_request(sessions[name], targets[name], next(counter))
+                    done.append(1)
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            return len(done), time.perf_counter() - started
+
+        for name in names:
+            await burst(name, warmup_seconds)
+        totals = {name: [0, 0.0] for name in names}
+        for index in range(slices):
+            for name in alternating(names, index):
+                count, elapsed = await burst(name, seconds / slices)
+                totals[name][0] += count
+                totals[name][1] += elapsed
+        return {name: count / elapsed for name, (count, elapsed) in totals.items()}
+
+
+async def rounds_of(rounds, measure):
+    """``measure()`` returns {arm: value}; gives {arm: [value per round]}."""
+    results = {}
+    for _ in range(rounds):
+        for name, value in (await measure()).items():
+            results.setdefault(name, []).append(value)
+    return results
 
 
 async def interleave(rounds, arms):
@@ -230,6 +282,11 @@ def percentile(values, p):
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def median_p50(rounds):
+    """The median over rounds of each round's p50, for notes."""
+    return statistics.median(percentile(values, 50) for values in rounds)
 
 
 def summary(values):

@@ -20,13 +20,14 @@ from harness import (
     client_session,
     figure,
     interleave,
-    latencies,
     launch_many,
     memory_figure,
     one_request,
+    paired_latencies,
     peak_rss_mib,
     percentile,
     ratios,
+    rounds_of,
 )
 
 NAME = "webhooks"
@@ -244,10 +245,10 @@ def arrival_rate(receiver, count):
 
 
 async def run(ctx):
-    requests = ctx.size(full=200, smoke=20)
-    samples = ctx.size(full=40, smoke=5)
-    backlog = ctx.size(full=5000, smoke=300)
-    warmup = 20
+    requests = ctx.size(full=150, smoke=10)
+    samples = ctx.size(full=40, smoke=3)
+    backlog = ctx.size(full=3000, smoke=200)
+    warmup = 10
     receiver = Receiver(ctx.work)
     hook_url = receiver.url + "/hook"
     servers = []
@@ -282,13 +283,15 @@ async def run(ctx):
             ],
         )
         subscribed, unsubscribed, core_only = servers
-        insert_ms = await interleave(
-            ctx.rounds,
-            {
-                "one": lambda: latencies(inserts(subscribed), requests, warmup),
-                "none": lambda: latencies(inserts(unsubscribed), requests, warmup),
-                "core": lambda: latencies(inserts(core_only), requests, warmup),
-            },
+        # Blocks of 25 requests, not single ones: the subscribed server's deliveries run just
+        # after each of its inserts and must not land on the other servers' measurements.
+        arms = {
+            "one": inserts(subscribed),
+            "none": inserts(unsubscribed),
+            "core": inserts(core_only),
+        }
+        insert_ms = await rounds_of(
+            ctx.rounds, lambda: paired_latencies(arms, requests, warmup, block=25)
         )
         receiver.wait(ctx.rounds * (requests + warmup))
         receiver.reset()
