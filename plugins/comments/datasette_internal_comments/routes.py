@@ -28,6 +28,7 @@ from .rendering import REACTIONS, clean_body, mentions_in, render
 from .settings import comments_enabled
 
 MAX_FORM_BYTES = 64 * 1024
+MAX_SQLITE_INTEGER = 2**63 - 1
 MAX_BADGE_ROWS = 1000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -119,8 +120,8 @@ def parse_int(value, name):
         number = int(value)
     except (TypeError, ValueError):
         raise InvalidInput(f"'{name}' must be an integer") from None
-    if number < 1:
-        raise InvalidInput(f"'{name}' must be positive")
+    if not 1 <= number <= MAX_SQLITE_INTEGER:
+        raise InvalidInput(f"'{name}' must be a positive 64-bit integer")
     return number
 
 
@@ -136,17 +137,19 @@ def optional_str(data, key):
 # ---------------------------------------------------------------------------- targets
 
 
+def is_key_value(value):
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) <= MAX_SQLITE_INTEGER
+    return isinstance(value, (str, float))
+
+
 def decode_row(row):
     """Primary-key values from a list, or from a row path as in Datasette's row URLs."""
     if isinstance(row, str):
         return urlsafe_components(row)
-    if (
-        isinstance(row, list)
-        and row
-        and all(
-            isinstance(value, (str, int, float)) and not isinstance(value, bool) for value in row
-        )
-    ):
+    if isinstance(row, list) and row and all(is_key_value(value) for value in row):
         return row
     raise InvalidInput("'row' must be a row path string or a non-empty list of primary key values")
 
@@ -573,7 +576,7 @@ async def toggle_reaction(datasette, request):
     if not await comments_enabled(datasette, database, table):
         raise ApiError(403, "Comments are not enabled here")
     emoji = data.get("emoji")
-    if emoji not in REACTIONS:
+    if not isinstance(emoji, str) or emoji not in REACTIONS:
         raise InvalidInput(f"'emoji' must be one of: {', '.join(REACTIONS)}")
     if comment["deleted_at"]:
         raise ApiError(409, "This comment was deleted")

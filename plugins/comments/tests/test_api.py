@@ -205,9 +205,10 @@ async def test_reactions_toggle(as_actor):
     assert second.json()["added"] is False
     reactions = {r["name"]: r for r in second.json()["thread"]["comments"][0]["reactions"]}
     assert reactions["+1"]["count"] == 1 and reactions["+1"]["reacted"] is False
-    bad = await bob.post(url, {"emoji": "poop"})
-    assert bad.status_code == 400
-    assert "emoji" in bad.json()["errors"][0]
+    for emoji in ("poop", ["+1"], None, 1):
+        bad = await bob.post(url, {"emoji": emoji})
+        assert bad.status_code == 400
+        assert "emoji" in bad.json()["errors"][0]
 
 
 BAD_THREADS = [
@@ -220,6 +221,8 @@ BAD_THREADS = [
     ({"database": "data", "row": ["1"], "body": "x"}, 400, "need a 'table'"),
     ({"database": "data", "table": "items", "row": {"id": 1}, "body": "x"}, 400, "'row'"),
     ({"database": "data", "table": "items", "row": [True], "body": "x"}, 400, "'row'"),
+    ({"database": "data", "table": "items", "row": [2**70], "body": "x"}, 400, "'row'"),
+    ({"database": "data", "table": "items", "row": [], "body": "x"}, 400, "'row'"),
     ({"database": "nope", "body": "x"}, 404, "not found"),
     ({"database": "data", "table": "nope", "body": "x"}, 404, "not found"),
     ({"database": "data", "table": "items", "column": "nope", "body": "x"}, 404, "not found"),
@@ -268,6 +271,13 @@ async def test_malformed_bodies(ds):
 async def test_bad_ids_and_methods(as_actor):
     alice = as_actor("alice")
     assert (await alice.get("/-/comments/api/threads/999")).status_code == 404
+    huge = "9" * 30
+    assert (await alice.get(f"/-/comments/api/threads/{huge}")).status_code == 400
+    assert (await alice.post(f"/-/comments/api/comments/{huge}/delete", {})).status_code == 400
+    assert (await alice.get(f"/-/comments/api/activity?before={huge}")).status_code == 400
+    assert (await alice.post("/-/comments/api/inbox/read", {"ids": [huge]})).status_code == 400
+    assert (await alice.post("/-/comments/api/inbox/read", {"ids": "x"})).status_code == 400
+    assert (await alice.post("/-/comments/api/inbox/read", {})).status_code == 400
     assert (
         await alice.post("/-/comments/api/threads/999/comments", {"body": "x"})
     ).status_code == 404
@@ -715,3 +725,55 @@ async def test_comments_survive_a_restart(tmp_path, files):
         assert again.json()["thread"]["comments"][0]["body"] == "Still here"
     finally:
         close(second)
+
+
+def random_json(rng, depth=0):
+    choices = [
+        None,
+        True,
+        rng.randint(-(2**70), 2**70),
+        rng.random(),
+        "",
+        "items",
+        "data",
+        "price",
+        "1",
+        "x~2Fy,z~2Cw",
+        "\x00<script>",
+        "+1",
+    ]
+    if depth < 2:
+        choices += [[random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))], {"a": 1}]
+    return rng.choice(choices)
+
+
+async def test_random_input_never_causes_a_server_error(ds, as_actor):
+    import random
+
+    rng = random.Random(4)
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Target", table="items", row=["1"])
+    comment_id = thread["comments"][0]["id"]
+    paths = [
+        "/-/comments/api/threads",
+        f"/-/comments/api/threads/{thread['id']}/comments",
+        f"/-/comments/api/comments/{comment_id}/edit",
+        f"/-/comments/api/comments/{comment_id}/reactions",
+        "/-/comments/api/inbox/read",
+    ]
+    keys = ["database", "table", "column", "row", "body", "emoji", "ids", "all", "next"]
+    for _ in range(100):
+        body = {key: random_json(rng) for key in rng.sample(keys, rng.randint(0, len(keys)))}
+        path = rng.choice(paths)
+        response = await alice.post(path, body)
+        assert response.status_code < 500, (path, body, response.text)
+        assert response.json()["ok"] in (True, False)
+    for query in ("row=%00", "database=data&table=items&row=" + "9" * 40, "q=%22", "limit=-1"):
+        for path in (
+            "/-/comments/api/threads",
+            "/-/comments/api/badges",
+            "/-/comments/api/activity",
+            "/-/comments/target",
+        ):
+            response = await alice.get(f"{path}?{query}")
+            assert response.status_code < 500, (path, query)
