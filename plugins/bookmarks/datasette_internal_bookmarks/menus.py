@@ -14,15 +14,17 @@ def page_actions(datasette, actor, request, title):
         if actor is None or request is None:
             return []
         page = current_path(request)
+        allowed = await datasette.allowed_many(
+            actions=[BOOKMARKS_CREATE, SHORT_LINKS_CREATE], actor=actor)
         items = []
-        if await datasette.allowed(action=BOOKMARKS_CREATE, actor=actor):
+        if allowed[BOOKMARKS_CREATE]:
             items.append({
                 "href": datasette.urls.path("/-/bookmarks/new?")
                 + urlencode({"url": page, "title": title}),
                 "label": "Bookmark this page",
                 "description": "Save this view, with its filters, to your bookmarks",
             })
-        if await datasette.allowed(action=SHORT_LINKS_CREATE, actor=actor):
+        if allowed[SHORT_LINKS_CREATE]:
             items.append({
                 "href": datasette.urls.path("/-/links?") + urlencode({"target": page}),
                 "label": "Short link to this page",
