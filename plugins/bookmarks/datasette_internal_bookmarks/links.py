@@ -53,11 +53,11 @@ def parse_expiry(value):
         raise InvalidInput("expires_at must be an ISO 8601 date-time string or null")
     try:
         moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput(f"expires_at is not an ISO 8601 date-time: {value!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return clock.iso(moment.timestamp())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return clock.iso(moment.timestamp())
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"expires_at is not a usable ISO 8601 date-time: {value!r}") from None
 
 
 def parse_max_visits(value):

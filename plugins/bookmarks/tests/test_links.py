@@ -323,3 +323,11 @@ async def test_links_to_stored_queries_and_sql_check_their_own_permissions(tmp_p
             assert (await ds.client.get(link["path"])).status_code == 403
     finally:
         close(ds)
+
+
+async def test_out_of_range_expiry_is_a_400(ds, alice):
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        response = await ds.client.post(API, cookies=alice,
+                                        json={"target": "/data", "expires_at": moment})
+        assert response.status_code == 400
+        assert "expires_at" in response.json()["errors"][0]
