@@ -1,7 +1,3 @@
-# Datasette's plugin loader must run before datasette_internal_db is imported, otherwise this
-# plugin's module (loaded as an entry point) imports a half-initialised datasette_internal_db.
-import datasette.app  # noqa: F401  isort: skip
-
 import sqlite3
 
 import pytest

@@ -777,3 +777,25 @@ async def test_random_input_never_causes_a_server_error(ds, as_actor):
         ):
             response = await alice.get(f"{path}?{query}")
             assert response.status_code < 500, (path, query)
+
+
+async def test_display_names_come_from_actors_from_ids(as_actor):
+    from datasette import hookimpl
+
+    class Names:
+        @staticmethod
+        @hookimpl
+        def actors_from_ids(datasette, actor_ids):
+            return {actor_id: {"id": actor_id, "name": actor_id.title()} for actor_id in actor_ids}
+
+    pm.register(Names, name="comment-test-names")
+    try:
+        alice = as_actor("alice")
+        thread = await alice.new_thread("Hi @bob", table="items")
+        assert thread["author"] == {"id": "alice", "name": "Alice"}
+        assert thread["comments"][0]["mentions"] == [{"id": "bob", "name": "Bob"}]
+        found = (await alice.get("/-/comments/api/actors?q=al")).json()["actors"]
+        assert found == [{"id": "alice", "name": "Alice"}]
+        assert (await alice.get("/-/comments/api/actors?q=zz")).json()["actors"] == []
+    finally:
+        pm.unregister(name="comment-test-names")
