@@ -170,9 +170,10 @@ def parse_listing_args(request):
         raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}")
     if before is not None and not 0 <= before <= 2**62:
         raise InvalidInput("before is out of range")
-    tag = (args.get("tag") or "").strip().lower() or None
-    return {"scope": scope, "before": before, "limit": limit, "tag": tag,
-            "search": (args.get("q") or "").strip() or None}
+    # Control characters cannot be in a tag and break FTS5's query parser.
+    tag = CONTROL.sub(" ", args.get("tag") or "").strip().lower() or None
+    search = CONTROL.sub(" ", args.get("q") or "").strip() or None
+    return {"scope": scope, "before": before, "limit": limit, "tag": tag, "search": search}
 
 
 async def visible_page(datasette, request, scope, before, limit, tag, search):

@@ -146,8 +146,10 @@ async def test_tag_filter_and_full_text_search(ds, alice):
     found = [b["title"] for b in (await listed(ds, alice, "?q=french&tag=eu"))["bookmarks"]]
     assert found == ["French cities"]
     # FTS syntax in the query is quoted, not an error.
-    weird = await ds.client.get(API + '?q=" OR (NEAR', cookies=alice)
-    assert weird.status_code == 200
+    for query in ('?q=" OR (NEAR', "?q=%00", "?q=a%01b", "?tag=%00", "?q=*&tag=-"):
+        weird = await ds.client.get(API + query, cookies=alice)
+        assert weird.status_code == 200, query
+        assert (await ds.client.get("/-/bookmarks" + query, cookies=alice)).status_code == 200
     page = await ds.client.get("/-/bookmarks?tag=food", cookies=alice)
     assert "Italy" in page.text and "French cities" not in page.text
 
