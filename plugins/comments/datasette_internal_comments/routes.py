@@ -8,6 +8,7 @@ import functools
 import json
 import urllib.parse
 
+from datasette.database import QueryInterrupted
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, audit, clock
@@ -92,9 +93,11 @@ def route(handler):
     async def wrapped(datasette, request):
         try:
             return await handler(datasette, request)
-        except (ApiError, InvalidInput) as error:
+        except (ApiError, InvalidInput, QueryInterrupted) as error:
             status = getattr(error, "status", 400)
             message = str(error)
+            if isinstance(error, QueryInterrupted):
+                status, message = 503, "The query took too long; narrow the filters"
             if wants_redirect(request) or request.headers.get("accept", "").startswith("text/html"):
                 return Response.html(
                     await datasette.render_template(
