@@ -28,6 +28,7 @@ SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 RESERVED_SLUGS = {"api", "new", "admin", "links", "link", "qr", "static", "edit", "delete",
                   "list", "login", "logout", "bookmarks", "internal", "settings"}
 MAX_TITLE = 200
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PAGE_SIZE = 50
 
 
@@ -75,7 +76,7 @@ def parse_title(value):
         return ""
     if not isinstance(value, str) or len(value) > MAX_TITLE:
         raise InvalidInput(f"title must be a string of at most {MAX_TITLE} characters")
-    return value.strip()
+    return CONTROL.sub(" ", value).strip()
 
 
 def parse_flag(value):
