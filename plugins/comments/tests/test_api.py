@@ -799,3 +799,43 @@ async def test_display_names_come_from_actors_from_ids(as_actor):
         assert (await alice.get("/-/comments/api/actors?q=zz")).json()["actors"] == []
     finally:
         pm.unregister(name="comment-test-names")
+
+
+async def test_tokens_work_and_restricted_tokens_need_the_comment_actions(ds, as_actor):
+    from datasette.tokens import TokenRestrictions
+
+    await as_actor("bob").new_thread("Visible to alice", table="items", row=["1"])
+
+    async def bearer(restrictions=None):
+        token = await ds.create_token("alice", restrictions=restrictions)
+        return {"authorization": f"Bearer {token}"}
+
+    full = await bearer()
+    created = await ds.client.post(
+        "/-/comments/api/threads",
+        json={"database": "data", "table": "items", "body": "By token"},
+        headers=full,
+    )
+    assert created.status_code == 200, created.text
+    viewer = TokenRestrictions()
+    for action in ("view-instance", "view-database", "view-table"):
+        viewer.allow_all(action)
+    read_only = await bearer(viewer)
+    activity = await ds.client.get("/-/comments/api/activity", headers=read_only)
+    assert activity.json()["comments"] == []
+    refused = await ds.client.post(
+        "/-/comments/api/threads",
+        json={"database": "data", "table": "items", "body": "x"},
+        headers=read_only,
+    )
+    assert refused.status_code == 404
+    viewer.allow_all("comments-view")
+    reader = await bearer(viewer)
+    activity = await ds.client.get("/-/comments/api/activity", headers=reader)
+    assert [c["body"] for c in activity.json()["comments"]] == ["By token", "Visible to alice"]
+    refused = await ds.client.post(
+        "/-/comments/api/threads",
+        json={"database": "data", "table": "items", "body": "x"},
+        headers=reader,
+    )
+    assert refused.status_code == 403
