@@ -1,0 +1,86 @@
+"""Attack corpora, in one place, run against every plugin by test_security_corpora.py and
+test_xss_browser.py. Add a case here and every plugin is checked against it.
+"""
+
+# Each payload, if a browser ever ran it, would set window.__xss (or open a dialog). Each starts
+# with a visible marker so a test can prove the text was rendered, and rendered inert.
+XSS_PAYLOADS = [
+    "XSS01 <script>window.__xss = 1</script>",
+    'XSS02 <img src=x onerror="window.__xss = 2">',
+    'XSS03 <svg onload="window.__xss = 3"></svg>',
+    "XSS04 [click me](javascript:window.__xss=4)",
+    'XSS05 ![pic](x" onerror="window.__xss=5)',
+    'XSS06 <a href="javascript:window.__xss=6">link</a>',
+    'XSS07 "><script>window.__xss = 7</script>',
+    "XSS08 </textarea></title><script>window.__xss = 8</script>",
+    "XSS09 </script><script>window.__xss = 9</script>",
+    'XSS10 <details open ontoggle="window.__xss = 10">x</details>',
+    "XSS11 [x](&#106;avascript:window.__xss=11)",
+    'XSS12 <iframe srcdoc="<script>parent.__xss = 12</script>"></iframe>',
+    "XSS13 <math><mtext><table><mglyph><style><img src=x onerror=window.__xss=13>",
+    "XSS14 ' onmouseover='window.__xss=14' x='",
+    'XSS15 <a href="data:text/html,<script>alert(15)</script>">d</a> <b onclick=alert(15)>b</b>',
+    "XSS16 <style>@import 'javascript:window.__xss=16';</style>",
+    "XSS17 {{ 7*7 }} {% raw %} ${7*7}",
+    # No quotes at all: breaks out of an attribute only where the value is not escaped for it.
+    "XSS18 x autofocus onfocus=window.__xss=18 y",
+]
+XSS_MARKERS = [payload.split()[0] for payload in XSS_PAYLOADS]
+
+# Where a redirect must never go: every entry leaves the site or is not a plain local path.
+OFF_SITE_TARGETS = [
+    "//evil.example/",
+    "///evil.example/",
+    "https://evil.example/",
+    "http://evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    " //evil.example",
+    "//evil.example@127.0.0.1/",
+    "javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "https:evil.example",
+    "/%2F%2Fevil.example",
+    "/%5Cevil.example",
+    "http://127.0.0.1.evil.example/",
+    "//%65vil.example",
+    "\x00//evil.example",
+    "/\r\nLocation: https://evil.example",
+]
+
+# Webhook URLs that reach the server itself, its network or the cloud metadata service.
+SSRF_URLS = [
+    "http://127.0.0.1/",
+    "http://127.0.0.1:8001/-/internal",
+    "http://localhost/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[0:0:0:0:0:ffff:7f00:1]/",
+    "http://0.0.0.0/",
+    "http://0/",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://017700000001/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://[fe80::1]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://user:pass@127.0.0.1/",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_INFO",
+    "ftp://127.0.0.1/",
+]
+
+# Headers a browser sends with a cross-site form POST: Datasette must refuse it when a cookie
+# signs the request in.
+CROSS_SITE_HEADERS = [
+    {"sec-fetch-site": "cross-site"},
+    {"origin": "https://evil.example"},
+    {"sec-fetch-site": "same-site", "origin": "https://sub.evil.example"},
+]

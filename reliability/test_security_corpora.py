@@ -1,0 +1,323 @@
+"""The corpora of corpora.py against every plugin and core, over HTTP on a real server.
+
+Open redirects, SSRF, cross-site POSTs with cookies, reading or changing another actor's data,
+and leaks of a private table. (Stored XSS is checked in a browser: test_xss_browser.py.)
+"""
+
+import socket
+import urllib.parse
+
+import pytest
+from corpora import CROSS_SITE_HEADERS, OFF_SITE_TARGETS, SSRF_URLS
+from reliability_helpers import (
+    Actors,
+    client,
+    cookie_header,
+    create_bookmark,
+    create_comment_thread,
+    create_endpoint,
+    create_link,
+    make_data_db,
+    rows,
+    serve_all,
+    tracebacks,
+)
+
+SECRET_TEXT = "launch-code-1234"  # a value in the private table's only row
+PRIVATE_COMMENT = "private-comment-about-the-secret-table"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("security")
+    server = serve_all(tmp_path, make_data_db(tmp_path / "data.db"))
+    actors = Actors(server)
+    with client(server) as http:
+        thread = create_comment_thread(http, actors.alice, "alice's comment @bob")
+        private_thread = create_comment_thread(
+            http, actors.root, PRIVATE_COMMENT + " @alice", table="secret"
+        )
+        server.seed = {
+            "thread": thread,
+            "private_thread": private_thread,
+            "bookmark": create_bookmark(http, actors.alice, "/data/species?name=mine", title="A"),
+            "shared_bookmark": create_bookmark(
+                http, actors.alice, "/data/species?name=ours", shared=True
+            ),
+            "private_bookmark": create_bookmark(
+                http, actors.root, "/data/secret", title=PRIVATE_COMMENT, shared=True
+            ),
+            "link": create_link(http, actors.alice, "/data/species", title="alice link"),
+            "private_link": create_link(http, actors.root, "/data/secret/1"),
+            "endpoint": create_endpoint(http, actors.root, "https://example.com/hook"),
+        }
+    server.actors = actors
+    server.http = client(server)
+    yield server
+    server.http.close()
+    server.stop()
+    assert tracebacks(server) == ""
+
+
+def request(server, method, path, actor, headers=None, **kwargs):
+    all_headers = dict(cookie_header(getattr(server.actors, actor)), **(headers or {}))
+    response = server.http.request(method, path, headers=all_headers, **kwargs)
+    assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
+    return response
+
+
+def stays_on_site(server, location):
+    """A redirect target that a browser resolves to this server, and to nothing else."""
+    resolved = urllib.parse.urlsplit(urllib.parse.urljoin(server.url + "/", location))
+    return resolved.scheme == "http" and resolved.netloc == server.url.split("//")[1]
+
+
+# ---------------------------------------------------------------- open redirect
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_comment_forms_never_redirect_off_site(server, target):
+    thread_id = server.seed["thread"]["id"]
+    response = request(
+        server,
+        "POST",
+        f"/-/comments/api/threads/{thread_id}/comments",
+        "alice",
+        content=urllib.parse.urlencode({"body": "reply", "next": target}),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 303, response.text[:300]
+    assert stays_on_site(server, response.headers["location"]), response.headers["location"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_short_links_never_lead_off_site(server, target):
+    response = request(server, "POST", "/-/l/api/links", "alice", json={"target": target})
+    if response.status_code == 201:
+        code = response.json()["link"]["code"]
+        followed = request(server, "GET", f"/-/l/{code}", "alice")
+        location = followed.headers.get("location")
+        assert location is None or stays_on_site(server, location), location
+    else:
+        assert response.status_code == 400, response.text[:300]
+    listing = request(server, "GET", "/-/l/api/links", "alice").json()["links"]
+    assert all(stays_on_site(server, link["target"]) for link in listing)
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_bookmarks_only_point_inside_the_site(server, target):
+    response = request(server, "POST", "/-/bookmarks/api/bookmarks", "alice", json={"url": target})
+    if response.status_code in (200, 201):
+        assert stays_on_site(server, response.json()["bookmark"]["url"])
+    else:
+        assert response.status_code == 400, response.text[:300]
+
+
+# ---------------------------------------------------------------- SSRF
+
+
+@pytest.mark.parametrize("url", SSRF_URLS)
+def test_webhook_endpoints_refuse_internal_addresses(server, url):
+    before = rows(server.internal_path, "select id, url from datasette_internal_webhooks_endpoints")
+    created = request(server, "POST", "/-/webhooks/api/endpoints", "root", json={"url": url})
+    assert created.status_code == 400, created.text[:300]
+    endpoint_id = server.seed["endpoint"]["id"]
+    changed = request(
+        server, "POST", f"/-/webhooks/api/endpoints/{endpoint_id}", "root", json={"url": url}
+    )
+    assert changed.status_code == 400, changed.text[:300]
+    after = rows(server.internal_path, "select id, url from datasette_internal_webhooks_endpoints")
+    assert after == before
+
+
+def test_webhook_endpoints_refuse_a_host_name_that_resolves_to_this_machine(server):
+    name = socket.gethostname()
+    assert socket.getaddrinfo(name, 80)[0][4][0].startswith("127.")
+    created = request(
+        server, "POST", "/-/webhooks/api/endpoints", "root", json={"url": f"http://{name}:8001/"}
+    )
+    assert created.status_code == 400, created.text[:300]
+
+
+# ---------------------------------------------------------------- cross-site POST
+
+
+def cross_site_writes(seed):
+    thread, comment = seed["thread"]["id"], seed["thread"]["comments"][0]["id"]
+    return [
+        ("alice", "/-/comments/api/threads", {"database": "data", "table": "species", "body": "x"}),
+        ("alice", f"/-/comments/api/threads/{thread}/comments", {"body": "x"}),
+        ("alice", f"/-/comments/api/threads/{thread}/resolve", {}),
+        ("alice", f"/-/comments/api/comments/{comment}/edit", {"body": "changed"}),
+        ("alice", f"/-/comments/api/comments/{comment}/delete", {}),
+        ("alice", f"/-/comments/api/comments/{comment}/reactions", {"emoji": "+1"}),
+        ("alice", "/-/bookmarks/api/bookmarks", {"url": "/data/species?csrf=1"}),
+        ("alice", f"/-/bookmarks/api/bookmarks/{seed['bookmark']['id']}", {"title": "changed"}),
+        ("alice", "/-/bookmarks/api/import", {"bookmarks": [{"url": "/data/species?i=1"}]}),
+        ("alice", "/-/l/api/links", {"target": "/data/species"}),
+        ("alice", f"/-/l/api/links/{seed['link']['code']}", {"title": "changed"}),
+        ("alice", f"/-/l/api/links/{seed['link']['code']}/delete", {}),
+        ("root", "/-/webhooks/api/endpoints", {"url": "https://example.com/csrf"}),
+        ("root", f"/-/webhooks/api/endpoints/{seed['endpoint']['id']}/delete", {}),
+        ("root", f"/-/webhooks/api/endpoints/{seed['endpoint']['id']}/rotate-secret", {}),
+        ("root", "/-/webhooks/api/incoming", {"slug": "csrf-in", "scheme": "bearer"}),
+        (
+            "root",
+            "/-/internal/settings",
+            {"plugin": "datasette-internal-webhooks", "key": "paused", "value": True},
+        ),
+    ]
+
+
+STATE_TABLES = [
+    "datasette_internal_comments_comments",
+    "datasette_internal_comments_threads",
+    "datasette_internal_comments_reactions",
+    "datasette_internal_bookmarks_bookmarks",
+    "datasette_internal_bookmarks_links",
+    "datasette_internal_webhooks_endpoints",
+    "datasette_internal_webhooks_incoming",
+    "_datasette_internal_settings",
+    "_datasette_internal_secrets",
+]
+
+
+def state(server):
+    return {table: rows(server.internal_path, f"select * from {table}") for table in STATE_TABLES}
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE_HEADERS)
+@pytest.mark.parametrize("encoding", ["json", "form"])
+def test_cross_site_posts_with_cookies_are_refused_and_change_nothing(server, headers, encoding):
+    before = state(server)
+    for actor, path, body in cross_site_writes(server.seed):
+        if encoding == "json":
+            response = request(server, "POST", path, actor, headers=headers, json=body)
+        else:
+            form = {key: str(value) for key, value in body.items() if not isinstance(value, list)}
+            response = request(
+                server,
+                "POST",
+                path,
+                actor,
+                headers=dict(headers, **{"content-type": "application/x-www-form-urlencoded"}),
+                content=urllib.parse.urlencode(form),
+            )
+        assert response.status_code == 403, (path, response.status_code, response.text[:200])
+    assert state(server) == before
+
+
+# ---------------------------------------------------------------- other actors' data
+
+
+def test_bob_cannot_read_or_change_alices_private_bookmark_or_link(server):
+    bookmark, link = server.seed["bookmark"], server.seed["link"]
+    before = state(server)
+    path = f"/-/bookmarks/api/bookmarks/{bookmark['id']}"
+    assert request(server, "GET", path, "bob").status_code == 404
+    assert request(server, "POST", path, "bob", json={"title": "bob was here"}).status_code == 404
+    assert request(server, "DELETE", path, "bob").status_code == 404
+    link_path = f"/-/l/api/links/{link['code']}"
+    assert request(server, "GET", link_path, "bob").status_code == 404
+    assert request(server, "POST", link_path, "bob", json={"title": "bob"}).status_code == 404
+    assert request(server, "POST", link_path + "/delete", "bob").status_code == 404
+    assert request(server, "DELETE", link_path, "bob").status_code == 404
+    assert request(server, "GET", "/-/l/api/links?all=1", "bob").status_code == 403
+    mine = request(server, "GET", "/-/bookmarks/api/bookmarks", "bob").json()["bookmarks"]
+    assert bookmark["id"] not in [b["id"] for b in mine]
+    assert server.seed["shared_bookmark"]["id"] in [b["id"] for b in mine]
+    bobs_links = request(server, "GET", "/-/l/api/links", "bob").json()["links"]
+    assert link["code"] not in [item["code"] for item in bobs_links]
+    exported = request(server, "GET", "/-/bookmarks/api/export", "bob").json()["bookmarks"]
+    assert exported == []
+    assert state(server) == before
+
+
+def test_bob_cannot_edit_or_delete_alices_comment(server):
+    comment_id = server.seed["thread"]["comments"][0]["id"]
+    before = state(server)
+    base = f"/-/comments/api/comments/{comment_id}"
+    assert request(server, "POST", base + "/edit", "bob", json={"body": "bob"}).status_code == 403
+    assert request(server, "POST", base + "/delete", "bob", json={}).status_code == 403
+    assert state(server) == before
+
+
+def test_only_root_reaches_core_admin_and_webhooks(server):
+    for actor in ("anonymous", "alice"):
+        for path in [
+            "/-/internal.json",
+            "/-/internal/audit.json",
+            "/-/internal/settings.json",
+            "/-/webhooks/api/endpoints",
+            "/-/webhooks/api/incoming",
+            f"/-/webhooks/api/endpoints/{server.seed['endpoint']['id']}/attempts",
+        ]:
+            assert request(server, "GET", path, actor).status_code == 403, (actor, path)
+        for path, body in [
+            (
+                "/-/internal/settings",
+                {"plugin": "datasette-internal-webhooks", "key": "paused", "value": True},
+            ),
+            ("/-/webhooks/api/endpoints", {"url": "https://example.com/x"}),
+            ("/-/webhooks/api/incoming", {"slug": "mine-now", "scheme": "bearer"}),
+        ]:
+            assert request(server, "POST", path, actor, json=body).status_code == 403, (actor, path)
+
+
+def test_a_job_is_visible_only_to_its_owner_and_root(server):
+    job = request(server, "POST", "/-/bookmarks/api/scan", "alice").json()
+    path = f"/-/internal/jobs/{job['job_id']}"
+    assert request(server, "GET", path + ".json", "alice").status_code == 200
+    assert request(server, "GET", path + ".json", "root").status_code == 200
+    for actor in ("bob", "anonymous"):
+        assert request(server, "GET", path + ".json", actor).status_code == 404
+        assert request(server, "POST", path + "/cancel", actor).status_code == 404
+
+
+# ---------------------------------------------------------------- private-table leaks
+
+
+def reads_for(server):
+    private = server.seed["private_thread"]
+    comment_id = private["comments"][0]["id"]
+    return [
+        "/-/comments/api/activity",
+        "/-/comments/api/activity?q=private",
+        "/-/comments/api/activity?database=data&table=secret",
+        "/-/comments/api/threads?database=data&table=secret",
+        "/-/comments/api/threads?database=data&table=secret&row=1",
+        "/-/comments/api/badges?database=data&table=secret&row=1",
+        "/-/comments/api/inbox",
+        f"/-/comments/api/threads/{private['id']}",
+        f"/-/comments/api/comments/{comment_id}/revisions",
+        "/-/comments",
+        "/-/comments/inbox",
+        f"/-/comments/threads/{private['id']}",
+        "/-/bookmarks/api/bookmarks",
+        "/-/bookmarks/api/bookmarks?scope=shared",
+        "/-/bookmarks/api/bookmarks?q=private",
+        f"/-/bookmarks/api/bookmarks/{server.seed['private_bookmark']['id']}",
+        "/-/bookmarks",
+        f"/-/l/{server.seed['private_link']['code']}",
+        f"/-/l/api/links/{server.seed['private_link']['code']}",
+    ]
+
+
+@pytest.mark.parametrize("actor", ["anonymous", "alice"])
+def test_nothing_about_the_private_table_leaks(server, actor):
+    leaks = []
+    for path in reads_for(server):
+        response = request(server, "GET", path, actor)
+        for secret in (SECRET_TEXT, PRIVATE_COMMENT, "/data/secret"):
+            if secret in response.text:
+                leaks.append((path, secret))
+        if path.startswith("/-/l/"):
+            assert "location" not in response.headers, path
+    assert leaks == []
+
+
+def test_root_does_see_the_private_table_so_the_leak_test_can_fail(server):
+    activity = request(server, "GET", "/-/comments/api/activity", "root").text
+    assert PRIVATE_COMMENT in activity
+    followed = request(server, "GET", f"/-/l/{server.seed['private_link']['code']}", "root")
+    assert followed.headers["location"].endswith("/data/secret/1")
