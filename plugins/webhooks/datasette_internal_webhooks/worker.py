@@ -5,6 +5,7 @@ import email.utils
 import logging
 import random
 import time
+from collections import Counter, deque
 
 import aiohttp
 from datasette.database import DatasetteClosedError
@@ -64,6 +65,9 @@ class Worker:
         self.options = state.options
         self._wake = asyncio.Event()
         self._written = asyncio.Event()
+        self._queued = {}  # endpoint id -> deque of due rows taken from the table, not yet sent
+        self._queued_ids = set()
+        self._prefetch = self.options.concurrency_per_endpoint * 4
         self._sending = {}  # delivery id -> endpoint id, while its request is in flight
         self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
         self._outcomes = []
@@ -119,6 +123,8 @@ class Worker:
                 await self._write_outcomes()
                 self._sending.clear()
                 self._unwritten.clear()
+                self._queued.clear()
+                self._queued_ids.clear()
 
     async def _is_paused(self):
         value, read_at = self._paused
@@ -149,42 +155,54 @@ class Worker:
 
     async def _launch_due(self, session):
         endpoints = {e["id"]: e for e in self.state.active_endpoints}
-        busy = {}
-        for endpoint_id in list(self._sending.values()) + list(self._unwritten.values()):
-            busy[endpoint_id] = busy.get(endpoint_id, 0) + 1
-        room = self.options.max_in_flight - len(self._sending)
+        for endpoint_id in [e for e in self._queued if e not in endpoints]:
+            # Disabled or deleted: its rows stay pending in the table.
+            self._queued_ids.difference_update(row[0] for row in self._queued.pop(endpoint_id))
+        sending = Counter(self._sending.values())
+        claimed = Counter(self._unwritten.values()) + sending
         limits = {}
         for endpoint_id in endpoints:
-            sending = sum(1 for e in self._sending.values() if e == endpoint_id)
-            free = min(self.options.concurrency_per_endpoint - sending, room)
-            if free > 0:
-                # Ask for more rows than there is room for: rows whose outcome is not yet
-                # written are still 'pending' in the table and are skipped below.
-                limits[endpoint_id] = free + busy.get(endpoint_id, 0)
-        if not limits:
-            return
+            free = self.options.concurrency_per_endpoint - sending[endpoint_id]
+            queued = len(self._queued.get(endpoint_id, ()))
+            if free > 0 and queued < free:
+                # Claimed rows are still 'pending' in the table; ask for enough to skip them.
+                limits[endpoint_id] = self._prefetch + claimed[endpoint_id] + queued
+        if limits:
+            await self._claim_due(limits)
+        self._start_queued(session, endpoints)
+
+    async def _claim_due(self, limits):
+        """Move due rows from the table into the in-memory queues (one read for many sends)."""
         now = clock.now()
         self._written_during_query = set()
         rows = await self.state.db.execute_fn(
             lambda conn: store.due_deliveries_sql(conn, limits, now)
         )
-        skip = self._written_during_query | set(self._sending) | set(self._unwritten)
-        started = {}
+        skip = (
+            self._written_during_query
+            | self._queued_ids
+            | set(self._sending)
+            | set(self._unwritten)
+        )
         for row in rows:
-            delivery_id, endpoint_id = row[0], row[2]
-            if (
-                delivery_id in self._sending
-                or delivery_id in self._unwritten
-                or delivery_id in skip
-            ):
-                continue
-            if started.get(endpoint_id, 0) >= limits[endpoint_id] - busy.get(endpoint_id, 0):
-                continue
-            started[endpoint_id] = started.get(endpoint_id, 0) + 1
-            self._sending[delivery_id] = endpoint_id
-            task = asyncio.create_task(self._deliver(session, row, endpoints[endpoint_id]))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            if row[0] not in skip:
+                self._queued.setdefault(row[2], deque()).append(row)
+                self._queued_ids.add(row[0])
+
+    def _start_queued(self, session, endpoints):
+        room = self.options.max_in_flight - len(self._sending)
+        sending = Counter(self._sending.values())
+        for endpoint_id, queue in self._queued.items():
+            free = min(self.options.concurrency_per_endpoint - sending[endpoint_id], room)
+            while free > 0 and queue and endpoint_id in endpoints:
+                row = queue.popleft()
+                self._queued_ids.discard(row[0])
+                self._sending[row[0]] = endpoint_id
+                task = asyncio.create_task(self._deliver(session, row, endpoints[endpoint_id]))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                free -= 1
+                room -= 1
 
     async def _deliver(self, session, row, endpoint):
         delivery_id, message_id, endpoint_id, attempts, payload = row
@@ -253,6 +271,9 @@ class Worker:
             }
         )
         self._outcome_ready.set()
+        # A slot is free: start the next queued row without waiting for the outcome write.
+        if self._queued.get(endpoint_id):
+            self.wake()
 
     async def _write_loop(self):
         while True:
@@ -297,7 +318,8 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             due = await store.next_due_time(self.state.db)
-            if not self._sending and not self._unwritten and (due is None or due > clock.now()):
+            busy = self._sending or self._unwritten or self._queued_ids
+            if not busy and (due is None or due > clock.now()):
                 return
             self.wake()
             await asyncio.sleep(0.02)
