@@ -404,7 +404,10 @@ async def api_import(datasette, request):
     except InvalidInput as error:
         return json_error(400, str(error))
     created = await store.save_bookmarks(datasette, actor_id(request), checked)
-    return Response.json({"ok": True, "imported": len(checked), "created": created})
+    for bookmark_id, url in created:
+        await datasette.track_event(
+            BookmarkCreatedEvent(actor=request.actor, bookmark_id=bookmark_id, url=url))
+    return Response.json({"ok": True, "imported": len(checked), "created": len(created)})
 
 
 async def api_scan(datasette, request):

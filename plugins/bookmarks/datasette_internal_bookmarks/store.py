@@ -137,12 +137,17 @@ async def save_bookmark(datasette, owner_id, url, title, note, tags, shared, tar
 
 
 async def save_bookmarks(datasette, owner_id, items):
-    """Save many (each a dict of save_bookmark's arguments) in one transaction; returns how
-    many were new."""
+    """Save many (each a dict of save_bookmark's arguments) in one transaction; returns the
+    (id, url) of those that were new."""
     now = clock.iso()
 
     def write(conn):
-        return sum(_save_bookmark(conn, owner_id, now=now, **item)[1] for item in items)
+        created = []
+        for item in items:
+            bookmark_id, new = _save_bookmark(conn, owner_id, now=now, **item)
+            if new:
+                created.append((bookmark_id, item["url"]))
+        return created
 
     return await get_internal_db(datasette).execute_write_fn(write)
 

@@ -229,7 +229,7 @@ async def test_note_and_title_are_sanitized(ds, alice):
     assert "<svg onload" not in page.text
 
 
-async def test_export_and_import_round_trip(ds, alice, bob):
+async def test_export_and_import_round_trip(ds, alice, bob, events):
     await bookmark(ds, alice, url="/data/places?country=fr", title="FR", tags=["eu"], note="n")
     await bookmark(ds, alice, url="/data/places/1", title="Paris row", shared=True)
     export = (await ds.client.get("/-/bookmarks/api/export", cookies=alice)).json()
@@ -240,6 +240,7 @@ async def test_export_and_import_round_trip(ds, alice, bob):
     assert sorted(b["title"] for b in bob_has) == ["FR", "Paris row"]
     again = await ds.client.post("/-/bookmarks/api/import", cookies=bob, json=export)
     assert again.json()["created"] == 0
+    assert events.names() == ["bookmark-created"] * 4
 
 
 async def test_import_is_all_or_nothing(ds, alice):
