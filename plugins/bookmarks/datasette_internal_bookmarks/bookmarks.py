@@ -122,7 +122,7 @@ async def bookmark_fields(datasette, data):
 
 
 async def check_may_create(datasette, request):
-    if request.actor is None:
+    if actor_id(request) is None:
         raise PermissionError("Sign in to bookmark pages")
     if not await datasette.allowed(action=BOOKMARKS_CREATE, actor=request.actor):
         raise PermissionError("bookmarks-create is required to bookmark pages")
@@ -271,14 +271,14 @@ async def delete_form(datasette, request):
 async def scan_form(datasette, request):
     if request.method != "POST":
         return json_error(405, "POST to start a link-rot scan")
-    if request.actor is None:
+    if actor_id(request) is None:
         return json_error(403, "Sign in to scan your bookmarks")
-    job_id = await start_scan(datasette, request.actor)
+    job_id = await start_scan(datasette, request.actor, actor_id(request))
     return Response.redirect(datasette.urls.path(f"/-/bookmarks?job={job_id}"))
 
 
 async def export_netscape(datasette, request):
-    if request.actor is None:
+    if actor_id(request) is None:
         return json_error(403, "Sign in to export your bookmarks")
     bookmarks = await store.owner_bookmarks(datasette, actor_id(request))
     lines = [
@@ -370,7 +370,7 @@ EXPORT_FIELDS = ("url", "title", "note", "tags", "shared", "created_at")
 
 
 async def api_export(datasette, request):
-    if request.actor is None:
+    if actor_id(request) is None:
         return json_error(403, "Sign in to export your bookmarks")
     bookmarks = await store.owner_bookmarks(datasette, actor_id(request))
     return Response.json({
@@ -413,9 +413,9 @@ async def api_import(datasette, request):
 async def api_scan(datasette, request):
     if request.method != "POST":
         return json_error(405, "POST to start a link-rot scan")
-    if request.actor is None:
+    if actor_id(request) is None:
         return json_error(403, "Sign in to scan your bookmarks")
-    job_id = await start_scan(datasette, request.actor)
+    job_id = await start_scan(datasette, request.actor, actor_id(request))
     return Response.json({
         "ok": True,
         "job_id": job_id,
@@ -426,9 +426,8 @@ async def api_scan(datasette, request):
 # ---------------------------------------------------------------- link rot
 
 
-async def start_scan(datasette, actor):
+async def start_scan(datasette, actor, owner):
     """Check each of the actor's bookmarks against the catalog, as a core job with progress."""
-    owner = actor["id"]
     ids = await store.owner_bookmark_ids(datasette, owner)
 
     async def work(job):

@@ -256,7 +256,7 @@ async def remove_link(datasette, request, link):
 
 
 def signed_in_error(request):
-    if request.actor is None:
+    if actor_id(request) is None:
         return json_error(403, "Sign in to manage short links")
     return None
 
@@ -312,7 +312,7 @@ async def api_link(datasette, request):
 
 async def links_page(datasette, request):
     """HTML: your short links with a create form (form POSTs land here too)."""
-    if request.actor is None:
+    if actor_id(request) is None:
         return await message_page(datasette, request, 403, "Sign in",
                                   "Sign in to create and manage short links.")
     errors, created = [], None

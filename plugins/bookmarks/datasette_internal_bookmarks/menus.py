@@ -11,7 +11,7 @@ def current_path(request):
 
 def page_actions(datasette, actor, request, title):
     async def inner():
-        if actor is None or request is None:
+        if not isinstance(actor, dict) or not actor.get("id") or request is None:
             return []
         page = current_path(request)
         allowed = await datasette.allowed_many(
@@ -36,7 +36,7 @@ def page_actions(datasette, actor, request, title):
 
 
 def menu_links(datasette, actor):
-    if actor is None:
+    if not isinstance(actor, dict) or not actor.get("id"):
         return []
     return [
         {"href": datasette.urls.path("/-/bookmarks"), "label": "Bookmarks"},

@@ -7,8 +7,10 @@ from datasette_internal_db.web import MAX_BODY_BYTES, read_json_object
 
 
 def actor_id(request):
+    """The signed-in actor's id as text, or None (an actor without an id is not signed in)."""
     actor = request.actor
-    return actor.get("id") if isinstance(actor, dict) else None
+    value = actor.get("id") if isinstance(actor, dict) else None
+    return None if value in (None, "") else str(value)
 
 
 async def read_input(request):

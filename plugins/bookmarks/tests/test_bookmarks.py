@@ -356,3 +356,19 @@ async def test_tag_counts_follow_every_change(ds, alice, bob):
     await ds.client.delete(f"{API}/{first['id']}", cookies=alice)
     assert await store.owner_tags(ds, "alice") == [{"tag": "eu", "count": 1}]
     assert await store.owner_tags(ds, "bob") == [{"tag": "eu", "count": 1}]
+
+
+async def test_an_actor_without_id_counts_as_signed_out(ds):
+    nameless = {"ds_actor": ds.client.actor_cookie({"name": "no id"})}
+    requests = [
+        ("post", API, {"url": "/data"}),
+        ("post", "/-/l/api/links", {"target": "/data"}),
+        ("post", "/-/bookmarks/api/scan", None),
+        ("post", "/-/bookmarks/api/import", {"bookmarks": []}),
+        ("get", "/-/bookmarks/api/export", None),
+    ]
+    for method, path, body in requests:
+        kwargs = {"json": body} if body is not None else {}
+        response = await getattr(ds.client, method)(path, cookies=nameless, **kwargs)
+        assert response.status_code == 403, path
+        assert response.json()["ok"] is False
