@@ -331,3 +331,16 @@ async def test_out_of_range_expiry_is_a_400(ds, alice):
                                         json={"target": "/data", "expires_at": moment})
         assert response.status_code == 400
         assert "expires_at" in response.json()["errors"][0]
+
+
+async def test_default_deny_turns_the_signed_in_default_off(tmp_path, data_db):
+    ds = await make_datasette(tmp_path, files=[data_db], default_deny=True)
+    try:
+        alice = cookies_for(ds, "alice")
+        link = await ds.client.post(API, json={"target": "/data"}, cookies=alice)
+        assert link.status_code == 403
+        mark = await ds.client.post("/-/bookmarks/api/bookmarks", json={"url": "/data"},
+                                    cookies=alice)
+        assert mark.status_code == 403
+    finally:
+        close(ds)
