@@ -64,13 +64,7 @@ async def fetch_row(datasette, database, table, pk_values):
         db = datasette.get_database(database)
     except KeyError:
         return None
-    pks = await db.primary_keys(table) or ["rowid"]
-    if len(pks) != len(pk_values):
-        return None
-    where = " and ".join(f"[{pk}] = ?" for pk in pks)
-    rows = await db.execute(f"select * from [{table}] where {where}", list(pk_values))
-    row = rows.first()
-    return None if row is None else dict(row)
+    return await store.fetch_row(db, table, pk_values)
 
 
 async def payload_for(datasette, event):

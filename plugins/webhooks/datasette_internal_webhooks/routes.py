@@ -688,14 +688,14 @@ async def receive(datasette, request):
     if not await verify_incoming(datasette, row, headers, body):
         return json_error(401, "Unauthorized")
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")
+        payload = json.loads(text)
     except (ValueError, UnicodeDecodeError):
-        return json_error(400, "Body is not valid JSON")
+        return json_error(400, "Body is not valid UTF-8 JSON")
     message_id = incoming_message_id(row["scheme"], headers)
     if message_id is not None and len(message_id) > 200:
         return json_error(400, "Message id is too long")
     received_at = clock.now()
-    text = body.decode()
     received_id = await store.store_received(
         state.db, row["id"], message_id, received_at, content_type, text
     )

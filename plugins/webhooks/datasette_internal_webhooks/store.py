@@ -4,6 +4,7 @@
 import json
 import sqlite3
 
+from datasette.utils import escape_sqlite
 from datasette_internal_db import clock
 
 ENDPOINTS = "datasette_internal_webhooks_endpoints"
@@ -452,16 +453,28 @@ async def prune_incoming(db, received_cutoff, seen_cutoff):
     return await db.execute_write_fn(write)
 
 
-# --- user database (only for operator-configured incoming targets) -----------------------------
+# --- user databases: the row of an update-row event, operator-configured incoming targets ------
+
+
+async def fetch_row(db, table, pk_values):
+    """The row whose primary key (or rowid) values are ``pk_values``, or None."""
+    pks = await db.primary_keys(table) or ["rowid"]
+    if len(pks) != len(pk_values):
+        return None
+    where = " and ".join(f"{escape_sqlite(pk)} = ?" for pk in pks)
+    rows = await db.execute(f"select * from {escape_sqlite(table)} where {where}", list(pk_values))
+    row = rows.first()
+    return None if row is None else dict(row)
 
 
 def insert_into_target_sql(conn, table, row):
+    table = escape_sqlite(table)
     conn.execute(
-        f"create table if not exists [{table}] (id integer primary key, received_at text,"
+        f"create table if not exists {table} (id integer primary key, received_at text,"
         " incoming_slug text, message_id text, payload text)"
     )
     conn.execute(
-        f"insert into [{table}] (received_at, incoming_slug, message_id, payload)"
+        f"insert into {table} (received_at, incoming_slug, message_id, payload)"
         " values (:received_at, :incoming_slug, :message_id, :payload)",
         row,
     )

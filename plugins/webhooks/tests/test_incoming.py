@@ -224,3 +224,12 @@ async def test_operator_configured_target_table_gets_a_row(make_ds, data_db):
     rows = conn.execute("select incoming_slug, message_id, payload from inbox").fetchall()
     conn.close()
     assert rows == [("partner", "msg_t", '{"order": 7}')]
+
+
+async def test_verified_body_that_is_not_utf8_json_is_a_400(ds):
+    _, token = await create_incoming(ds, "bearer-in", "bearer")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    for body in ('{"a": 1}'.encode("utf-16"), b"\xff{}", b"not json"):
+        response = await ds.client.post("/-/webhooks/in/bearer-in", content=body, headers=headers)
+        assert response.status_code == 400
+    assert await stored_count(ds) == 0

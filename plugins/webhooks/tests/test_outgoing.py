@@ -458,3 +458,23 @@ async def test_worker_loop_restarts_after_an_error(ds, receiver, caplog):
     await insert(ds, "after the crash")
     await idle(ds)
     receiver.wait_for(1)
+
+
+async def test_delete_row_and_create_table_payloads(ds, receiver):
+    await create_endpoint(ds, receiver.url, event_types=["delete-row", "create-table"])
+    response = await ds.client.post("/data/species/1/-/delete", cookies=root_cookies(ds))
+    assert response.status_code == 200, response.text
+    response = await ds.client.post(
+        "/data/-/create",
+        json={"table": "birds", "columns": [{"name": "id", "type": "integer"}], "pk": "id"},
+        cookies=root_cookies(ds),
+    )
+    assert response.status_code == 201, response.text
+    await idle(ds)
+    payloads = sorted(
+        (json.loads(r["body"]) for r in receiver.wait_for(2)), key=lambda p: p["type"]
+    )
+    assert [p["type"] for p in payloads] == ["create-table", "delete-row"]
+    assert payloads[0]["data"]["table"] == "birds"
+    assert "CREATE TABLE" in payloads[0]["data"]["schema"]
+    assert payloads[1]["data"] == {"database": "data", "table": "species", "pks": ["1"]}
