@@ -49,16 +49,17 @@ def actor_id(actor):
     return None if not isinstance(actor, dict) else actor.get("id")
 
 
-async def verdicts(datasette, actor, database, table=""):
-    """{action: bool} for the three comment actions on a target, each including the view checks.
+async def verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS):
+    """{action: bool} for comment ``actions`` on a target, each including the view checks.
 
     Two permission queries at most (Datasette caches them for the request).
     """
-    denied = dict.fromkeys(COMMENT_ACTIONS, False)
+    actions = list(dict.fromkeys([VIEW, *actions]))
+    denied = dict.fromkeys(actions, False)
     if database not in datasette.databases:
         return denied
     database_verdicts = await datasette.allowed_many(
-        actions=["view-database", *([] if table else COMMENT_ACTIONS)],
+        actions=["view-database", *([] if table else actions)],
         resource=DatabaseResource(database),
         actor=actor,
     )
@@ -68,7 +69,7 @@ async def verdicts(datasette, actor, database, table=""):
         found = database_verdicts
     else:
         found = await datasette.allowed_many(
-            actions=["view-table", *COMMENT_ACTIONS],
+            actions=["view-table", *actions],
             resource=TableResource(database, table),
             actor=actor,
         )
@@ -76,12 +77,12 @@ async def verdicts(datasette, actor, database, table=""):
             return denied
     if not found[VIEW]:
         return denied
-    return {action: found[action] for action in COMMENT_ACTIONS}
+    return {action: found[action] for action in actions}
 
 
 async def can(datasette, actor, action, database, table=""):
     """May ``actor`` perform ``action`` on comments of this target? Always includes viewing it."""
-    return (await verdicts(datasette, actor, database, table))[action]
+    return (await verdicts(datasette, actor, database, table, [action]))[action]
 
 
 async def visible_scope(datasette, actor):
