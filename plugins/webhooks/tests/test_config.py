@@ -52,8 +52,10 @@ async def test_bad_config_stops_startup(tmp_path, data_db):
     bad_configs = [
         {"allow_networks": ["not-a-network"]},
         {"endpoints": [{"name": "x", "url": "http://169.254.169.254/"}]},
-        {"endpoints": [{"url": "https://example.com/"}]},
-        {"endpoints": [{"name": "x", "url": "https://example.com/", "secret": "nope"}]},
+        dict(ALLOW_LOOPBACK, endpoints=[{"url": "http://127.0.0.1:9/"}]),
+        dict(
+            ALLOW_LOOPBACK, endpoints=[{"name": "x", "url": "http://127.0.0.1:9/", "secret": "no"}]
+        ),
         {"incoming_targets": {"in": {"database": "missing", "table": "t"}}},
         {"timeout_seconds": -1},
     ]
