@@ -96,11 +96,12 @@ def optional_text(data, key, max_length=MAX_TEXT):
 
 
 def page_args(request):
-    try:
-        before = int(request.args["before"]) if request.args.get("before") else None
-    except ValueError:
-        raise InvalidInput("before must be an integer") from None
-    return before
+    value = request.args.get("before")
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise InvalidInput("before must be a row id")
+    return int(value)
 
 
 # --- endpoint validation -----------------------------------------------------------------------
@@ -835,8 +836,8 @@ routes = [
     (rf"^{ENDPOINT}/attempts$", api_endpoint_attempts),
     (rf"^{ENDPOINT}/redeliver-failed$", api_recover),
     (rf"^{API}/redeliver-failed$", api_recover),
-    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]+)$", api_delivery),
-    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]+)/redeliver$", api_delivery_redeliver),
+    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]{{1,18}})$", api_delivery),
+    (rf"^{API}/deliveries/(?P<delivery_id>[0-9]{{1,18}})/redeliver$", api_delivery_redeliver),
     (rf"^{API}/incoming$", api_incoming_list),
     (rf"^{INCOMING}$", api_incoming),
     (rf"^{INCOMING}/delete$", api_incoming_delete),

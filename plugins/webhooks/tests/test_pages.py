@@ -72,3 +72,18 @@ async def test_menu_links_to_webhooks_only_for_permitted_actors(ds):
     assert 'href="/-/webhooks"' in root_page.text
     alice_page = await ds.client.get("/", cookies=cookies_for(ds, "alice"))
     assert 'href="/-/webhooks"' not in alice_page.text
+
+
+async def test_odd_ids_and_pages_are_4xx_not_500(ds, receiver):
+    endpoint, _ = await create_endpoint(ds, receiver.url)
+    paths = [
+        "/-/webhooks/api/deliveries/99999999999999999999999",
+        "/-/webhooks/api/deliveries/12",
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/attempts?before=99999999999999999999999",
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?before=-1",
+        "/-/webhooks/api/endpoints/ep_ffff",
+        "/-/webhooks/api/incoming/in_ffff/received",
+    ]
+    for path in paths:
+        response = await ds.client.get(path, cookies=root_cookies(ds))
+        assert 400 <= response.status_code < 500, path
