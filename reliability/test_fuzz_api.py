@@ -372,6 +372,7 @@ def test_fuzz_webhooks_left_the_server_clean(fuzz_server):
 
 ALL_WRITES = COMMENT_WRITES + BOOKMARK_WRITES + WEBHOOK_WRITES
 ALL_READS = COMMENT_READS + BOOKMARK_READS + WEBHOOK_READS
+SWEEP_IDS = ["0", "9" * 25, "١", "1e3", "%2e%2e", "0" * 300, "\u202eevil", "../../etc/passwd", "\n"]
 WRONG_VALUES = [None, True, 10**30, -1, 1e308, [], ["x"], {"a": 1}, "\ud800", "x" * 70_000]
 
 
@@ -387,7 +388,7 @@ def test_fuzz_sweep_odd_path_parameters(fuzz_server):
     for template, kind, _ in ALL_WRITES + ALL_READS:
         if kind is None:
             continue
-        for value in ODD_IDS + ODD_TEXT[4:]:
+        for value in SWEEP_IDS:
             path = template.format(urllib.parse.quote(value, safe=""))
             for actor in ("anonymous", "alice", "root"):
                 method = "GET" if (template, kind) in {(t, k) for t, k, _ in ALL_READS} else "POST"

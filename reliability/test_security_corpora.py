@@ -23,7 +23,7 @@ from reliability_helpers import (
     tracebacks,
 )
 
-SECRET_TEXT = "launch-code-1234"  # a value in the private table's only row
+PRIVATE_ROW_VALUE = "launch-code-1234"  # a value in the private table's only row
 PRIVATE_COMMENT = "private-comment-about-the-secret-table"
 
 
@@ -308,7 +308,7 @@ def test_nothing_about_the_private_table_leaks(server, actor):
     leaks = []
     for path in reads_for(server):
         response = request(server, "GET", path, actor)
-        for secret in (SECRET_TEXT, PRIVATE_COMMENT, "/data/secret"):
+        for secret in (PRIVATE_ROW_VALUE, PRIVATE_COMMENT, "/data/secret"):
             if secret in response.text:
                 leaks.append((path, secret))
         if path.startswith("/-/l/"):

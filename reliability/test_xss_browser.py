@@ -42,8 +42,10 @@ def store_payloads(server):
             for n, payload in enumerate(XSS_PAYLOADS)
         ]
         pages += [("alice", "/-/comments"), ("bob", "/-/comments/inbox")]
-        pages += [("alice", f"/-/comments/threads/{thread['id']}") for thread in threads[:3]]
-        pages += [("alice", f"/data/species/{row}") for row in range(1, 6)]
+        pages += [
+            ("alice", f"/-/comments/threads/{threads[0]['id']}"),
+            ("alice", "/data/species/1"),
+        ]
         for n, payload in enumerate(XSS_PAYLOADS):
             create_bookmark(
                 http, alice, f"/data/species?xss={n}", title=payload, note=payload, shared=True
@@ -55,7 +57,7 @@ def store_payloads(server):
             for n, payload in enumerate(XSS_PAYLOADS)
         ]
         pages += [("root", "/-/webhooks")]
-        pages += [("root", f"/-/webhooks/endpoints/{e['id']}") for e in endpoints[:3]]
+        pages += [("root", f"/-/webhooks/endpoints/{endpoints[0]['id']}")]
         response = http.post(
             "/-/webhooks/api/incoming",
             json={"slug": "xss-in", "scheme": "bearer", "description": XSS_PAYLOADS[0]},
@@ -118,7 +120,7 @@ def test_no_stored_payload_runs_in_the_browser(stored):
                 response = page.goto(server.url + path, wait_until="load")
                 assert response.status == 200, (path, response.status)
                 page.mouse.move(10, 10)
-                page.wait_for_timeout(150)
+                page.wait_for_timeout(50)
                 if page.evaluate("() => window.__xss") is not None:
                     ran.append((path, page.evaluate("() => window.__xss")))
                 # The page source, not only its visible text: settings show values in inputs.
