@@ -233,3 +233,28 @@ async def test_verified_body_that_is_not_utf8_json_is_a_400(ds):
         response = await ds.client.post("/-/webhooks/in/bearer-in", content=body, headers=headers)
         assert response.status_code == 400
     assert await stored_count(ds) == 0
+
+
+async def test_bad_incoming_input_is_a_400(ds):
+    cases = [
+        {"slug": 5, "scheme": "standard"},
+        {"slug": "partner", "scheme": "md5"},
+        {"slug": "partner"},
+        {"slug": "partner", "scheme": "standard", "description": ["x"]},
+        {"slug": "partner", "scheme": "standard", "secret": "mine"},
+    ]
+    for body in cases:
+        response = await ds.client.post(
+            "/-/webhooks/api/incoming", json=body, cookies=root_cookies(ds)
+        )
+        assert response.status_code == 400, body
+    listing = await ds.client.get("/-/webhooks/api/incoming", cookies=root_cookies(ds))
+    assert listing.json()["incoming"] == []
+    await create_incoming(ds, "partner", "standard")
+    taken = await ds.client.post(
+        "/-/webhooks/api/incoming",
+        json={"slug": "partner", "scheme": "bearer"},
+        cookies=root_cookies(ds),
+    )
+    assert taken.status_code == 400
+    assert "taken" in taken.json()["errors"][0]

@@ -106,6 +106,16 @@ async def test_bad_endpoint_input_is_a_400_and_stores_nothing(ds, receiver):
         {"url": receiver.url, "event_types": "*", "colour": "blue"},
         {"url": receiver.url, "description": "x" * 501},
         {"url": "http://user:pw@127.0.0.1/"},
+        {"url": 5},
+        {"url": None},
+        {"url": receiver.url, "event_types": [1]},
+        {"url": receiver.url, "event_types": {"a": 1}},
+        {"url": receiver.url, "database": 5},
+        {"url": receiver.url, "table": ["x"]},
+        {"url": receiver.url, "active": "yes"},
+        {"url": receiver.url + "x" * 2000},
+        {"url": "http://127.0.0.1:99999/"},
+        {"url": "http://[::1/"},
     ]
     for body in cases:
         response = await ds.client.post(
