@@ -12,7 +12,7 @@ from datasette.database import QueryInterrupted
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, audit, clock
-from datasette_internal_db.web import json_error, read_json_object
+from datasette_internal_db.web import MAX_BODY_BYTES, json_error
 
 from . import access, store
 from .access import ADD, MODERATE, VIEW
@@ -51,7 +51,13 @@ def not_found(what=NOT_VISIBLE):
     return ApiError(404, what)
 
 
+FORM_FLAG = "datasette_internal_comments_form"
+
+
 def is_form(request):
+    """Was this a browser form post? Known once ``read_input`` has looked at the body."""
+    if FORM_FLAG in request.scope:
+        return request.scope[FORM_FLAG]
     content_type = request.headers.get("content-type", "")
     return content_type.startswith("application/x-www-form-urlencoded")
 
@@ -74,16 +80,32 @@ def safe_next(value, fallback):
 
 
 async def read_input(request):
-    if is_form(request):
-        body = await request.post_body()
+    """The request's fields from a JSON object or a form body; ``{}`` for an empty body.
+
+    ``curl -d '{...}'`` labels JSON as a form, so a body starting with ``{`` is read as JSON
+    whatever its content type says.
+    """
+    body = await request.post_body()
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES} bytes")
+    form = is_form(request) and not body.lstrip().startswith(b"{")
+    request.scope[FORM_FLAG] = form
+    if form:
         if len(body) > MAX_FORM_BYTES:
             raise InvalidInput(f"Request body is larger than {MAX_FORM_BYTES} bytes")
         try:
-            pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+            return dict(urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
             raise InvalidInput("Form body is not valid UTF-8") from None
-        return dict(pairs)
-    return await read_json_object(request)
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"Request body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("Request body must be a JSON object")
+    return data
 
 
 def route(handler):

@@ -840,3 +840,21 @@ async def test_tokens_work_and_restricted_tokens_need_the_comment_actions(ds, as
         headers=reader,
     )
     assert refused.status_code == 403
+
+
+async def test_curl_style_requests(as_actor):
+    """curl -d sends JSON labelled as a form, and curl -X POST sends no body at all."""
+    alice = as_actor("alice")
+    response = await alice.post(
+        "/-/comments/api/threads",
+        content=b'{"database": "data", "table": "items", "body": "From curl"}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200, response.text
+    thread_id = response.json()["thread"]["id"]
+    resolved = await alice.post(f"/-/comments/api/threads/{thread_id}/resolve", content=b"")
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["thread"]["resolved"] is True
+    empty = await alice.post("/-/comments/api/threads", content=b"")
+    assert empty.status_code == 400
+    assert "'database' is required" in empty.json()["errors"][0]
