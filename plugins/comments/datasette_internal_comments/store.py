@@ -280,13 +280,17 @@ async def get_comment(datasette, comment_id):
 
 
 async def threads_for_target(datasette, database, table="", column="", row_key=""):
-    """Threads on exactly one target; with a ``row_key`` also the threads on that row's cells."""
+    """Threads on one target and on the targets inside it.
+
+    A row includes its cells, a table its columns; a ``column`` narrows to that column (or, with
+    a ``row_key``, that cell). Threads on rows are never part of a table's list.
+    """
     sql = (
         f"select {THREAD_COLUMNS} from {THREADS} t"
         " where t.database_name = :database and t.table_name = :table and t.row_key = :row_key"
     )
     params = {"database": database, "table": table, "row_key": row_key, "column": column}
-    if not row_key:
+    if column:
         sql += " and t.column_name = :column"
     sql += " order by t.id"
     rows = await internal(datasette).execute(sql, params)

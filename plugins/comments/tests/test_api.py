@@ -64,9 +64,20 @@ async def test_row_label_and_several_threads_per_row(as_actor):
     alice = as_actor("alice")
     first = await alice.new_thread("one", table="items", row=["1"])
     second = await alice.new_thread("two", table="items", row=["1"], column="price")
+    third = await alice.new_thread("three", table="items", row=["1"], column="name")
+    table = await alice.new_thread("table", table="items")
+    column = await alice.new_thread("column", table="items", column="price")
     assert first["target"]["label"] == "apple"
-    response = await alice.get("/-/comments/api/threads?database=data&table=items&row=1")
-    assert [t["id"] for t in response.json()["threads"]] == [first["id"], second["id"]]
+
+    async def listed(query):
+        response = await alice.get("/-/comments/api/threads?database=data&" + query)
+        return [t["id"] for t in response.json()["threads"]]
+
+    assert await listed("table=items&row=1") == [first["id"], second["id"], third["id"]]
+    assert await listed("table=items&row=1&column=price") == [second["id"]]
+    assert await listed("table=items") == [table["id"], column["id"]]
+    assert await listed("table=items&column=price") == [column["id"]]
+    assert await listed("") == []
 
 
 async def test_reply_mentions_and_inbox(as_actor):
@@ -702,6 +713,14 @@ async def test_pages_render(as_actor):
     assert "Page test" in (await bob.get("/-/comments")).text
     inbox = await bob.get("/-/comments/inbox")
     assert "Page test" in inbox.text and "Mark all read" in inbox.text
+    entry_id = (await bob.get("/-/comments/api/inbox")).json()["entries"][0]["inbox_id"]
+    marked = await bob.post(
+        "/-/comments/api/inbox/read",
+        content=f"ids={entry_id}&next=%2F-%2Fcomments%2Finbox".encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert marked.status_code == 303 and marked.headers["location"] == "/-/comments/inbox"
+    assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 0
     row_page = await bob.get("/data/items/1")
     assert 'class="comments-panel"' in row_page.text and "Page test" in row_page.text
     assert "comments.js" in row_page.text
