@@ -1,0 +1,23 @@
+"""Hypothesis profiles for the fuzz tests, chosen by FUZZ_PROFILE: ``short`` (the default, run
+inside `nox -s tests`) or ``long`` (`nox -s fuzz`). Imported by the fuzz test modules.
+
+Not a conftest.py on purpose: `nox -s tests(package='all')` runs every package's tests in one
+pytest process, where the last conftest.py loaded is the module named ``conftest`` that the
+plugins' ``from conftest import ...`` lines get. A conftest here would shadow theirs.
+"""
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+# Requests go to a real server, so an example takes milliseconds, not microseconds; huge bodies
+# are generated on purpose. No example database: the suite must not write into the repository.
+COMMON = {
+    "deadline": None,
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+}
+settings.register_profile("short", max_examples=60, **COMMON)
+settings.register_profile("long", max_examples=1500, **COMMON)
+PROFILE = os.environ.get("FUZZ_PROFILE", "short")
+settings.load_profile(PROFILE)
