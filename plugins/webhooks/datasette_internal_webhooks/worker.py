@@ -25,7 +25,7 @@ JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 2048
 RESTART_DELAY = 1.0
-PAUSED_CHECK_INTERVAL = 0.5
+SETTINGS_CHECK_INTERVAL = 0.5
 PRUNE_INTERVAL = 3600
 USER_AGENT = "datasette-internal-webhooks"
 
@@ -64,7 +64,6 @@ class Worker:
         self.state = state
         self.options = state.options
         self._wake = asyncio.Event()
-        self._written = asyncio.Event()
         self._queued = {}  # endpoint id -> deque of due rows taken from the table, not yet sent
         self._queued_ids = set()
         self._prefetch = self.options.concurrency_per_endpoint * 4
@@ -78,7 +77,7 @@ class Worker:
         self._pruned_at = None
         self._tasks = set()
         self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
-        self._paused = (False, 0.0)  # (value, monotonic time read)
+        self._settings = {}  # runtime setting -> (value, monotonic time read)
 
     def wake(self):
         self._wake.set()
@@ -111,7 +110,7 @@ class Worker:
             try:
                 while True:
                     await self._maybe_prune()
-                    if not await self._is_paused():
+                    if not await self._setting("paused"):
                         await self._launch_due(session)
                     await self._sleep()
             finally:
@@ -126,11 +125,12 @@ class Worker:
                 self._queued.clear()
                 self._queued_ids.clear()
 
-    async def _is_paused(self):
-        value, read_at = self._paused
-        if time.monotonic() - read_at > PAUSED_CHECK_INTERVAL:
-            value = await settings.get(self.state.datasette, "paused")
-            self._paused = (value, time.monotonic())
+    async def _setting(self, key):
+        """A runtime setting, read at most every SETTINGS_CHECK_INTERVAL seconds."""
+        value, read_at = self._settings.get(key, (None, None))
+        if read_at is None or time.monotonic() - read_at > SETTINGS_CHECK_INTERVAL:
+            value = await settings.get(self.state.datasette, key)
+            self._settings[key] = (value, time.monotonic())
         return value
 
     def _url_problem(self, url):
@@ -288,7 +288,7 @@ class Worker:
         if not self._outcomes:
             return
         batch, self._outcomes = self._outcomes, []
-        disable_after = await settings.get(self.state.datasette, "disable_after_hours") * 3600
+        disable_after = await self._setting("disable_after_hours") * 3600
         now = clock.now()
         try:
             disabled = await self.state.db.execute_write_fn(
@@ -303,7 +303,6 @@ class Worker:
             for endpoint_id, reason in disabled:
                 log.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
             await self.state.reload_endpoints()
-        self._written.set()
         self.wake()
 
     async def _maybe_prune(self):

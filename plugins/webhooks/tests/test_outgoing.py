@@ -4,8 +4,8 @@ import json
 from conftest import create_endpoint, idle, root_cookies, signed_by
 from datasette_internal_db import get_internal_db
 from datasette_internal_webhooks.worker import (
-    PAUSED_CHECK_INTERVAL,
     RETRY_DELAYS,
+    SETTINGS_CHECK_INTERVAL,
     parse_retry_after,
     retry_delay,
 )
@@ -381,7 +381,7 @@ async def test_global_pause_holds_deliveries(ds, receiver):
     await ds.client.post(
         "/-/internal/settings", json=dict(setting, value=True), cookies=root_cookies(ds)
     )
-    await asyncio.sleep(PAUSED_CHECK_INTERVAL + 0.2)
+    await asyncio.sleep(SETTINGS_CHECK_INTERVAL + 0.2)
     await insert(ds, "held")
     await asyncio.sleep(0.3)
     assert receiver.received == []
