@@ -15,7 +15,8 @@ STATIC = "datasette_internal_comments"
 def js_urls(view_name, datasette):
     if view_name not in PAGES_WITH_COMMENTS:
         return []
-    return [{"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": False}]
+    # A module script is deferred: it never holds up the rendering of the table.
+    return [{"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": True}]
 
 
 def css_urls(view_name, datasette):
