@@ -9,7 +9,7 @@ from datasette_internal_db import InvalidInput, clock, secrets
 from . import store
 from .config import load_options
 from .names import PLUGIN
-from .routes import clean_endpoint
+from .outgoing import clean_endpoint
 from .runtime import State, get_state, secret_name, set_state
 from .signing import InvalidSecret, new_secret, secret_key
 from .worker import Worker

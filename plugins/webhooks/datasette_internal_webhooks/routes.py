@@ -2,32 +2,35 @@
 
 import datetime
 import json
-import logging
 import re
-import secrets as random
-from fnmatch import fnmatchcase
 
 from datasette import Forbidden
 from datasette.utils.asgi import Response
-from datasette_internal_db import InvalidInput, audit, clock, jobs, secrets
+from datasette_internal_db import InvalidInput, audit, clock, secrets
 from datasette_internal_db.web import json_error, read_json_object
 
 from . import store
 from .config import settings
-from .events import TEST_EVENT, WebhookReceivedEvent, encode_payload, new_message_id
+from .events import WebhookReceivedEvent
+from .incoming import (
+    create_incoming_record,
+    incoming_message_id,
+    insert_into_target,
+    new_incoming_secret,
+    verify_incoming,
+)
 from .names import MANAGE, PLUGIN, VIEW_LOG
+from .outgoing import (
+    clean_endpoint,
+    create_endpoint_record,
+    optional_text,
+    rotate_endpoint_secret,
+    send_test_event,
+    start_recovery,
+)
 from .runtime import get_state, incoming_secret_name, secret_name
-from .signing import new_secret, verify_github, verify_standard
-from .ssrf import UnsafeURL, check_hostname, check_url
 
-log = logging.getLogger("datasette_internal_webhooks")
-
-
-MAX_EVENT_TYPES = 50
-MAX_TEXT = 500
 PAGE_SIZE = 50
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
-SCHEMES = ("standard", "github", "bearer")
 
 
 # --- shared helpers ----------------------------------------------------------------------------
@@ -42,10 +45,6 @@ async def allowed(datasette, request, action):
 
 def denied(action):
     return json_error(403, f"Permission denied: {action} is required")
-
-
-def actor_id(request):
-    return (request.actor or {}).get("id")
 
 
 def not_found(what):
@@ -86,15 +85,6 @@ def parse_since(value):
     raise InvalidInput("since is required: an ISO-8601 time or a unix timestamp")
 
 
-def optional_text(data, key, max_length=MAX_TEXT):
-    value = data.get(key)
-    if value is None or value == "":
-        return None if key != "description" else ""
-    if not isinstance(value, str) or len(value) > max_length:
-        raise InvalidInput(f"{key} must be a string of at most {max_length} characters")
-    return value
-
-
 def page_args(request):
     value = request.args.get("before")
     if not value:
@@ -107,171 +97,12 @@ def page_args(request):
 # --- endpoint validation -----------------------------------------------------------------------
 
 
-def clean_event_types(value, known):
-    if isinstance(value, str):
-        value = [part for part in re.split(r"[\s,]+", value) if part]
-    if not isinstance(value, list) or not value or len(value) > MAX_EVENT_TYPES:
-        raise InvalidInput(f"event_types must be a list of 1 to {MAX_EVENT_TYPES} event names")
-    cleaned = []
-    for pattern in value:
-        if not isinstance(pattern, str) or not pattern or len(pattern) > 100:
-            raise InvalidInput("Each event type is a non-empty string")
-        if not any(fnmatchcase(name, pattern) for name in known):
-            raise InvalidInput(
-                f"{pattern!r} matches no registered event; known: {', '.join(sorted(known))}"
-            )
-        cleaned.append(pattern)
-    return list(dict.fromkeys(cleaned))
-
-
-async def clean_url(state, url):
-    options = state.options
-    try:
-        parts = check_url(url, options.allow_networks, options.https_only)
-        await check_hostname(parts.hostname, options.allow_networks)
-    except UnsafeURL as error:
-        raise InvalidInput(str(error)) from None
-    return url
-
-
-async def clean_endpoint(state, data, partial):
-    """The columns to write for create (``partial=False``) or update, validated."""
-    changes = {}
-    if "url" in data or not partial:
-        changes["url"] = await clean_url(state, data.get("url"))
-    if "description" in data or not partial:
-        changes["description"] = optional_text(data, "description") or ""
-    if "event_types" in data or not partial:
-        changes["event_types"] = clean_event_types(
-            data.get("event_types", ["*"]), state.event_names
-        )
-    if "database" in data or not partial:
-        changes["filter_database"] = optional_text(data, "database", 200)
-    if "table" in data or not partial:
-        changes["filter_table"] = optional_text(data, "table", 200)
-    if "active" in data:
-        if not isinstance(data["active"], bool):
-            raise InvalidInput("active must be true or false")
-        changes["active"] = int(data["active"])
-        if data["active"]:
-            changes.update(disabled_reason=None, disabled_at=None, failing_since=None)
-        else:
-            changes.update(disabled_reason="Disabled by an operator", disabled_at=clock.iso())
-    unknown = set(data) - {"url", "description", "event_types", "database", "table", "active"}
-    if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
-    return changes
-
-
 def endpoint_json(endpoint, counts=None):
     result = dict(endpoint)
     result["managed_by_config"] = result.pop("config_key") is not None
     if counts is not None:
         result["deliveries"] = counts.get(endpoint["id"], {})
     return result
-
-
-async def create_endpoint_record(datasette, state, data, actor):
-    changes = await clean_endpoint(state, data, partial=False)
-    endpoint_id = "ep_" + random.token_hex(8)
-    secret = new_secret()
-    now = clock.iso()
-    endpoint = dict(
-        changes,
-        id=endpoint_id,
-        active=1,
-        created_by=(actor or {}).get("id"),
-        created_at=now,
-        updated_at=now,
-    )
-    await secrets.store(datasette, PLUGIN, secret_name(endpoint_id), secret)
-    await store.insert_endpoint(state.db, endpoint)
-    await state.reload_endpoints()
-    await audit.record(
-        datasette,
-        PLUGIN,
-        "endpoint-create",
-        actor=actor,
-        resource=f"endpoint/{endpoint_id}",
-        details={"url": endpoint["url"], "event_types": endpoint["event_types"]},
-    )
-    return await store.get_endpoint(state.db, endpoint_id), secret
-
-
-async def rotate_endpoint_secret(datasette, state, endpoint, actor):
-    try:
-        current = await secrets.read(datasette, PLUGIN, secret_name(endpoint["id"]))
-    except secrets.SecretsUnreadable:
-        # The key it was encrypted with is gone: rotating is the way out, with no grace period.
-        current = None
-    secret = new_secret()
-    grace_seconds = state.options.rotation_grace_hours * 3600
-    previous_name = secret_name(endpoint["id"], previous=True)
-    if current is None:
-        await secrets.delete(datasette, PLUGIN, previous_name)
-    else:
-        await secrets.store(datasette, PLUGIN, previous_name, current)
-    await secrets.store(datasette, PLUGIN, secret_name(endpoint["id"]), secret)
-    await store.update_endpoint(
-        state.db,
-        endpoint["id"],
-        {"previous_secret_expires_at": clock.now() + grace_seconds, "updated_at": clock.iso()},
-    )
-    state.forget_keys(endpoint["id"])
-    await state.reload_endpoints()
-    await audit.record(
-        datasette,
-        PLUGIN,
-        "endpoint-rotate-secret",
-        actor=actor,
-        resource=f"endpoint/{endpoint['id']}",
-        details={"grace_hours": state.options.rotation_grace_hours},
-    )
-    return secret
-
-
-async def send_test_event(state, endpoint, actor):
-    message_id = new_message_id()
-    payload = encode_payload(
-        TEST_EVENT,
-        clock.iso(),
-        (actor or {}).get("id"),
-        {"endpoint_id": endpoint["id"], "message": "A test event from Datasette"},
-    )
-    stored = await state.outbox.add(message_id, TEST_EVENT, payload, [endpoint["id"]])
-    if stored is False:
-        raise InvalidInput("The test event could not be stored; see the server log")
-    return message_id
-
-
-async def start_recovery(datasette, state, since, endpoint_id, actor):
-    """Requeue every failed delivery created since ``since`` as a core job; returns its id."""
-    db = state.db
-    total = await store.count_failed_since(db, since, endpoint_id)
-
-    async def work(job):
-        after_id = 0
-        while not await job.cancel_requested():
-            ids = await store.failed_delivery_ids(db, since, endpoint_id, after_id)
-            if not ids:
-                return
-            await store.requeue_deliveries(db, ids, clock.now())
-            state.wake_worker()
-            after_id = ids[-1]
-            await job.advance(len(ids))
-
-    job_id = await jobs.start(
-        datasette, PLUGIN, "redeliver-failed", work, actor_id=(actor or {}).get("id"), total=total
-    )
-    await audit.record(
-        datasette,
-        PLUGIN,
-        "redeliver-failed",
-        actor=actor,
-        resource=f"endpoint/{endpoint_id}" if endpoint_id else None,
-        details={"since": since, "job_id": job_id, "total": total},
-    )
-    return job_id, total
 
 
 # --- JSON API: outgoing ------------------------------------------------------------------------
@@ -464,56 +295,6 @@ async def api_recover(datasette, request, state):
 # --- JSON API: incoming ------------------------------------------------------------------------
 
 
-async def create_incoming_record(datasette, state, data, actor):
-    slug = data.get("slug")
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
-        raise InvalidInput("slug must be 3 to 64 characters: a-z, 0-9 and -, not starting with -")
-    scheme = data.get("scheme")
-    if scheme not in SCHEMES:
-        raise InvalidInput(f"scheme must be one of {', '.join(SCHEMES)}")
-    unknown = set(data) - {"slug", "scheme", "description"}
-    if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
-    incoming_id = "in_" + random.token_hex(8)
-    secret, token_hash = await new_incoming_secret(datasette, incoming_id, scheme)
-    now = clock.iso()
-    created = await store.insert_incoming(
-        state.db,
-        {
-            "id": incoming_id,
-            "slug": slug,
-            "scheme": scheme,
-            "description": optional_text(data, "description") or "",
-            "token_hash": token_hash,
-            "created_by": (actor or {}).get("id"),
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
-    if not created:
-        await secrets.delete(datasette, PLUGIN, incoming_secret_name(incoming_id))
-        raise InvalidInput(f"The slug {slug!r} is taken")
-    await audit.record(
-        datasette,
-        PLUGIN,
-        "incoming-create",
-        actor=actor,
-        resource=f"incoming/{incoming_id}",
-        details={"slug": slug, "scheme": scheme},
-    )
-    return store.incoming_from_row(await store.get_incoming(state.db, incoming_id)), secret
-
-
-async def new_incoming_secret(datasette, incoming_id, scheme):
-    """(secret to show once, token hash to store) for a new or rotated incoming endpoint."""
-    if scheme == "bearer":
-        token = secrets.new_token("whin_")
-        return token, secrets.hash_token(token)
-    secret = new_secret() if scheme == "standard" else random.token_urlsafe(32)
-    await secrets.store(datasette, PLUGIN, incoming_secret_name(incoming_id), secret)
-    return secret, None
-
-
 def incoming_json(datasette, request, incoming):
     path = datasette.urls.path(f"/-/webhooks/in/{incoming['slug']}")
     return dict(incoming, url=datasette.absolute_url(request, path))
@@ -644,30 +425,6 @@ async def read_body(request, limit):
     return b"".join(chunks)
 
 
-async def verify_incoming(datasette, row, headers, body):
-    scheme = row["scheme"]
-    if scheme == "bearer":
-        authorization = headers.get("authorization", "")
-        token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
-        return secrets.verify_token(token, row["token_hash"] or "")
-    try:
-        secret = await secrets.read(datasette, PLUGIN, incoming_secret_name(row["id"]))
-    except secrets.SecretsUnreadable as error:
-        log.error("Incoming webhook %r cannot verify: %s Rotate its secret.", row["slug"], error)
-        return False
-    if secret is None:
-        return False
-    if scheme == "standard":
-        return verify_standard(secret, headers, body, clock.now())
-    return verify_github(secret, headers, body)
-
-
-def incoming_message_id(scheme, headers):
-    if scheme == "github":
-        return headers.get("x-github-delivery") or None
-    return headers.get("webhook-id") or headers.get("idempotency-key") or None
-
-
 async def receive(datasette, request):
     state = get_state(datasette)
     row = await store.get_incoming_by_slug(state.db, request.url_vars["slug"])
@@ -715,24 +472,6 @@ async def receive(datasette, request):
         )
     )
     return Response.json({"ok": True, "id": received_id})
-
-
-async def insert_into_target(datasette, target, row, message_id, received_at, payload):
-    record = {
-        "received_at": clock.iso(received_at),
-        "incoming_slug": row["slug"],
-        "message_id": message_id,
-        "payload": json.dumps(payload),
-    }
-    try:
-        await datasette.get_database(target["database"]).execute_write_fn(
-            lambda conn: store.insert_into_target_sql(conn, target["table"], record)
-        )
-    except Exception:
-        # The payload is already kept in the internal DB; the sender must not retry for this.
-        log.exception(
-            "Could not copy incoming webhook into %s/%s", target["database"], target["table"]
-        )
 
 
 # --- UI ----------------------------------------------------------------------------------------
