@@ -8,7 +8,7 @@ span targets filter on it in SQL, so nothing outside the scope is ever read, cou
 import hashlib
 import json
 
-from datasette.utils import tilde_encode
+from datasette.utils import escape_sqlite, tilde_encode
 from datasette_internal_db import get_internal_db
 
 THREADS = "datasette_internal_comments_threads"
@@ -86,10 +86,10 @@ async def fetch_row(datasette, database, table, pk_values):
     pk_columns = ["rowid"] if use_rowid else pks
     if len(pk_values) != len(pk_columns):
         return None, pk_columns
-    where = " and ".join(f"[{column}] = ?" for column in pk_columns)
+    where = " and ".join(f"{escape_sqlite(column)} = ?" for column in pk_columns)
     select = "rowid, *" if use_rowid else "*"
     result = await db.execute(
-        f"select {select} from [{table}] where {where} limit 1", list(pk_values)
+        f"select {select} from {escape_sqlite(table)} where {where} limit 1", list(pk_values)
     )
     row = result.first()
     return (dict(row) if row is not None else None), pk_columns

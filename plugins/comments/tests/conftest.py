@@ -32,6 +32,8 @@ def make_files(tmp_path):
         insert into hidden values (1, 'classified label');
         create table quiet (id integer primary key, name text);
         insert into quiet values (1, 'quiet label');
+        create table "odd""table]" ("id""]" integer primary key, "v al" text);
+        insert into "odd""table]" values (1, 'odd value');
         """
     )
     conn.close()

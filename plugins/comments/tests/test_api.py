@@ -43,6 +43,7 @@ async def test_tables_are_created_with_the_plugin_prefix(ds):
         ({"table": "notes", "row": ["2"]}, "row", "2"),
         ({"table": "pairs", "row": ["x/y", "z,w"]}, "row", "x~2Fy,z~2Cw"),
         ({"table": "ITEMS", "row": ["1"]}, "row", "1"),
+        ({"table": 'odd"table]', "row": ["1"], "column": "v al"}, "cell", "1"),
     ],
 )
 async def test_threads_on_every_target_type(as_actor, target, expected_type, row):
@@ -51,12 +52,10 @@ async def test_threads_on_every_target_type(as_actor, target, expected_type, row
     assert thread["target"]["type"] == expected_type
     assert thread["target"]["row"] == row
     assert thread["comments"][0]["body"] == "First!"
-    listed = await alice.get(
-        "/-/comments/api/threads?database=data"
-        + (f"&table={thread['target']['table']}" if thread["target"]["table"] else "")
-        + (f"&column={target['column']}" if "column" in target and not row else "")
-        + (f"&row={row}" if row else "")
-    )
+    query = {"database": "data", "table": thread["target"]["table"] or "", "row": row or ""}
+    if "column" in target:
+        query["column"] = target["column"]
+    listed = await alice.get("/-/comments/api/threads", params=query)
     assert [t["id"] for t in listed.json()["threads"]] == [thread["id"]]
 
 
