@@ -81,6 +81,8 @@ async def fetch_row(datasette, database, table, pk_values):
     Returns ``(row, pk_columns)``; tables without a primary key are addressed by rowid.
     """
     db = datasette.get_database(database)
+    if not await db.table_exists(table):
+        return None, []
     pks = await db.primary_keys(table)
     use_rowid = not pks
     pk_columns = ["rowid"] if use_rowid else pks
