@@ -59,7 +59,7 @@ def m001_outgoing(db):
     )
     db.execute(
         "create index datasette_internal_webhooks_messages_created"
-        " on datasette_internal_webhooks_messages (created_at)"
+        " on datasette_internal_webhooks_messages (created_at, id)"
     )
     db.execute(
         "create index datasette_internal_webhooks_deliveries_due"

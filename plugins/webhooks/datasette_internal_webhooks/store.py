@@ -14,6 +14,7 @@ ATTEMPTS = "datasette_internal_webhooks_attempts"
 INCOMING = "datasette_internal_webhooks_incoming"
 RECEIVED = "datasette_internal_webhooks_received"
 SEEN = "datasette_internal_webhooks_seen"
+PRUNE_CHUNK = 2000
 
 ENDPOINT_FIELDS = (
     "url",
@@ -334,24 +335,47 @@ async def count_failed_since(db, since, endpoint_id=None):
     return (await db.execute(sql, {"since": since, "endpoint_id": endpoint_id})).single_value()
 
 
-async def prune_outgoing(db, cutoff):
-    """Drop attempts older than ``cutoff`` and finished deliveries (and their messages) too."""
-
-    def write(conn):
-        attempts = conn.execute(f"delete from {ATTEMPTS} where attempted_at < ?", [cutoff]).rowcount
-        deliveries = conn.execute(
-            f"delete from {DELIVERIES} where status != 'pending' and updated_at < ?", [cutoff]
+async def prune_outgoing(db, cutoff, chunk=PRUNE_CHUNK):
+    """Drop attempts older than ``cutoff``, and finished deliveries of messages older than it
+    (with the messages). In chunks, each its own short write, so the enqueue writes of user
+    requests never wait long behind a big prune."""
+    attempts = 0
+    while True:
+        deleted = (
+            await db.execute_write(
+                f"delete from {ATTEMPTS} where id in"
+                f" (select id from {ATTEMPTS} where attempted_at < ? limit ?)",
+                [cutoff, chunk],
+            )
         ).rowcount
-        # A finished delivery's attempts are no newer than its updated_at, so the attempts
-        # deleted above are all those of the deliveries just deleted.
-        conn.execute(
-            f"delete from {MESSAGES} where created_at < ? and not exists"
-            f" (select 1 from {DELIVERIES} d where d.message_id = {MESSAGES}.id)",
-            [cutoff],
-        )
-        return attempts, deliveries
+        attempts += deleted
+        if deleted < chunk:
+            break
 
-    return await db.execute_write_fn(write)
+    def prune_messages(conn, after):
+        rows = conn.execute(
+            f"select created_at, id from {MESSAGES} where created_at < ?"
+            " and (created_at, id) > (?, ?) order by created_at, id limit ?",
+            [cutoff, after[0], after[1], chunk],
+        ).fetchall()
+        ids = [(message_id,) for _, message_id in rows]
+        deliveries = conn.executemany(
+            f"delete from {DELIVERIES} where message_id = ? and status != 'pending'", ids
+        ).rowcount
+        conn.executemany(
+            f"delete from {MESSAGES} where id = ?1 and not exists"
+            f" (select 1 from {DELIVERIES} where message_id = ?1)",
+            ids,
+        )
+        return (tuple(rows[-1]) if len(rows) == chunk else None), deliveries
+
+    deliveries, after = 0, (0, "")
+    while after is not None:
+        after, deleted = await db.execute_write_fn(
+            lambda conn, after=after: prune_messages(conn, after)
+        )
+        deliveries += deleted
+    return attempts, deliveries
 
 
 # --- incoming ----------------------------------------------------------------------------------
@@ -442,15 +466,26 @@ async def list_received(db, incoming_id, before_id=None, limit=50):
     return [dict(row) for row in rows]
 
 
-async def prune_incoming(db, received_cutoff, seen_cutoff):
-    def write(conn):
-        received = conn.execute(
-            f"delete from {RECEIVED} where received_at < ?", [received_cutoff]
-        ).rowcount
-        conn.execute(f"delete from {SEEN} where seen_at < ?", [seen_cutoff])
-        return received
-
-    return await db.execute_write_fn(write)
+async def prune_incoming(db, received_cutoff, seen_cutoff, chunk=PRUNE_CHUNK):
+    """Drop old received payloads and remembered message ids, in short writes."""
+    received = 0
+    for table, column, cutoff in (
+        (RECEIVED, "received_at", received_cutoff),
+        (SEEN, "seen_at", seen_cutoff),
+    ):
+        while True:
+            deleted = (
+                await db.execute_write(
+                    f"delete from {table} where rowid in"
+                    f" (select rowid from {table} where {column} < ? limit ?)",
+                    [cutoff, chunk],
+                )
+            ).rowcount
+            if table == RECEIVED:
+                received += deleted
+            if deleted < chunk:
+                break
+    return received
 
 
 # --- user databases: the row of an update-row event, operator-configured incoming targets ------

@@ -258,3 +258,24 @@ async def test_bad_incoming_input_is_a_400(ds):
     )
     assert taken.status_code == 400
     assert "taken" in taken.json()["errors"][0]
+
+
+async def test_received_payloads_are_pruned_after_retention(ds, fake_clock):
+    from datasette_internal_webhooks.worker import prune
+
+    incoming, token = await create_incoming(ds, "bearer-in", "bearer")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    for number in range(3):
+        response = await ds.client.post(
+            "/-/webhooks/in/bearer-in",
+            content=b"{}",
+            headers=dict(headers, **{"webhook-id": f"m{number}"}),
+        )
+        assert response.status_code == 200
+    fake_clock.advance(31 * 86400)
+    await prune(ds, get_internal_db(ds), fake_clock.value)
+    assert await stored_count(ds) == 0
+    seen = (
+        await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_seen")
+    ).single_value()
+    assert seen == 0

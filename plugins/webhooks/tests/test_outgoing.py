@@ -488,3 +488,26 @@ async def test_delete_row_and_create_table_payloads(ds, receiver):
     assert payloads[0]["data"]["table"] == "birds"
     assert "CREATE TABLE" in payloads[0]["data"]["schema"]
     assert payloads[1]["data"] == {"database": "data", "table": "species", "pks": ["1"]}
+
+
+async def test_pruning_in_chunks_keeps_pending_deliveries(ds, receiver, fake_clock):
+    from datasette_internal_webhooks import store
+
+    receiver.respond = lambda n: (200, {}, 0) if n < 5 else (500, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    for number in range(7):
+        await insert(ds, f"row {number}")
+    await idle(ds)
+    attempts_deleted, deliveries_deleted = await store.prune_outgoing(
+        get_internal_db(ds), fake_clock.value + 1, chunk=2
+    )
+    assert attempts_deleted == 7
+    assert deliveries_deleted == 5
+    remaining = await deliveries(ds, endpoint["id"])
+    assert [d["status"] for d in remaining] == ["pending", "pending"]
+    count = (
+        await get_internal_db(ds).execute(
+            "select count(*) from datasette_internal_webhooks_messages"
+        )
+    ).single_value()
+    assert count == 2
