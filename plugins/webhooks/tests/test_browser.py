@@ -1,5 +1,7 @@
 """Browser: create an endpoint, send a test event, see the attempt, redeliver it."""
 
+import datetime
+
 from datasette_internal_db.testing import serve
 from playwright.sync_api import expect, sync_playwright
 
@@ -64,4 +66,18 @@ def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiv
         expect(page.locator(".webhooks-attempts tbody tr.attempt-ok")).to_have_count(2)
         first, second = receiver.received
         assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+
+        # A 410 fails the next delivery and disables the endpoint; enable it, then redeliver
+        # every failed delivery since yesterday as a job with a progress bar.
+        receiver.respond = lambda number: (410, {}, 0) if number == 2 else (200, {}, 0)
+        page.click("text=Send test event")
+        receiver.wait_for(3)
+        expect(page.locator(".endpoint-state")).to_contain_text("410")
+        page.click("button:has-text('Enable')")
+        expect(page.locator(".endpoint-state")).to_have_text("active")
+        yesterday = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
+        page.fill("input[name=since]", yesterday.strftime("%Y-%m-%dT%H:%M"))
+        page.click("text=Redeliver failed")
+        expect(page.locator(".datasette-internal-job .job-text")).to_have_text("done: 1 / 1")
+        receiver.wait_for(4)
         browser.close()
