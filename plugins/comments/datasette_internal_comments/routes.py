@@ -363,7 +363,9 @@ async def threads_json(datasette, actor, threads):
     for thread in threads:
         database, table = thread["database_name"], thread["table_name"]
         allowed, enabled = await targets.get(database, table)
-        may_add, may_moderate = allowed[ADD], allowed[MODERATE]
+        # Writing needs an actor id (require_actor), whatever the configuration grants.
+        may_add = allowed[ADD] and me is not None
+        may_moderate = allowed[MODERATE] and me is not None
         thread_comments = []
         for comment in comments.get(thread["thread_id"], []):
             deleted = comment["deleted_at"] is not None
@@ -862,7 +864,9 @@ async def panel_context(datasette, request, database, table, row_key, column="")
         "threads": await threads_json(datasette, actor, threads),
         "panel_target": {"database": database, "table": table, "row": row_key, "column": column},
         "columns": columns,
-        "can_add": may_add and await comments_enabled(datasette, database, table),
+        "can_add": may_add
+        and access.actor_id(actor) is not None
+        and await comments_enabled(datasette, database, table),
         "signed_in": access.actor_id(actor) is not None,
         "reactions": REACTIONS,
         "fragment_url": datasette.urls.path(

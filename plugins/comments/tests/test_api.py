@@ -876,3 +876,31 @@ async def test_curl_style_requests(as_actor):
     empty = await alice.post("/-/comments/api/threads", content=b"")
     assert empty.status_code == 400
     assert "'database' is required" in empty.json()["errors"][0]
+
+
+async def test_configuration_can_open_reading_to_anonymous_visitors(tmp_path, files):
+    from .conftest import Client
+
+    config = {
+        "databases": {"data": {"tables": {"items": {"permissions": {"comments-view": True}}}}}
+    }
+    datasette = await make_datasette(tmp_path, files=files, config=config, internal="open.db")
+    try:
+        thread = await Client(datasette, "alice").new_thread("Open to all", table="items")
+        await Client(datasette, "alice").new_thread("Members only", table="notes")
+        anonymous = Client(datasette, None)
+        read = (await anonymous.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+        assert read["comments"][0]["body"] == "Open to all"
+        assert read["can_reply"] is False and read["comments"][0]["can_react"] is False
+        bodies = [
+            c["body"] for c in (await anonymous.get("/-/comments/api/activity")).json()["comments"]
+        ]
+        assert bodies == ["Open to all"]
+        refused = await anonymous.post(
+            f"/-/comments/api/threads/{thread['id']}/comments", {"body": "x"}
+        )
+        assert refused.status_code == 403
+        page = await anonymous.get("/-/comments/target?database=data&table=items")
+        assert "Open to all" in page.text and 'name="body"' not in page.text
+    finally:
+        close(datasette)
