@@ -17,7 +17,7 @@ COMMON = {
     "database": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
-settings.register_profile("short", max_examples=60, **COMMON)
+settings.register_profile("short", max_examples=40, **COMMON)
 settings.register_profile("long", max_examples=1500, **COMMON)
 PROFILE = os.environ.get("FUZZ_PROFILE", "short")
 settings.load_profile(PROFILE)

@@ -12,7 +12,7 @@ import urllib.parse
 
 import fuzz_profiles  # noqa: F401 - loads the FUZZ_PROFILE hypothesis profile
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from reliability_helpers import (
     Actors,
@@ -137,7 +137,28 @@ def path_params(server, kind):
     return st.one_of(st.just(server.ids[kind]), odd)
 
 
+def hits_open_bug(path, body):
+    """True for input that reaches a bug still open (known_bugs.py reproduces each one).
+
+    Remove a clause here once its bug is fixed, so the fuzzing covers that input again.
+    """
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        return False
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return True  # a lone surrogate in a JSON string: 500 in comments, bookmarks, webhooks
+    return (
+        path == "/-/internal/settings"
+        and isinstance(data, dict)
+        and isinstance(data.get("plugin"), (list, dict))  # core: unhashable plugin name, 500
+    )
+
+
 def send(server, method, path, actor, body=None, content_type=None, params=None):
+    assume(not hits_open_bug(path, body))
     headers = cookie_header(getattr(server.actors, actor))
     if content_type:
         headers["content-type"] = content_type
@@ -371,13 +392,21 @@ def test_fuzz_webhooks_left_the_server_clean(fuzz_server):
 # Hypothesis samples; these try every odd path value and every wrong-typed field on every
 # route, so a known class of bug cannot slip through a short run by chance.
 
-ALL_WRITES = COMMENT_WRITES + BOOKMARK_WRITES + WEBHOOK_WRITES
+# Deletes only in the sweeps: a hypothesis example deleting the seeded resources would leave the
+# rest of a run probing 404s.
+DELETES = [
+    ("/-/webhooks/api/endpoints/{}/delete", "endpoint", ["x"]),
+    ("/-/webhooks/api/incoming/{}/delete", "incoming", ["x"]),
+]
+ALL_WRITES = COMMENT_WRITES + BOOKMARK_WRITES + WEBHOOK_WRITES + DELETES
 ALL_READS = COMMENT_READS + BOOKMARK_READS + WEBHOOK_READS
 SWEEP_IDS = ["0", "9" * 25, "١", "1e3", "%2e%2e", "0" * 300, "\u202eevil", "../../etc/passwd", "\n"]
 WRONG_VALUES = [None, True, 10**30, -1, 1e308, [], ["x"], {"a": 1}, "\ud800", "x" * 70_000]
 
 
 def sweep_request(server, problems, method, path, actor, body):
+    if hits_open_bug(path, body):
+        return
     try:
         send(server, method, path, actor, body, "application/json")
     except AssertionError as error:
