@@ -50,7 +50,10 @@ def data_db(path, rows):
 
 
 def bulk(conn):
-    """Pragmas for a one-off bulk load of a file no server has open yet."""
+    """Pragmas for a one-off bulk load of a file no server has open yet: no journal (a WAL
+    would write every page twice); ``run.py`` puts the file back in WAL mode afterwards.
+    """
+    conn.execute("pragma journal_mode=off")
     conn.execute("pragma synchronous=off")
     conn.execute("pragma cache_size=-200000")
     return conn

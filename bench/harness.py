@@ -53,15 +53,14 @@ def launch_many(work, specs):
     """Start several servers at once (their startups overlap); ``specs`` are launch() kwargs."""
     with concurrent.futures.ThreadPoolExecutor(len(specs)) as pool:
         futures = [pool.submit(launch, work, **spec) for spec in specs]
-        servers = []
+        concurrent.futures.wait(futures)
+    failed = [future.exception() for future in futures if future.exception()]
+    if failed:
         for future in futures:
-            try:
-                servers.append(future.result())
-            except Exception:
-                for server in servers:
-                    server.stop()
-                raise
-        return servers
+            if not future.exception():
+                future.result().stop()
+        raise failed[0]
+    return [future.result() for future in futures]
 
 
 CORE_ONLY_RSS = "core only, same data, after some table-page requests"

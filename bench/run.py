@@ -106,7 +106,7 @@ def build_data(ctx, scenarios):
     for scenario in scenarios:
         contents.append(scenario.fill(ctx, ctx.large_internal))
     conn = sqlite3.connect(ctx.large_internal)
-    conn.execute("pragma wal_checkpoint(truncate)")
+    conn.execute("pragma journal_mode=wal")
     conn.close()
     ctx.large_contents = "; ".join(contents) or "core tables only"
     return time.perf_counter() - started
@@ -124,6 +124,7 @@ async def run_all(ctx, only):
     timings["core-only memory baseline"] = time.perf_counter() - started
     runs = [("core", core.internal_writes), ("core", core.startup)]
     runs += [(s.NAME, s.run) for s in available]
+    figures_of = {s.NAME: s.FIGURES for s in PLUGIN_SCENARIOS}
     for name, function in runs:
         if only and name not in only:
             continue
@@ -140,6 +141,10 @@ async def run_all(ctx, only):
                 }
             )
             print(traceback.format_exc(), file=sys.stderr, flush=True)
+            figures.extend(
+                not_measured(key, title, goal, f"the scenario failed: {error!r}")
+                for key, title, goal in figures_of.get(name, [])
+            )
         timings[f"{name}.{function.__name__}"] = time.perf_counter() - started
     for scenario in PLUGIN_SCENARIOS:
         if scenario.PLUGIN not in ctx.plugins and (not only or scenario.NAME in only):
@@ -237,9 +242,12 @@ METHOD = [
     "throughput figures. Latency figures are sequential requests (concurrency 1); throughput "
     "figures use several concurrent connections. On a 2-core machine the driver and the server "
     "share the CPUs: baseline and candidate pay that equally.",
-    "- A figure and its baseline are measured in the same run, interleaved: each round runs both "
-    "arms, alternating which goes first. The ratio is taken per round; the table gives the median "
-    "over rounds and the spread (min – max) of the figure the goal is about.",
+    "- A figure and its baseline are measured in the same run, interleaved: within each round "
+    "the arms alternate request by request (latency figures), in six alternating slices "
+    "(throughput), in blocks of 25 requests (`/-/insert`, whose deliveries follow each write) or "
+    "run by run, alternating which goes first (writes/s, startup, delivery backlogs). The ratio "
+    "is taken per round; the table gives the median over rounds and the spread (min – max) of "
+    "the figure the goal is about.",
     "- Data sets are generated deterministically (fixed seeds) by `bench/generate.py` and the "
     "scenario modules: `datasette internal init` with the plugins installed creates the schema "
     "through their migrations, then bulk `executemany` fills it before any server starts.",

@@ -173,7 +173,7 @@ async def run(ctx):
         table = await rounds_of(
             ctx.rounds,
             lambda: paired_latencies(
-                {"with": page(with_plugin), "without": page(without)}, requests // 3
+                {"with": page(with_plugin), "without": page(without)}, requests // 5
             ),
         )
         memory = peak_rss_mib(with_plugin), peak_rss_mib(without)
