@@ -43,7 +43,16 @@ def test_comment_flow_on_a_table_page(tmp_path):
         )
         page = context.new_page()
         alerts = []
-        page.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+
+        def on_dialog(dialog):
+            # The delete button asks for confirmation; anything else would be injected script.
+            if dialog.type == "confirm" and dialog.message == "Delete this comment?":
+                dialog.accept()
+            else:
+                alerts.append(dialog.message)
+                dialog.dismiss()
+
+        page.on("dialog", on_dialog)
 
         page.goto(server.url + "/data/items")
         badge = page.locator('.comment-badge[data-row="1"]')
@@ -81,6 +90,11 @@ def test_comment_flow_on_a_table_page(tmp_path):
         first.locator(".comment-edit button").click()
         expect(thread.locator(".comment").first.locator(".comment-body em")).to_have_text("pear")
         expect(thread.locator(".comment").first.locator(".comment-edited")).to_be_visible()
+
+        thread.locator(".comment").nth(1).locator(".comment-delete button").click()
+        expect(thread.locator(".comment").nth(1).locator(".comment-tombstone")).to_have_text(
+            "This comment was deleted."
+        )
 
         thread.locator(".comment-resolve button").click()
         expect(thread.locator(".comment-status-resolved")).to_contain_text("Resolved by alice")
@@ -140,7 +154,7 @@ def test_comment_flow_on_a_table_page(tmp_path):
             "<img src=x onerror=alert('actor')>"
         )
         page.goto(server.url + "/-/comments")
-        expect(page.locator(".comment-entry")).to_have_count(5)
+        expect(page.locator(".comment-entry")).to_have_count(4)  # the deleted reply is gone
 
         assert alerts == []
         assert (
