@@ -418,6 +418,10 @@ async def test_private_comments_leak_on_no_read_path(as_actor, database, table, 
         for secret in ("Confidential remark", "Confidential reply", label, f"{database}/{table}"):
             assert secret not in response.text, (url, secret)
     assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 0
+    # Datasette's own pages of the table and row carry no trace of its comments either
+    for url in (f"/{database}/{table}/1", f"/{database}/{table}"):
+        response = await bob.get(url)
+        assert "Confidential" not in response.text and "comments-panel" not in response.text
     assert (await bob.get("/-/comments/api/actors?q=")).json()["actors"] == [
         {"id": "bob", "name": "bob"}
     ]
