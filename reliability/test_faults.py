@@ -338,7 +338,9 @@ def test_a_hanging_receiver_is_bounded_by_the_timeout_and_blocks_nobody(tmp_path
                 assert healthy.wait_until(lambda payloads: len(payloads) >= 20, timeout=15)
                 answered = time.monotonic()
                 assert http.get("/-/versions.json").status_code == 200
-                assert time.monotonic() - answered < 1
+                assert (
+                    time.monotonic() - answered < 3
+                )  # the receiver hangs for 120 s: this is not waiting on it
 
                 def timed_out_attempts():
                     response = http.get(
@@ -354,7 +356,7 @@ def test_a_hanging_receiver_is_bounded_by_the_timeout_and_blocks_nobody(tmp_path
                     time.sleep(0.2)
                 attempts = timed_out_attempts()
                 assert attempts, "the hanging receiver's attempts must end as timeouts"
-                assert all(a["latency_ms"] is None or a["latency_ms"] < 3000 for a in attempts)
+                assert all(a["latency_ms"] is None or a["latency_ms"] < 5000 for a in attempts)
         finally:
             stopping = time.monotonic()
             server.stop()
