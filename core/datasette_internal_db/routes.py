@@ -67,7 +67,8 @@ async def runtime_settings(datasette, request):
     if request.method == "POST":
         try:
             data = await read_json_object(request)
-            plugin = settings_registry.get(data.get("plugin"))
+            name = data.get("plugin")
+            plugin = settings_registry.get(name) if isinstance(name, str) else None
             if plugin is None:
                 raise InvalidInput(f"Unknown plugin {data.get('plugin')!r}")
             if data.get("reset"):

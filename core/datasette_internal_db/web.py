@@ -25,6 +25,11 @@ async def read_json_object(request, max_bytes=MAX_BODY_BYTES):
         raise InvalidInput(f"Request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput("Request body must be a JSON object")
+    try:
+        # JSON may spell lone surrogates ("\ud800"), which are not text SQLite can store.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("Request body holds invalid Unicode (a lone surrogate)") from None
     return data
 
 

@@ -1,6 +1,8 @@
 """Settings, cache, audit, jobs, secrets: API, bad input, concurrency, restart."""
 
 import asyncio
+import html.parser
+import json
 
 import pytest
 from datasette_internal_db import (
@@ -334,3 +336,38 @@ async def test_cross_site_post_with_cookie_is_refused(ds):
     )
     assert response.status_code == 403
     assert await example_settings.get(ds, "limit") == 10
+
+
+async def test_settings_api_refuses_odd_plugin_names_and_lone_surrogates(ds):
+    for plugin in ([], ["x"], {"a": 1}, 3):
+        response = await ds.client.post(
+            "/-/internal/settings",
+            json={"plugin": plugin, "key": "limit", "value": 1},
+            actor={"id": "root"},
+        )
+        assert response.status_code == 400, plugin
+    response = await ds.client.post(
+        "/-/internal/settings",
+        content=b'{"plugin": "example-plugin", "key": "tables", "value": ["\\ud800"]}',
+        actor={"id": "root"},
+    )
+    assert response.status_code == 400
+    assert "lone surrogate" in response.json()["errors"][0]
+
+
+async def test_settings_page_keeps_values_inside_their_attribute(ds):
+    value = ['say "hi"', "x' autofocus onfocus=alert(1) y", "<script>"]
+    await example_settings.set(ds, "tables", value)
+    page = (await ds.client.get("/-/internal/settings", actor={"id": "root"})).text
+
+    class Inputs(html.parser.HTMLParser):
+        found = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "input":
+                self.found.append(dict(attrs))
+
+    parser = Inputs()
+    parser.feed(page)
+    assert not [i for i in parser.found if "onfocus" in i or "autofocus" in i]
+    assert value in [json.loads(i["value"]) for i in parser.found if "value" in i]
