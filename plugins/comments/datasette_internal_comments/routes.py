@@ -6,6 +6,7 @@ JSON object, or a plain HTML form (answered with a redirect to a same-site ``nex
 
 import functools
 import json
+import sqlite3
 import urllib.parse
 
 from datasette.database import QueryInterrupted
@@ -105,6 +106,11 @@ async def read_input(request):
         raise InvalidInput(f"Request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput("Request body must be a JSON object")
+    try:
+        # "\ud800" is valid JSON but no valid text: SQLite could not store it.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("Request body contains a lone surrogate (invalid Unicode)") from None
     return data
 
 
@@ -115,11 +121,19 @@ def route(handler):
     async def wrapped(datasette, request):
         try:
             return await handler(datasette, request)
-        except (ApiError, InvalidInput, QueryInterrupted) as error:
+        except (ApiError, InvalidInput, QueryInterrupted, sqlite3.OperationalError) as error:
             status = getattr(error, "status", 400)
             message = str(error)
             if isinstance(error, QueryInterrupted):
                 status, message = 503, "The query took too long; narrow the filters"
+            elif isinstance(error, sqlite3.OperationalError):
+                # A refused write rolled back whole: say so plainly instead of a 500.
+                if "full" in message:
+                    status, message = 507, "The internal database is full; nothing was stored"
+                elif "locked" in message:
+                    status, message = 503, "The internal database is busy; try again"
+                else:
+                    raise
             if wants_redirect(request) or request.headers.get("accept", "").startswith("text/html"):
                 return Response.html(
                     await datasette.render_template(

@@ -253,6 +253,7 @@ async def test_bad_input_is_a_clear_4xx_and_stores_nothing(ds, as_actor):
 
 
 MALFORMED_BODIES = [
+    (b'{"database": "data", "table": "items", "body": "\\ud800"}', {}),
     (b"not json", {"content-type": "application/json"}),
     (b"[1, 2]", {"content-type": "application/json"}),
     (b"", {"content-type": "application/json"}),
@@ -908,3 +909,38 @@ async def test_configuration_can_open_reading_to_anonymous_visitors(tmp_path, fi
         assert "Open to all" in page.text and 'name="body"' not in page.text
     finally:
         close(datasette)
+
+
+async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds, as_actor):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Before the disk filled", table="items")
+    internal = get_internal_db(ds)
+
+    def limit(conn, extra_pages):
+        pages = conn.execute("pragma page_count").fetchone()[0]
+        conn.execute(f"pragma max_page_count = {pages + extra_pages}")
+
+    await internal.execute_write_fn(lambda conn: limit(conn, 5), transaction=False)
+    statuses = []
+    try:
+        for number in range(40):
+            response = await alice.post(
+                f"/-/comments/api/threads/{thread['id']}/comments",
+                {"body": f"reply {number} " + "x" * 5000},
+            )
+            statuses.append(response.status_code)
+            if response.status_code != 200:
+                assert response.status_code == 507
+                assert response.json() == {
+                    "ok": False,
+                    "errors": ["The internal database is full; nothing was stored"],
+                }
+                break
+    finally:
+        await internal.execute_write_fn(lambda conn: limit(conn, 1_000_000), transaction=False)
+    assert statuses[-1] == 507 and statuses.count(200) == len(statuses) - 1
+    stored = (await alice.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+    assert len(stored["comments"]) == 1 + statuses.count(200)
+    assert (
+        await alice.post(f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after"})
+    ).status_code == 200
