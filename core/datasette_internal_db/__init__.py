@@ -42,6 +42,12 @@ def register_events(datasette):
     return inner()
 
 
+@hookimpl(tryfirst=True)
+def handle_exception(datasette, request, exception):
+    # Datasette's default handler still logs the traceback; this only decides the response.
+    return web.storage_error_response(exception)
+
+
 @hookimpl
 def register_actions(datasette):
     return [

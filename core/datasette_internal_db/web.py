@@ -1,6 +1,7 @@
 """Small request/response helpers every route of every plugin uses the same way."""
 
 import json
+import sqlite3
 
 from datasette.utils.asgi import Response
 
@@ -35,3 +36,21 @@ async def read_json_object(request, max_bytes=MAX_BODY_BYTES):
 
 def wants_json(request, path_suffix=None):
     return bool(path_suffix) or "application/json" in request.headers.get("accept", "")
+
+
+def storage_error_response(exception):
+    """A clear JSON error for a write SQLite refused for lack of space or a lock, else None."""
+    if not isinstance(exception, sqlite3.OperationalError):
+        return None
+    message = str(exception)
+    if "database or disk is full" in message:
+        return json_error(
+            507,
+            "The database is full (no disk space left, or its size limit was reached): "
+            "nothing was stored. Try again once space is freed.",
+        )
+    if "database is locked" in message:
+        response = json_error(503, "The database is busy: nothing was stored. Try again.")
+        response.headers["Retry-After"] = "1"
+        return response
+    return None

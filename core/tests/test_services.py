@@ -371,3 +371,26 @@ async def test_settings_page_keeps_values_inside_their_attribute(ds):
     parser.feed(page)
     assert not [i for i in parser.found if "onfocus" in i or "autofocus" in i]
     assert value in [json.loads(i["value"]) for i in parser.found if "value" in i]
+
+
+async def test_full_internal_db_gives_507_json_and_recovers(ds):
+    internal = ds.get_internal_database()
+
+    def limit(conn, pages):
+        if pages is None:
+            pages = 1_000_000
+        else:
+            pages = conn.execute("pragma page_count").fetchone()[0] + pages
+        conn.execute(f"pragma max_page_count = {pages}")
+
+    await internal.execute_write_fn(lambda conn: limit(conn, 0), transaction=False)
+    body = {"plugin": "example-plugin", "key": "tables", "value": ["x" * 30_000]}
+    full = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+    assert full.status_code == 507
+    assert full.json()["ok"] is False and "full" in full.json()["errors"][0]
+    assert await example_settings.get(ds, "tables") == []
+    await internal.execute_write_fn(lambda conn: limit(conn, None), transaction=False)
+    again = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+    assert again.status_code == 200
+    check = await internal.execute("pragma integrity_check")
+    assert check.single_value() == "ok"
