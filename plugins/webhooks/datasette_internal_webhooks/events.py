@@ -105,7 +105,7 @@ class Outbox:
             batch, self._buffer = self._buffer, []
             messages = [message for message, _ in batch]
             try:
-                await self.db.execute_write_fn(
+                due = await self.db.execute_write_fn(
                     functools.partial(store.enqueue_sql, messages=messages, now=clock.now())
                 )
                 stored = True
@@ -115,7 +115,7 @@ class Outbox:
             for _, done in batch:
                 done.set_result(stored)
             if stored:
-                self.on_flushed()
+                self.on_flushed(due)
 
     async def drain(self):
         if self._flusher is not None:

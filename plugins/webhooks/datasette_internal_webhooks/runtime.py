@@ -29,11 +29,15 @@ class State:
         self.event_names = []
         self._keys = {}
         self.worker = None
-        self.outbox = Outbox(self.db, options.durable_enqueue, self.wake_worker)
+        self.outbox = Outbox(self.db, options.durable_enqueue, self.offer_to_worker)
 
     def wake_worker(self):
         if self.worker is not None:
             self.worker.wake()
+
+    def offer_to_worker(self, due):
+        if self.worker is not None:
+            self.worker.offer(due)
 
     async def reload_endpoints(self):
         self.active_endpoints = [e for e in await store.list_endpoints(self.db) if e["active"]]

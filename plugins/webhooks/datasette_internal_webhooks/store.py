@@ -153,20 +153,25 @@ async def sync_config_endpoints(db, declared, now_iso):
 
 
 def enqueue_sql(conn, messages, now):
-    """``messages``: [(message_id, event_type, payload_json, [endpoint_id, ...])]."""
+    """``messages``: [(message_id, event_type, payload_json, [endpoint_id, ...])].
+
+    Returns the new deliveries as due rows (the shape ``due_deliveries_sql`` returns), so the
+    worker can start them without reading them back.
+    """
     conn.executemany(
         f"insert into {MESSAGES} (id, event_type, payload, created_at) values (?, ?, ?, ?)",
         [(message_id, event_type, payload, now) for message_id, event_type, payload, _ in messages],
     )
-    conn.executemany(
-        f"insert into {DELIVERIES} (message_id, endpoint_id, status, next_attempt_at,"
-        " created_at, updated_at) values (?, ?, 'pending', ?, ?, ?)",
-        [
-            (message_id, endpoint_id, now, now, now)
-            for message_id, _, _, endpoint_ids in messages
-            for endpoint_id in endpoint_ids
-        ],
-    )
+    due = []
+    for message_id, _, payload, endpoint_ids in messages:
+        for endpoint_id in endpoint_ids:
+            delivery_id = conn.execute(
+                f"insert into {DELIVERIES} (message_id, endpoint_id, status, next_attempt_at,"
+                " created_at, updated_at) values (?, ?, 'pending', ?, ?, ?)",
+                [message_id, endpoint_id, now, now, now],
+            ).lastrowid
+            due.append((delivery_id, message_id, endpoint_id, 0, payload))
+    return due
 
 
 def due_deliveries_sql(conn, endpoint_limits, now):

@@ -78,8 +78,24 @@ class Worker:
         self._tasks = set()
         self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
         self._settings = {}  # runtime setting -> (value, monotonic time read)
+        # False only while every due row is known to be queued here: a read would find nothing.
+        self._check_table = True
 
     def wake(self):
+        """Look at the table again soon: something there may have become due."""
+        self._check_table = True
+        self._wake.set()
+
+    def offer(self, due):
+        """Queue deliveries just enqueued, sparing a read; the rest wait in the table."""
+        active = {e["id"] for e in self.state.active_endpoints}
+        for row in due:
+            queue = self._queued.setdefault(row[2], deque())
+            if row[2] in active and len(queue) < self._prefetch:
+                queue.append(row)
+                self._queued_ids.add(row[0])
+            else:
+                self._check_table = True
         self._wake.set()
 
     async def run(self, datasette):
@@ -148,9 +164,11 @@ class Worker:
         # lands as the event fires, and then shutdown waits for this task in vain.
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            await asyncio.wait({waiter}, timeout=self.options.poll_interval)
+            done, _ = await asyncio.wait({waiter}, timeout=self.options.poll_interval)
         finally:
             waiter.cancel()
+        if not done:
+            self._check_table = True  # retries fall due with time
         self._wake.clear()
 
     async def _launch_due(self, session):
@@ -167,12 +185,17 @@ class Worker:
             if free > 0 and queued < free:
                 # Claimed rows are still 'pending' in the table; ask for enough to skip them.
                 limits[endpoint_id] = self._prefetch + claimed[endpoint_id] + queued
-        if limits:
-            await self._claim_due(limits)
+        if limits and self._check_table:
+            self._check_table = False
+            if await self._claim_due(limits):
+                self._check_table = True
         self._start_queued(session, endpoints)
 
     async def _claim_due(self, limits):
-        """Move due rows from the table into the in-memory queues (one read for many sends)."""
+        """Move due rows from the table into the in-memory queues (one read for many sends).
+
+        Returns True when an endpoint's rows filled its limit: more may be waiting.
+        """
         now = clock.now()
         self._written_during_query = set()
         rows = await self.state.db.execute_fn(
@@ -188,6 +211,8 @@ class Worker:
             if row[0] not in skip:
                 self._queued.setdefault(row[2], deque()).append(row)
                 self._queued_ids.add(row[0])
+        returned = Counter(row[2] for row in rows)
+        return any(returned[endpoint_id] >= limit for endpoint_id, limit in limits.items())
 
     def _start_queued(self, session, endpoints):
         room = self.options.max_in_flight - len(self._sending)
@@ -273,7 +298,7 @@ class Worker:
         self._outcome_ready.set()
         # A slot is free: start the next queued row without waiting for the outcome write.
         if self._queued.get(endpoint_id):
-            self.wake()
+            self._wake.set()
 
     async def _write_loop(self):
         while True:
@@ -303,7 +328,7 @@ class Worker:
             for endpoint_id, reason in disabled:
                 log.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
             await self.state.reload_endpoints()
-        self.wake()
+        self._wake.set()
 
     async def _maybe_prune(self):
         now = clock.now()
