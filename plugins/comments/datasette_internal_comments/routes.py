@@ -17,6 +17,7 @@ from datasette_internal_db.web import MAX_BODY_BYTES, json_error
 
 from . import access, store
 from .access import ADD, MODERATE, VIEW
+from .actors import actors_for
 from .events import (
     CommentAddedEvent,
     CommentDeletedEvent,
@@ -371,7 +372,7 @@ async def threads_json(datasette, actor, threads):
                 actor_ids.add(comment["deleted_by"])
     for ids in mentions.values():
         actor_ids.update(ids)
-    actors = await datasette.actors_from_ids(sorted(actor_ids)) if actor_ids else {}
+    actors = await actors_for(datasette, actor_ids)
     anchors = await anchor_states(datasette, threads)
     result = []
     for thread in threads:
@@ -444,7 +445,7 @@ def reaction_summary(rows, me):
 async def comment_entries(datasette, rows):
     """Flat JSON for activity and inbox rows (a comment with its thread's target)."""
     actor_ids = sorted({row["author_id"] for row in rows})
-    actors = await datasette.actors_from_ids(actor_ids) if actor_ids else {}
+    actors = await actors_for(datasette, actor_ids)
     entries = []
     for row in rows:
         entry = {
@@ -798,7 +799,7 @@ async def actors_api(datasette, request):
     prefix = (request.args.get("q") or "").lstrip("@")[:64]
     scope = await access.visible_scope(datasette, request.actor)
     ids = await store.known_authors(datasette, scope, prefix) if scope else []
-    actors = await datasette.actors_from_ids(ids) if ids else {}
+    actors = await actors_for(datasette, ids)
     return Response.json({"ok": True, "actors": [display(actors, i) for i in ids]})
 
 
