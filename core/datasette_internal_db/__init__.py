@@ -61,6 +61,16 @@ def register_actions(datasette):
 
 
 @hookimpl
+def menu_links(datasette, actor):
+    async def inner():
+        if await datasette.allowed(action="internal-db-admin", actor=actor):
+            return [{"href": datasette.urls.path("/-/internal"), "label": "Internal database"}]
+        return []
+
+    return inner()
+
+
+@hookimpl
 def register_routes(datasette):
     return routes
 

@@ -394,3 +394,10 @@ async def test_full_internal_db_gives_507_json_and_recovers(ds):
     assert again.status_code == 200
     check = await internal.execute("pragma integrity_check")
     assert check.single_value() == "ok"
+
+
+async def test_menu_links_internal_page_for_admins_only(ds):
+    root = await ds.client.get("/", actor={"id": "root"})
+    assert 'href="/-/internal"' in root.text
+    alice = await ds.client.get("/", actor={"id": "alice"})
+    assert 'href="/-/internal"' not in alice.text
