@@ -1,11 +1,11 @@
 """Run every benchmark of the repo and write docs/benchmarks.md and docs/benchmarks.json.
 
-    python bench/run.py            # full run (about 10 minutes on 2 cores)
-    python bench/run.py --smoke    # tiny data, one round: keeps the code alive (< 60 s)
+    python bench/run.py            # full run (5-6 min on 2 idle cores, < 15 busy)
+    python bench/run.py --smoke    # tiny data, one round, no report: keeps the code alive
     python bench/run.py --only comments --out /tmp/bench
 
-Every figure is measured side by side with its baseline in the same run, the two interleaved
-round by round; the report gives the median and the spread (min-max) over the rounds.
+Every figure is measured side by side with its baseline in the same run, the arms alternating
+within each round; the report gives the median and the spread (min-max) over the rounds.
 """
 
 import argparse
@@ -269,7 +269,7 @@ def main():
     )
     parser.add_argument(
         "--out",
-        help="directory for benchmarks.md/.json (default docs/; for --smoke a temporary directory)",
+        help="directory for benchmarks.md/.json (default docs/; --smoke writes none unless given)",
     )
     parser.add_argument("--work", help="working directory for data and logs (default: temporary)")
     args = parser.parse_args()
@@ -298,13 +298,18 @@ def main():
         "errors": errors,
         "timings": timings,
     }
-    out = Path(args.out) if args.out else (work if args.smoke else ROOT / "docs")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "benchmarks.md").write_text(markdown(report))
-    if not args.work and not args.smoke and not errors:
+    # A smoke run's figures mean nothing: it writes a report only where --out says.
+    out = Path(args.out) if args.out else (None if args.smoke else ROOT / "docs")
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / "benchmarks.md").write_text(markdown(report))
+        print(f"wrote {out / 'benchmarks.md'}")
+    if args.work or errors:
+        print(f"data and server logs kept in {work}")
+    else:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"wrote {out / 'benchmarks.md'} in {report['duration_s']:.0f} s")
+    print(f"finished in {report['duration_s']:.0f} s")
     for row in figures:
         print(f"  {row['met']!s:5} {row['title']}")
     if errors:
