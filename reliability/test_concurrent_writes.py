@@ -10,7 +10,7 @@ import httpx
 from reliability_helpers import cookie_header, integrity, make_data_db, rows, serve_all, tracebacks
 
 CLIENTS = 50
-WRITES_PER_CLIENT = 4
+WRITES_PER_CLIENT = 3
 
 
 async def comment_writer(http, cookies, number):

@@ -4,6 +4,8 @@ Open redirects, SSRF, cross-site POSTs with cookies, reading or changing another
 and leaks of a private table. (Stored XSS is checked in a browser: test_xss_browser.py.)
 """
 
+import html.parser
+import json
 import socket
 import urllib.parse
 
@@ -324,3 +326,40 @@ def test_root_does_see_the_private_table_so_the_leak_test_can_fail(server):
     assert PRIVATE_COMMENT in activity
     followed = request(server, "GET", f"/-/l/{server.seed['private_link']['code']}", "root")
     assert followed.headers["location"].endswith("/data/secret/1")
+
+
+# ---------------------------------------------------------------- core's settings page
+
+
+class SettingInputs(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.inputs = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "input" and ("class", "setting-value") in attrs:
+            self.inputs.append(dict(attrs))
+
+
+def test_core_settings_page_keeps_values_inside_their_attribute(server):
+    value = ["*", 'say "hi"', "x autofocus onfocus=window.__xss=18 y"]
+    saved = request(
+        server,
+        "POST",
+        "/-/internal/settings",
+        "root",
+        json={"plugin": "datasette-internal-comments", "key": "enabled", "value": value},
+    )
+    assert saved.status_code == 200, saved.text
+    page = request(server, "GET", "/-/internal/settings", "root").text
+    request(
+        server,
+        "POST",
+        "/-/internal/settings",
+        "root",
+        json={"plugin": "datasette-internal-comments", "key": "enabled", "reset": True},
+    )
+    parser = SettingInputs()
+    parser.feed(page)
+    assert [i for i in parser.inputs if "onfocus" in i or "autofocus" in i] == []
+    assert value in [json.loads(i["value"]) for i in parser.inputs if i.get("value", "")[:1] == "["]

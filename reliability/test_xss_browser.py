@@ -1,11 +1,7 @@
 """Stored XSS, checked in a real browser: every payload of corpora.XSS_PAYLOADS is stored
-through each plugin's API, then every page that shows it is opened in headless Chromium. No
-payload may run (window.__xss stays unset, no dialog opens), and the payload's marker must be on
-the page, which proves the text was rendered, inert.
-
-Core's settings page is not here yet: it writes values into an attribute unescaped, which breaks
-its display and lets XSS18 run (known_bugs.py reproduces it). Add the page back once fixed:
-store ``["*", *XSS_PAYLOADS]`` as comments' ``enabled`` setting and open /-/internal/settings.
+through each plugin's API and in core's runtime settings, then every page that shows it is
+opened in headless Chromium. No payload may run (window.__xss stays unset, no dialog opens), and
+the payload's marker must be on the page, which proves the text was rendered, inert.
 """
 
 import json
@@ -79,6 +75,17 @@ def store_payloads(server):
         )
         assert received.status_code < 300, received.text
         pages += [("root", f"/-/webhooks/incoming/{incoming['incoming']['id']}")]
+        response = http.post(
+            "/-/internal/settings",
+            json={
+                "plugin": "datasette-internal-comments",
+                "key": "enabled",
+                "value": ["*", *XSS_PAYLOADS],
+            },
+            headers=cookie_header(root),
+        )
+        assert response.status_code == 200, response.text
+        pages += [("root", "/-/internal/settings")]
     return pages
 
 
