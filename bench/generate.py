@@ -19,6 +19,13 @@ def rng(name):
     return random.Random(f"{SEED}-{name}")
 
 
+def fresh(path):
+    """``path`` with no file left from an earlier run: a stale -wal would be replayed into it."""
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    return path
+
+
 def init_internal(path, plugins):
     environment = dict(os.environ, DATASETTE_LOAD_PLUGINS=",".join([CORE, *plugins]))
     result = subprocess.run(

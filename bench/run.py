@@ -52,7 +52,7 @@ class Context:
     def copy_empty(self, name):
         """A fresh copy of the migrated empty internal DB, for one baseline server."""
         path = self.work / f"empty-{name}.db"
-        shutil.copyfile(self.empty_internal, path)
+        shutil.copyfile(self.empty_internal, generate.fresh(path))
         return path
 
 
@@ -97,8 +97,7 @@ def machine():
 def build_data(ctx, scenarios):
     started = time.perf_counter()
     for path in (ctx.data_db, ctx.empty_internal, ctx.large_internal):
-        for leftover in path.parent.glob(path.name + "*"):
-            leftover.unlink()
+        generate.fresh(path)
     generate.data_db(ctx.data_db, ctx.data_rows)
     generate.init_internal(ctx.empty_internal, ctx.plugins)
     shutil.copyfile(ctx.empty_internal, ctx.large_internal)

@@ -1,9 +1,9 @@
 """Core: internal-DB write rate with core's settings vs Datasette's defaults; startup time."""
 
-import shutil
 import statistics
 
 import httpx
+from generate import fresh
 from harness import (
     figure,
     interleave,
@@ -21,8 +21,12 @@ async def internal_writes(ctx):
     with_core, datasette_alone = launch_many(
         ctx.work,
         [
-            dict(name="writes-core", internal=ctx.work / "writes-core.db", plugins=[]),
-            dict(name="writes-datasette", internal=ctx.work / "writes-datasette.db", plugins=None),
+            dict(name="writes-core", internal=fresh(ctx.work / "writes-core.db"), plugins=[]),
+            dict(
+                name="writes-datasette",
+                internal=fresh(ctx.work / "writes-datasette.db"),
+                plugins=None,
+            ),
         ],
     )
     settings = {}
@@ -72,11 +76,7 @@ async def internal_writes(ctx):
 async def startup(ctx):
     """Seconds until the first answer with the large internal DB vs a migrated empty one."""
     plugins = ctx.plugins
-    empty = ctx.work / "startup-empty.db"
-    large = ctx.work / "startup-large.db"
-    shutil.copyfile(ctx.empty_internal, empty)
-    if not ctx.large_internal.exists():
-        raise RuntimeError("large internal DB missing")
+    empty = ctx.copy_empty("startup")
     large = ctx.large_internal
     memory = {}
 
