@@ -1,9 +1,24 @@
 """Browser: create an endpoint, send a test event, see the attempt, redeliver it."""
 
 import datetime
+import time
 
 from datasette_internal_db.testing import serve
 from playwright.sync_api import expect, sync_playwright
+
+
+def eventually(page, check, timeout=20):
+    """Reload until ``check`` passes: a page shows the delivery log as of its last load."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.reload()
+
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -57,13 +72,14 @@ def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiv
 
         page.click("text=Send test event")
         receiver.wait_for(1)
-        expect(page.locator(".webhooks-attempts tbody tr.attempt-ok")).to_have_count(1)
+        attempts_ok = page.locator(".webhooks-attempts tbody tr.attempt-ok")
+        eventually(page, lambda: expect(attempts_ok).to_have_count(1, timeout=2000))
         expect(page.locator(".webhooks-attempts")).to_contain_text("200")
         assert receiver.received[0]["verified"] is True
 
         page.locator(".webhooks-deliveries button", has_text="Redeliver").first.click()
         receiver.wait_for(2)
-        expect(page.locator(".webhooks-attempts tbody tr.attempt-ok")).to_have_count(2)
+        eventually(page, lambda: expect(attempts_ok).to_have_count(2, timeout=2000))
         first, second = receiver.received
         assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
 
@@ -72,9 +88,10 @@ def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiv
         receiver.respond = lambda number: (410, {}, 0) if number == 2 else (200, {}, 0)
         page.click("text=Send test event")
         receiver.wait_for(3)
-        expect(page.locator(".endpoint-state")).to_contain_text("410")
+        state = page.locator(".endpoint-state")
+        eventually(page, lambda: expect(state).to_contain_text("410", timeout=2000))
         page.click("button:has-text('Enable')")
-        expect(page.locator(".endpoint-state")).to_have_text("active")
+        expect(state).to_have_text("active")
         yesterday = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
         page.fill("input[name=since]", yesterday.strftime("%Y-%m-%dT%H:%M"))
         page.click("text=Redeliver failed")
