@@ -62,21 +62,25 @@ async def run_clients(server):
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
             await start.wait()
             for step in range(WRITES_PER_CLIENT):
-                results.append(await writer(http, cookies, index * 1000 + step))
+                began = time.monotonic()
+                kind, item, error = await writer(http, cookies, index * 1000 + step)
+                latencies.setdefault(kind, []).append(time.monotonic() - began)
+                results.append((kind, item, error))
         return results
 
+    latencies = {}
     tasks = [asyncio.create_task(one_client(index)) for index in range(CLIENTS)]
     await asyncio.sleep(0.2)
     started = time.monotonic()
     start.set()
     results = [result for task in await asyncio.gather(*tasks) for result in task]
-    return results, time.monotonic() - started
+    return results, time.monotonic() - started, latencies
 
 
 def test_fifty_concurrent_writers_see_no_lock_errors_and_lose_nothing(tmp_path):
     server = serve_all(tmp_path, make_data_db(tmp_path / "data.db"))
     try:
-        results, seconds = asyncio.run(run_clients(server))
+        results, seconds, latencies = asyncio.run(run_clients(server))
         errors = [f"{kind}: {error}" for kind, _, error in results if error]
         assert errors == []
         assert "database is locked" not in server.log()
@@ -109,7 +113,8 @@ def test_fifty_concurrent_writers_see_no_lock_errors_and_lose_nothing(tmp_path):
         assert integrity(server.internal_path) == "ok"
         print(
             f"{len(results)} writes from {CLIENTS} concurrent clients in {seconds:.2f}s "
-            f"({len(results) / seconds:.0f} writes/s), 0 errors"
+            f"({len(results) / seconds:.0f} writes/s), 0 errors; worst latency "
+            + ", ".join(f"{kind} {max(values):.2f}s" for kind, values in sorted(latencies.items()))
         )
     finally:
         server.stop()
