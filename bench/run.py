@@ -45,6 +45,7 @@ class Context:
         self.large_contents = ""
         self.data_db = work / "data.db"
         self.data_rows = self.size(full=100_000, smoke=500)
+        self.warmup = self.size(full=20, smoke=4)  # requests per arm before latencies count
 
     def size(self, full, smoke):
         return smoke if self.smoke else full

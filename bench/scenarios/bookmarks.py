@@ -145,7 +145,8 @@ async def run(ctx):
             lambda: paired_throughput({"links": links, "fixed": fixed}, seconds, concurrency),
         )
         pages = await rounds_of(
-            ctx.rounds, lambda: paired_latencies({"list": listing, "floor": floor}, requests)
+            ctx.rounds,
+            lambda: paired_latencies({"list": listing, "floor": floor}, requests, ctx.warmup),
         )
         memory = peak_rss_mib(server)
     finally:

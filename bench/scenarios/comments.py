@@ -167,13 +167,15 @@ async def run(ctx):
 
         async def api_round():
             targets = {"threads": threads, "badges": badges, "floor": floor}
-            return dict(await paired_latencies(targets, requests), query=await query_ms())
+            return dict(
+                await paired_latencies(targets, requests, ctx.warmup), query=await query_ms()
+            )
 
         api = await rounds_of(ctx.rounds, api_round)
         table = await rounds_of(
             ctx.rounds,
             lambda: paired_latencies(
-                {"with": page(with_plugin), "without": page(without)}, requests // 5
+                {"with": page(with_plugin), "without": page(without)}, requests // 5, ctx.warmup
             ),
         )
         memory = peak_rss_mib(with_plugin), peak_rss_mib(without)

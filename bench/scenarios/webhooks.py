@@ -248,7 +248,7 @@ async def run(ctx):
     requests = ctx.size(full=150, smoke=10)
     samples = ctx.size(full=40, smoke=3)
     backlog = ctx.size(full=3000, smoke=200)
-    warmup = 10
+    warmup = ctx.warmup // 2
     receiver = Receiver(ctx.work)
     hook_url = receiver.url + "/hook"
     servers = []
