@@ -401,3 +401,16 @@ async def test_menu_links_internal_page_for_admins_only(ds):
     assert 'href="/-/internal"' in root.text
     alice = await ds.client.get("/", actor={"id": "alice"})
     assert 'href="/-/internal"' not in alice.text
+
+
+async def test_settings_cache_and_audit_survive_a_restart(tmp_path):
+    first = await make_datasette(tmp_path)
+    await example_settings.set(first, "paused", True, actor_id="alice")
+    await example_cache.set(first, "kept", {"v": 1}, ttl=0)
+    await audit.record(first, "example-plugin", "revoke", actor={"id": "alice"})
+    close(first)
+    second = await make_datasette(tmp_path)
+    assert await example_settings.get(second, "paused") is True
+    assert await example_cache.get(second, "kept") == {"v": 1}
+    assert [e["action"] for e in await audit.entries(second, plugin="example-plugin")] == ["revoke"]
+    close(second)
