@@ -38,9 +38,10 @@ def lint(session):
 def tests(session, package):
     """Each package alone (only core and that package installed), then all packages together."""
     if package == "all":
-        install(session, *PACKAGES, extra_requirements=["-rreliability/requirements.txt"])
+        requirements = ["-rreliability/requirements.txt", "-rbench/requirements.txt"]
+        install(session, *PACKAGES, extra_requirements=requirements)
         # One pytest run per folder: each package's tests import their own conftest by name.
-        for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs"]:
+        for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs", "bench"]:
             run_pytest(session, tests_folder)
     else:
         install(session, *dict.fromkeys([CORE, package]))
