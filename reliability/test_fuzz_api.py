@@ -10,7 +10,6 @@ below 500; afterwards the server log holds no traceback and the internal DB pass
 import json
 import urllib.parse
 
-import fuzz_profiles  # noqa: F401 - loads the FUZZ_PROFILE hypothesis profile
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st

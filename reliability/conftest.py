@@ -1,10 +1,5 @@
 """Hypothesis profiles for the fuzz tests, chosen by FUZZ_PROFILE: ``short`` (the default, run
-inside `nox -s tests`) or ``long`` (`nox -s fuzz`). Imported by the fuzz test modules.
-
-Not a conftest.py on purpose: `nox -s tests(package='all')` runs every package's tests in one
-pytest process, where the last conftest.py loaded is the module named ``conftest`` that the
-plugins' ``from conftest import ...`` lines get. A conftest here would shadow theirs.
-"""
+inside `nox -s tests`) or ``long`` (`nox -s fuzz`)."""
 
 import os
 
@@ -21,5 +16,4 @@ COMMON = {
 # test command never turns red by chance. The long run explores new examples on every run.
 settings.register_profile("short", max_examples=40, derandomize=True, **COMMON)
 settings.register_profile("long", max_examples=1500, **COMMON)
-PROFILE = os.environ.get("FUZZ_PROFILE", "short")
-settings.load_profile(PROFILE)
+settings.load_profile(os.environ.get("FUZZ_PROFILE", "short"))
