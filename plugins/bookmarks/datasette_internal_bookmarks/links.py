@@ -61,13 +61,16 @@ def parse_expiry(value):
         raise InvalidInput(f"expires_at is not a usable ISO 8601 date-time: {value!r}") from None
 
 
+MAX_VISITS_LIMIT = 2**53
+
+
 def parse_max_visits(value):
     if value in (None, ""):
         return None
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidInput("max_visits must be a positive integer or null")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_VISITS_LIMIT:
+        raise InvalidInput(f"max_visits must be an integer from 1 to {MAX_VISITS_LIMIT} or null")
     return value
 
 

@@ -270,7 +270,9 @@ async def test_bad_input_is_a_400_json_error(ds, alice):
         assert response.status_code == 400, body
         assert response.json()["ok"] is False
     link = await create(ds, alice, target="/data")
-    for change in ({"disabled": "perhaps"}, {"owner_id": "bob"}, {}, {"max_visits": 0}):
+    changes = ({"disabled": "perhaps"}, {"owner_id": "bob"}, {}, {"max_visits": 0},
+               {"max_visits": 10**30})
+    for change in changes:
         response = await ds.client.post(f"{API}/{link['code']}", json=change, cookies=alice)
         assert response.status_code == 400, change
         assert response.json()["ok"] is False
