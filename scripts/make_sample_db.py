@@ -1,6 +1,6 @@
 """Build a realistic sample database for the demo, deterministically and offline.
 
-    python scripts/make_sample_db.py demo/sample.db
+python scripts/make_sample_db.py demo/sample.db
 """
 
 import random
@@ -32,8 +32,10 @@ def build(path):
     rng = random.Random(2026)
     db = sqlite_utils.Database(path)
     db["species"].insert_all(
-        ({"id": i + 1, "common_name": c, "latin_name": latin, "group": g}
-         for i, (c, latin, g) in enumerate(SPECIES)),
+        (
+            {"id": i + 1, "common_name": c, "latin_name": latin, "group": g}
+            for i, (c, latin, g) in enumerate(SPECIES)
+        ),
         pk="id",
     )
     db["stations"].insert_all(

@@ -81,8 +81,12 @@ def default_title(target):
 
 
 def stored_target(bookmark):
-    return Target(bookmark["resource_kind"], bookmark["resource_database"],
-                  bookmark["resource_name"], bookmark["resource_row"])
+    return Target(
+        bookmark["resource_kind"],
+        bookmark["resource_database"],
+        bookmark["resource_name"],
+        bookmark["resource_row"],
+    )
 
 
 def bookmark_json(datasette, bookmark, viewer_id):
@@ -134,14 +138,16 @@ async def save(datasette, request, data):
     bookmark_id, created = await store.save_bookmark(datasette, actor_id(request), **fields)
     if created:
         await datasette.track_event(
-            BookmarkCreatedEvent(actor=request.actor, bookmark_id=bookmark_id, url=fields["url"]))
+            BookmarkCreatedEvent(actor=request.actor, bookmark_id=bookmark_id, url=fields["url"])
+        )
     return await store.get_bookmark(datasette, bookmark_id), created
 
 
 async def remove(datasette, request, bookmark):
     await store.delete_bookmark(datasette, bookmark["id"])
     await datasette.track_event(
-        BookmarkDeletedEvent(actor=request.actor, bookmark_id=bookmark["id"]))
+        BookmarkDeletedEvent(actor=request.actor, bookmark_id=bookmark["id"])
+    )
 
 
 async def visible_bookmark(datasette, request, bookmark_id):
@@ -185,11 +191,13 @@ async def visible_page(datasette, request, scope, before, limit, tag, search):
     cursor = before
     # Shared bookmarks the actor may not view are skipped; a few rounds fill most pages.
     for _ in range(5):
-        rows = await store.list_bookmarks(datasette, viewer, scope=scope, tag=tag,
-                                          search=search, before=cursor, limit=limit)
+        rows = await store.list_bookmarks(
+            datasette, viewer, scope=scope, tag=tag, search=search, before=cursor, limit=limit
+        )
         for row in rows:
-            if row["owner_id"] == viewer or await checks.may_view(datasette, request.actor,
-                                                                  stored_target(row)):
+            if row["owner_id"] == viewer or await checks.may_view(
+                datasette, request.actor, stored_target(row)
+            ):
                 found.append(row)
                 if len(found) == limit:
                     return found, row["id"]
@@ -212,15 +220,20 @@ async def list_page(datasette, request):
     job_id = request.args.get("job") or None
     if job_id and not re.fullmatch(r"[0-9a-f]{16}", job_id):
         job_id = None
-    html_text = await render(datasette, request, "bookmarks_list.html", {
-        "bookmarks": [bookmark_json(datasette, b, viewer) for b in bookmarks],
-        "next": next_before,
-        "filters": {k: request.args[k] for k in ("scope", "tag", "q") if request.args.get(k)},
-        "listing": listing,
-        "tags": await store.owner_tags(datasette, viewer) if viewer else [],
-        "signed_in": viewer is not None,
-        "job_id": job_id,
-    })
+    html_text = await render(
+        datasette,
+        request,
+        "bookmarks_list.html",
+        {
+            "bookmarks": [bookmark_json(datasette, b, viewer) for b in bookmarks],
+            "next": next_before,
+            "filters": {k: request.args[k] for k in ("scope", "tag", "q") if request.args.get(k)},
+            "listing": listing,
+            "tags": await store.owner_tags(datasette, viewer) if viewer else [],
+            "signed_in": viewer is not None,
+            "job_id": job_id,
+        },
+    )
     return Response.html(html_text)
 
 
@@ -251,10 +264,15 @@ async def new_page(datasette, request):
         else:
             existing = url and await store.find_bookmark(datasette, actor_id(request), url)
             if existing:
-                data.update(title=existing["title"], note=existing["note"],
-                            tags=", ".join(existing["tags"]), shared=existing["shared"])
-    html_text = await render(datasette, request, "bookmarks_new.html",
-                             {"data": data, "errors": errors})
+                data.update(
+                    title=existing["title"],
+                    note=existing["note"],
+                    tags=", ".join(existing["tags"]),
+                    shared=existing["shared"],
+                )
+    html_text = await render(
+        datasette, request, "bookmarks_new.html", {"data": data, "errors": errors}
+    )
     return Response.html(html_text, status=400 if errors else 200)
 
 
@@ -300,7 +318,8 @@ async def export_netscape(datasette, request):
             lines.append(f"    <DD>{html.escape(bookmark['note'])}")
     lines.append("</DL><p>")
     return Response(
-        "\n".join(lines) + "\n", content_type="text/html; charset=utf-8",
+        "\n".join(lines) + "\n",
+        content_type="text/html; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="bookmarks.html"'},
     )
 
@@ -318,8 +337,11 @@ async def api_bookmarks(datasette, request):
             return json_error(403, str(error))
         except InvalidInput as error:
             return json_error(400, str(error))
-        body = {"ok": True, "created": created,
-                "bookmark": bookmark_json(datasette, bookmark, viewer)}
+        body = {
+            "ok": True,
+            "created": created,
+            "bookmark": bookmark_json(datasette, bookmark, viewer),
+        }
         return Response.json(body, status=201 if created else 200)
     if request.method != "GET":
         return json_error(405, "Use GET or POST")
@@ -328,11 +350,13 @@ async def api_bookmarks(datasette, request):
     except InvalidInput as error:
         return json_error(400, str(error))
     bookmarks, next_before = await visible_page(datasette, request, **listing)
-    return Response.json({
-        "ok": True,
-        "bookmarks": [bookmark_json(datasette, b, viewer) for b in bookmarks],
-        "next": next_before,
-    })
+    return Response.json(
+        {
+            "ok": True,
+            "bookmarks": [bookmark_json(datasette, b, viewer) for b in bookmarks],
+            "next": next_before,
+        }
+    )
 
 
 async def api_bookmark(datasette, request):
@@ -350,7 +374,8 @@ async def api_bookmark(datasette, request):
             if unknown:
                 raise InvalidInput(f"Unknown fields: {', '.join(sorted(unknown))}")
             await store.update_bookmark(
-                datasette, bookmark["id"],
+                datasette,
+                bookmark["id"],
                 title=CONTROL.sub(" ", parse_text(data, "title", MAX_TITLE, bookmark["title"]))
                 or bookmark["title"],
                 note=parse_text(data, "note", MAX_NOTE, bookmark["note"]),
@@ -362,8 +387,9 @@ async def api_bookmark(datasette, request):
         bookmark = await store.get_bookmark(datasette, bookmark["id"])
     elif request.method != "GET":
         return json_error(405, "Use GET, POST or DELETE")
-    return Response.json({"ok": True, "bookmark": bookmark_json(datasette, bookmark,
-                                                                 actor_id(request))})
+    return Response.json(
+        {"ok": True, "bookmark": bookmark_json(datasette, bookmark, actor_id(request))}
+    )
 
 
 EXPORT_FIELDS = ("url", "title", "note", "tags", "shared", "created_at")
@@ -373,11 +399,13 @@ async def api_export(datasette, request):
     if actor_id(request) is None:
         return json_error(403, "Sign in to export your bookmarks")
     bookmarks = await store.owner_bookmarks(datasette, actor_id(request))
-    return Response.json({
-        "ok": True,
-        "format": "datasette-internal-bookmarks/1",
-        "bookmarks": [{field: b[field] for field in EXPORT_FIELDS} for b in bookmarks],
-    })
+    return Response.json(
+        {
+            "ok": True,
+            "format": "datasette-internal-bookmarks/1",
+            "bookmarks": [{field: b[field] for field in EXPORT_FIELDS} for b in bookmarks],
+        }
+    )
 
 
 async def api_import(datasette, request):
@@ -406,7 +434,8 @@ async def api_import(datasette, request):
     created = await store.save_bookmarks(datasette, actor_id(request), checked)
     for bookmark_id, url in created:
         await datasette.track_event(
-            BookmarkCreatedEvent(actor=request.actor, bookmark_id=bookmark_id, url=url))
+            BookmarkCreatedEvent(actor=request.actor, bookmark_id=bookmark_id, url=url)
+        )
     return Response.json({"ok": True, "imported": len(checked), "created": len(created)})
 
 
@@ -416,11 +445,14 @@ async def api_scan(datasette, request):
     if actor_id(request) is None:
         return json_error(403, "Sign in to scan your bookmarks")
     job_id = await start_scan(datasette, request.actor, actor_id(request))
-    return Response.json({
-        "ok": True,
-        "job_id": job_id,
-        "job_url": datasette.urls.path(f"/-/internal/jobs/{job_id}.json"),
-    }, status=202)
+    return Response.json(
+        {
+            "ok": True,
+            "job_id": job_id,
+            "job_url": datasette.urls.path(f"/-/internal/jobs/{job_id}.json"),
+        },
+        status=202,
+    )
 
 
 # ---------------------------------------------------------------- link rot
@@ -435,7 +467,9 @@ async def start_scan(datasette, actor, owner):
         for start in range(0, len(ids), SCAN_BATCH):
             if await job.cancel_requested():
                 return
-            batch = [await store.get_bookmark(datasette, i) for i in ids[start:start + SCAN_BATCH]]
+            batch = [
+                await store.get_bookmark(datasette, i) for i in ids[start : start + SCAN_BATCH]
+            ]
             results = []
             for bookmark in batch:
                 if bookmark is None:
@@ -453,5 +487,6 @@ async def start_scan(datasette, actor, owner):
             await store.mark_checked(datasette, results)
             await job.advance(len(batch))
 
-    return await jobs.start(datasette, PLUGIN, "link-rot-scan", work, actor_id=owner,
-                            total=len(ids))
+    return await jobs.start(
+        datasette, PLUGIN, "link-rot-scan", work, actor_id=owner, total=len(ids)
+    )

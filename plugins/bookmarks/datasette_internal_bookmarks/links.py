@@ -25,8 +25,23 @@ CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 CODE_ATTEMPTS = 8
 SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
-RESERVED_SLUGS = {"api", "new", "admin", "links", "link", "qr", "static", "edit", "delete",
-                  "list", "login", "logout", "bookmarks", "internal", "settings"}
+RESERVED_SLUGS = {
+    "api",
+    "new",
+    "admin",
+    "links",
+    "link",
+    "qr",
+    "static",
+    "edit",
+    "delete",
+    "list",
+    "login",
+    "logout",
+    "bookmarks",
+    "internal",
+    "settings",
+}
 MAX_TITLE = 200
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PAGE_SIZE = 50
@@ -136,8 +151,9 @@ def gone_reason(link, visits):
 
 
 async def message_page(datasette, request, status, title, message):
-    html = await render(datasette, request, "bookmarks_link_message.html",
-                        {"title": title, "message": message})
+    html = await render(
+        datasette, request, "bookmarks_link_message.html", {"title": title, "message": message}
+    )
     return Response.html(html, status=status, headers={"Cache-Control": "no-store"})
 
 
@@ -150,26 +166,37 @@ async def follow(datasette, request):
     state = runtime(datasette)
     cached = await state.link(datasette, code)
     if cached is None:
-        return await message_page(datasette, request, 404, "Link not found",
-                                  "There is no short link with this code.")
+        return await message_page(
+            datasette, request, 404, "Link not found", "There is no short link with this code."
+        )
     reason = gone_reason(cached.link, cached.visits)
     if reason:
         return await message_page(datasette, request, 410, "Link gone", reason)
     if not await state.view_checks.may_view(datasette, request.actor, cached.target):
         # Say neither where the link goes nor what is there.
         return await message_page(
-            datasette, request, 403, "Permission denied",
-            "You may not view this link's destination. Signing in may help.")
+            datasette,
+            request,
+            403,
+            "Permission denied",
+            "You may not view this link's destination. Signing in may help.",
+        )
     try:
         location = location_for(cached.link["target"], datasette.setting("base_url"))
     except UnsafeTarget as error:
         log.warning("Refused to redirect short link %r: %s", code, error)
-        return await message_page(datasette, request, 400, "Link refused",
-                                  "This short link points somewhere unsafe and was not followed.")
+        return await message_page(
+            datasette,
+            request,
+            400,
+            "Link refused",
+            "This short link points somewhere unsafe and was not followed.",
+        )
     cached.visits += 1
     state.visits.record(code)
-    return Response.redirect(location, headers={"Cache-Control": "no-store",
-                                                "Referrer-Policy": "no-referrer"})
+    return Response.redirect(
+        location, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 async def qr_code(datasette, request):
@@ -180,8 +207,9 @@ async def qr_code(datasette, request):
     path = datasette.urls.path(f"/-/l/{code}")
     url = datasette.absolute_url(request, path)
     svg = segno.make(url, error="m").svg_inline(scale=4)
-    return Response(svg, content_type="image/svg+xml",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(
+        svg, content_type="image/svg+xml", headers={"Cache-Control": "private, max-age=3600"}
+    )
 
 
 # ---------------------------------------------------------------- managing links
@@ -216,7 +244,8 @@ async def create_link(datasette, request, data):
     codes = [check_slug(slug)] if slug else (random_code() for _ in range(CODE_ATTEMPTS))
     code = await store.insert_link(datasette, codes, fields)
     await datasette.track_event(
-        ShortLinkCreatedEvent(actor=request.actor, code=code, target=fields["target"]))
+        ShortLinkCreatedEvent(actor=request.actor, code=code, target=fields["target"])
+    )
     return await store.get_link(datasette, code)
 
 
@@ -241,9 +270,14 @@ async def change_link(datasette, request, link, admin, data):
     runtime(datasette).forget_link(link["code"])
     if fields.get("disabled") or (admin and link["owner_id"] != actor_id(request)):
         action = "short-link-disabled" if fields.get("disabled") else "short-link-updated"
-        await audit.record(datasette, PLUGIN, action, actor=request.actor,
-                           resource=f"short-link/{link['code']}",
-                           details={"owner_id": link["owner_id"], "fields": sorted(fields)})
+        await audit.record(
+            datasette,
+            PLUGIN,
+            action,
+            actor=request.actor,
+            resource=f"short-link/{link['code']}",
+            details={"owner_id": link["owner_id"], "fields": sorted(fields)},
+        )
     return await store.get_link(datasette, link["code"])
 
 
@@ -252,9 +286,14 @@ async def remove_link(datasette, request, link):
     state = runtime(datasette)
     state.forget_link(link["code"])
     state.visits.forget(link["code"])
-    await audit.record(datasette, PLUGIN, "short-link-deleted", actor=request.actor,
-                       resource=f"short-link/{link['code']}",
-                       details={"owner_id": link["owner_id"], "target": link["target"]})
+    await audit.record(
+        datasette,
+        PLUGIN,
+        "short-link-deleted",
+        actor=request.actor,
+        resource=f"short-link/{link['code']}",
+        details={"owner_id": link["owner_id"], "target": link["target"]},
+    )
     await datasette.track_event(ShortLinkDeletedEvent(actor=request.actor, code=link["code"]))
 
 
@@ -280,14 +319,17 @@ async def api_links(datasette, request):
     if everyone and not await is_admin(datasette, request.actor):
         return json_error(403, "short-links-admin is required to list everyone's links")
     before = request.args.get("before") or None
-    links = await store.list_links(datasette, None if everyone else actor_id(request),
-                                   before=before, limit=PAGE_SIZE)
+    links = await store.list_links(
+        datasette, None if everyone else actor_id(request), before=before, limit=PAGE_SIZE
+    )
     pending = runtime(datasette).visits.pending
-    return Response.json({
-        "ok": True,
-        "links": [link_json(datasette, request, link, pending(link["code"])) for link in links],
-        "next": links[-1]["created_at"] if len(links) == PAGE_SIZE else None,
-    })
+    return Response.json(
+        {
+            "ok": True,
+            "links": [link_json(datasette, request, link, pending(link["code"])) for link in links],
+            "next": links[-1]["created_at"] if len(links) == PAGE_SIZE else None,
+        }
+    )
 
 
 async def api_link(datasette, request):
@@ -316,8 +358,9 @@ async def api_link(datasette, request):
 async def links_page(datasette, request):
     """HTML: your short links with a create form (form POSTs land here too)."""
     if actor_id(request) is None:
-        return await message_page(datasette, request, 403, "Sign in",
-                                  "Sign in to create and manage short links.")
+        return await message_page(
+            datasette, request, 403, "Sign in", "Sign in to create and manage short links."
+        )
     errors, created = [], None
     if request.method == "POST":
         try:
@@ -325,15 +368,19 @@ async def links_page(datasette, request):
         except (PermissionError, InvalidInput) as error:
             errors.append(str(error))
     everyone = request.args.get("all") == "1" and await is_admin(datasette, request.actor)
-    links = await store.list_links(datasette, None if everyone else actor_id(request),
-                                   limit=200)
+    links = await store.list_links(datasette, None if everyone else actor_id(request), limit=200)
     pending = runtime(datasette).visits.pending
-    html = await render(datasette, request, "bookmarks_links.html", {
-        "links": [link_json(datasette, request, link, pending(link["code"])) for link in links],
-        "errors": errors,
-        "created": created and link_json(datasette, request, created),
-        "everyone": everyone,
-        "may_create": await datasette.allowed(action=SHORT_LINKS_CREATE, actor=request.actor),
-        "target": request.args.get("target", ""),
-    })
+    html = await render(
+        datasette,
+        request,
+        "bookmarks_links.html",
+        {
+            "links": [link_json(datasette, request, link, pending(link["code"])) for link in links],
+            "errors": errors,
+            "created": created and link_json(datasette, request, created),
+            "everyone": everyone,
+            "may_create": await datasette.allowed(action=SHORT_LINKS_CREATE, actor=request.actor),
+            "target": request.args.get("target", ""),
+        },
+    )
     return Response.html(html, status=400 if errors else 200)

@@ -15,21 +15,26 @@ def page_actions(datasette, actor, request, title):
             return []
         page = current_path(request)
         allowed = await datasette.allowed_many(
-            actions=[BOOKMARKS_CREATE, SHORT_LINKS_CREATE], actor=actor)
+            actions=[BOOKMARKS_CREATE, SHORT_LINKS_CREATE], actor=actor
+        )
         items = []
         if allowed[BOOKMARKS_CREATE]:
-            items.append({
-                "href": datasette.urls.path("/-/bookmarks/new?")
-                + urlencode({"url": page, "title": title}),
-                "label": "Bookmark this page",
-                "description": "Save this view, with its filters, to your bookmarks",
-            })
+            items.append(
+                {
+                    "href": datasette.urls.path("/-/bookmarks/new?")
+                    + urlencode({"url": page, "title": title}),
+                    "label": "Bookmark this page",
+                    "description": "Save this view, with its filters, to your bookmarks",
+                }
+            )
         if allowed[SHORT_LINKS_CREATE]:
-            items.append({
-                "href": datasette.urls.path("/-/links?") + urlencode({"target": page}),
-                "label": "Short link to this page",
-                "description": "A short /-/l/ link to share this view",
-            })
+            items.append(
+                {
+                    "href": datasette.urls.path("/-/links?") + urlencode({"target": page}),
+                    "label": "Short link to this page",
+                    "description": "A short /-/l/ link to share this view",
+                }
+            )
         return items
 
     return inner

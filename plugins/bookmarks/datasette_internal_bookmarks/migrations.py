@@ -37,16 +37,25 @@ def m001_bookmarks(db):
             "updated_at": str,
         },
         pk="id",
-        not_null={"owner_id", "url", "title", "tags", "shared", "resource_kind", "created_at",
-                  "updated_at"},
+        not_null={
+            "owner_id",
+            "url",
+            "title",
+            "tags",
+            "shared",
+            "resource_kind",
+            "created_at",
+            "updated_at",
+        },
         defaults={"note": "", "tags": "[]", "shared": 0},
     )
     db[BOOKMARKS].create_index(["owner_id", "url"], unique=True)
     # Keyset pagination newest first: "mine" and "shared with me" are two indexed range scans.
     db[BOOKMARKS].create_index(["owner_id", "id"])
     db[BOOKMARKS].create_index(["shared", "id"])
-    db[TAGS].create({"bookmark_id": int, "tag": str}, pk=("bookmark_id", "tag"),
-                    not_null={"bookmark_id", "tag"})
+    db[TAGS].create(
+        {"bookmark_id": int, "tag": str}, pk=("bookmark_id", "tag"), not_null={"bookmark_id", "tag"}
+    )
     db[TAGS].create_index(["tag", "bookmark_id"])
     db.execute(
         f"create virtual table {FTS} using fts5(title, note, tags, url,"
@@ -92,8 +101,16 @@ def m002_links(db):
             "updated_at": str,
         },
         pk="code",
-        not_null={"target", "title", "owner_id", "resource_kind", "disabled", "visits",
-                  "created_at", "updated_at"},
+        not_null={
+            "target",
+            "title",
+            "owner_id",
+            "resource_kind",
+            "disabled",
+            "visits",
+            "created_at",
+            "updated_at",
+        },
         defaults={"title": "", "disabled": 0, "visits": 0},
     )
     db[LINKS].create_index(["owner_id", "created_at"])
@@ -140,5 +157,7 @@ def m004_note_html(db):
     # page cost more than the rest of the page.
     db[BOOKMARKS].add_column("note_html", str, not_null_default="")
     for row in db.query(f"select id, note from {BOOKMARKS} where note != ''"):
-        db.execute(f"update {BOOKMARKS} set note_html = ? where id = ?",
-                   [notes.render(row["note"]), row["id"]])
+        db.execute(
+            f"update {BOOKMARKS} set note_html = ? where id = ?",
+            [notes.render(row["note"]), row["id"]],
+        )

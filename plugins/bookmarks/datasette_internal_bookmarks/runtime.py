@@ -20,8 +20,9 @@ class CachedLink:
 
     def __init__(self, link, visits):
         self.link = link
-        self.target = Target(link["resource_kind"], link["resource_database"],
-                             link["resource_name"])
+        self.target = Target(
+            link["resource_kind"], link["resource_database"], link["resource_name"]
+        )
         self.visits = visits
 
 

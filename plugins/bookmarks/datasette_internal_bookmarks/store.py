@@ -99,8 +99,17 @@ def _save_bookmark(conn, owner_id, url, title, note, tags, shared, target, now):
     existing = conn.execute(
         f"select id from {BOOKMARKS} where owner_id = ? and url = ?", [owner_id, url]
     ).fetchone()
-    values = [title, note, notes.render(note), json.dumps(tags), int(shared), target.kind,
-              target.database, target.name, target.row]
+    values = [
+        title,
+        note,
+        notes.render(note),
+        json.dumps(tags),
+        int(shared),
+        target.kind,
+        target.database,
+        target.name,
+        target.row,
+    ]
     if existing:
         bookmark_id = existing[0]
         conn.execute(
@@ -166,8 +175,15 @@ async def update_bookmark(datasette, bookmark_id, title, note, tags, shared):
         conn.execute(
             f"update {BOOKMARKS} set title = ?, note = ?, note_html = ?, tags = ?, shared = ?,"
             " updated_at = ? where id = ?",
-            [title, note, notes.render(note), json.dumps(tags), int(shared), clock.iso(),
-             bookmark_id],
+            [
+                title,
+                note,
+                notes.render(note),
+                json.dumps(tags),
+                int(shared),
+                clock.iso(),
+                bookmark_id,
+            ],
         )
         _set_tags(conn, bookmark_id, tags)
 
@@ -198,8 +214,9 @@ SCOPES = {
 }
 
 
-async def list_bookmarks(datasette, actor_id, *, scope="all", tag=None, search=None, before=None,
-                         limit=50):
+async def list_bookmarks(
+    datasette, actor_id, *, scope="all", tag=None, search=None, before=None, limit=50
+):
     """Newest first, ``id < before``: the actor's own and/or other people's shared bookmarks.
 
     Each form is an index walk in id order that stops after ``limit`` rows: the FTS index
@@ -207,8 +224,12 @@ async def list_bookmarks(datasette, actor_id, *, scope="all", tag=None, search=N
     (owner_id, id) and (shared, id). Shared bookmarks still have to be filtered by the caller
     for view permission on their targets.
     """
-    params = {"actor_id": actor_id, "before": before if before is not None else 2**62,
-              "limit": limit, "tag": tag}
+    params = {
+        "actor_id": actor_id,
+        "before": before if before is not None else 2**62,
+        "limit": limit,
+        "tag": tag,
+    }
     search = escape_fts(search) if search else ""
     visible = SCOPES[scope]
     has_tag = f"exists (select 1 from {TAGS} where bookmark_id = b.id and tag = :tag)"
@@ -251,8 +272,7 @@ async def owner_bookmarks(datasette, owner_id):
 
 async def owner_tags(datasette, owner_id, limit=50):
     rows = await get_internal_db(datasette).execute(
-        f"select tag, count from {TAG_COUNTS} where owner_id = ?"
-        " order by count desc, tag limit ?",
+        f"select tag, count from {TAG_COUNTS} where owner_id = ? order by count desc, tag limit ?",
         [owner_id, limit],
     )
     return [dict(row) for row in rows]
@@ -301,10 +321,7 @@ async def insert_link(datasette, codes, fields):
     """
     now = clock.iso()
     columns = ["code", *fields, "created_at", "updated_at"]
-    sql = (
-        f"insert into {LINKS} ({', '.join(columns)})"
-        f" values ({', '.join('?' for _ in columns)})"
-    )
+    sql = f"insert into {LINKS} ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})"
 
     def write(conn):
         for code in codes:
@@ -321,8 +338,16 @@ async def insert_link(datasette, codes, fields):
     return code
 
 
-UPDATABLE_LINK_FIELDS = {"target", "title", "expires_at", "max_visits", "disabled",
-                         "resource_kind", "resource_database", "resource_name"}
+UPDATABLE_LINK_FIELDS = {
+    "target",
+    "title",
+    "expires_at",
+    "max_visits",
+    "disabled",
+    "resource_kind",
+    "resource_database",
+    "resource_name",
+}
 
 
 async def update_link(datasette, code, fields):

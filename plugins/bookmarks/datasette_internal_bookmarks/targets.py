@@ -53,7 +53,7 @@ def local_path(value, base_url="/"):
     check_decoded_forms(value)
     canonical = quote(value, safe=URL_SAFE)
     if base_url != "/" and (canonical + "/").startswith(base_url):
-        canonical = "/" + canonical[len(base_url):]
+        canonical = "/" + canonical[len(base_url) :]
         check_decoded_forms(canonical)
     return canonical
 
@@ -87,7 +87,8 @@ def normalize(value, base_url="/"):
     parts = urlsplit(path)
     page = parts.path.rstrip("/") or "/"
     pairs = [
-        (key, item) for key, item in parse_qsl(parts.query, keep_blank_values=True)
+        (key, item)
+        for key, item in parse_qsl(parts.query, keep_blank_values=True)
         if key not in NOISE_PARAMS
     ]
     pairs.sort(key=lambda pair: pair[0])

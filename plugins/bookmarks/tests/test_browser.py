@@ -5,8 +5,15 @@ from conftest import create_data_db
 from datasette_internal_db.testing import serve
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 XSS_TITLE = "<img src=x onerror=window.__xss=1>French places"
 XSS_NOTE = "<script>window.__xss=2</script>**Bon** voyage [x](javascript:window.__xss=3)"
 
@@ -15,10 +22,13 @@ XSS_NOTE = "<script>window.__xss=2</script>**Bon** voyage [x](javascript:window.
 def page(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("browser")
     data_db = create_data_db(tmp_path / "data.db")
-    with serve(tmp_path, [data_db], plugins=["datasette-internal-bookmarks"]) as server, \
-            sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                             args=CHROMIUM_ARGS)
+    with (
+        serve(tmp_path, [data_db], plugins=["datasette-internal-bookmarks"]) as server,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         context = browser.new_context(base_url=server.url)
         cookie = server.cookies_for("alice")["ds_actor"]
         context.add_cookies([{"name": "ds_actor", "value": cookie, "url": server.url}])

@@ -44,8 +44,16 @@ async def test_open_redirect_corpus_refused_at_creation(ds, alice):
 
 
 async def test_bad_target_in_the_database_is_refused_at_redirect(ds):
-    planted = ["//evil.example", "/\\evil.example", "/%2F%2Fevil.example", "/%5Cevil.example",
-               "https://evil.example", "javascript:alert(1)", "/ok\r\nSet-Cookie: a=b", "/a b"]
+    planted = [
+        "//evil.example",
+        "/\\evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "https://evil.example",
+        "javascript:alert(1)",
+        "/ok\r\nSet-Cookie: a=b",
+        "/a b",
+    ]
     for number, target in enumerate(planted):
         await insert_raw_link(ds, f"planted{number}", target)
         response = await ds.client.get(f"/-/l/planted{number}")
@@ -93,8 +101,23 @@ async def test_custom_slugs(ds, alice, bob):
     taken = await ds.client.post(API, json={"target": "/data", "code": "paris-2026"}, cookies=bob)
     assert taken.status_code == 400
     assert "taken" in taken.json()["errors"][0]
-    for slug in ["api", "API", "new", "qr", "a", "../x", "a/b", "a b", "x:y", "a?b", "é-slug",
-                 "-start", "x" * 65, "a#b", "a@b"]:
+    for slug in [
+        "api",
+        "API",
+        "new",
+        "qr",
+        "a",
+        "../x",
+        "a/b",
+        "a b",
+        "x:y",
+        "a?b",
+        "é-slug",
+        "-start",
+        "x" * 65,
+        "a#b",
+        "a@b",
+    ]:
         response = await ds.client.post(API, json={"target": "/data", "code": slug}, cookies=bob)
         assert response.status_code == 400, slug
 
@@ -131,12 +154,14 @@ async def test_follower_needs_view_permission_on_destination(ds, alice, bob):
 
 async def stored_visits(ds, code):
     result = await get_internal_db(ds).execute(
-        f"select visits, last_visit_at from {LINKS} where code = ?", [code])
+        f"select visits, last_visit_at from {LINKS} where code = ?", [code]
+    )
     return result.first()
 
 
-async def test_redirects_never_write_counts_are_flushed_in_one_batch(tmp_path, data_db,
-                                                                    monkeypatch):
+async def test_redirects_never_write_counts_are_flushed_in_one_batch(
+    tmp_path, data_db, monkeypatch
+):
     monkeypatch.setattr(visits, "FLUSH_INTERVAL", 3600)
     ds = await make_datasette(tmp_path, files=[data_db])
     try:
@@ -187,13 +212,17 @@ async def test_owner_lists_edits_disables_and_deletes(ds, alice, events):
     link = await create(ds, alice, target="/data/places")
     listed = (await ds.client.get(API, cookies=alice)).json()["links"]
     assert [item["code"] for item in listed] == [link["code"]]
-    changed = await ds.client.post(f"{API}/{link['code']}", cookies=alice,
-                                   json={"target": "/data/places?country=de", "title": "DE"})
+    changed = await ds.client.post(
+        f"{API}/{link['code']}",
+        cookies=alice,
+        json={"target": "/data/places?country=de", "title": "DE"},
+    )
     assert changed.json()["link"]["target"] == "/data/places?country=de"
     follow = await ds.client.get(link["path"])
     assert follow.headers["location"] == "/data/places?country=de"
-    bad = await ds.client.post(f"{API}/{link['code']}", cookies=alice,
-                               json={"target": "//evil.example"})
+    bad = await ds.client.post(
+        f"{API}/{link['code']}", cookies=alice, json={"target": "//evil.example"}
+    )
     assert bad.status_code == 400
     await ds.client.post(f"{API}/{link['code']}", cookies=alice, json={"disabled": True})
     disabled = await ds.client.get(link["path"])
@@ -228,13 +257,16 @@ async def test_admin_manages_all_links_and_is_audited(ds, alice, root):
     assert response.status_code == 200
     entries = await audit.entries(ds, plugin=PLUGIN)
     assert [(e["action"], e["actor_id"]) for e in entries] == [
-        ("short-link-deleted", "root"), ("short-link-updated", "root")]
+        ("short-link-deleted", "root"),
+        ("short-link-updated", "root"),
+    ]
     assert entries[0]["details"]["owner_id"] == "alice"
 
 
 async def test_anonymous_cannot_create_and_config_can_deny(tmp_path, data_db):
     ds = await make_datasette(
-        tmp_path, files=[data_db],
+        tmp_path,
+        files=[data_db],
         config={"permissions": {"short-links-create": {"id": "alice"}}},
     )
     try:
@@ -243,8 +275,9 @@ async def test_anonymous_cannot_create_and_config_can_deny(tmp_path, data_db):
         bob = await ds.client.post(API, json={"target": "/data"}, cookies=cookies_for(ds, "bob"))
         assert bob.status_code == 403
         assert bob.json()["ok"] is False
-        alice = await ds.client.post(API, json={"target": "/data"},
-                                     cookies=cookies_for(ds, "alice"))
+        alice = await ds.client.post(
+            API, json={"target": "/data"}, cookies=cookies_for(ds, "alice")
+        )
         assert alice.status_code == 201
     finally:
         close(ds)
@@ -265,13 +298,19 @@ BAD_BODIES = [
 
 async def test_bad_input_is_a_400_json_error(ds, alice):
     for body, content_type in BAD_BODIES:
-        response = await ds.client.post(API, content=body, cookies=alice,
-                                        headers={"content-type": content_type})
+        response = await ds.client.post(
+            API, content=body, cookies=alice, headers={"content-type": content_type}
+        )
         assert response.status_code == 400, body
         assert response.json()["ok"] is False
     link = await create(ds, alice, target="/data")
-    changes = ({"disabled": "perhaps"}, {"owner_id": "bob"}, {}, {"max_visits": 0},
-               {"max_visits": 10**30})
+    changes = (
+        {"disabled": "perhaps"},
+        {"owner_id": "bob"},
+        {},
+        {"max_visits": 0},
+        {"max_visits": 10**30},
+    )
     for change in changes:
         response = await ds.client.post(f"{API}/{link['code']}", json=change, cookies=alice)
         assert response.status_code == 400, change
@@ -279,8 +318,9 @@ async def test_bad_input_is_a_400_json_error(ds, alice):
 
 
 async def test_cross_site_post_with_cookie_is_refused(ds, alice):
-    response = await ds.client.post(API, json={"target": "/data"}, cookies=alice,
-                                    headers={"Sec-Fetch-Site": "cross-site"})
+    response = await ds.client.post(
+        API, json={"target": "/data"}, cookies=alice, headers={"Sec-Fetch-Site": "cross-site"}
+    )
     assert response.status_code == 403
     count = await get_internal_db(ds).execute(f"select count(*) from {LINKS}")
     assert count.single_value() == 0
@@ -297,23 +337,37 @@ async def test_qr_code_is_svg_of_the_short_url(ds, alice):
 
 async def test_links_page_creates_from_a_form(ds, alice):
     response = await ds.client.post(
-        "/-/links", cookies=alice, content=b"target=%2Fdata%2Fplaces&title=%3Cb%3Ex",
-        headers={"content-type": "application/x-www-form-urlencoded"})
+        "/-/links",
+        cookies=alice,
+        content=b"target=%2Fdata%2Fplaces&title=%3Cb%3Ex",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200
     assert "&lt;b&gt;x" in response.text and "<b>x" not in response.text
     refused = await ds.client.post(
-        "/-/links", cookies=alice, content=b"target=javascript%3Aalert(1)",
-        headers={"content-type": "application/x-www-form-urlencoded"})
+        "/-/links",
+        cookies=alice,
+        content=b"target=javascript%3Aalert(1)",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert refused.status_code == 400
     assert "local path" in refused.text
 
 
 async def test_links_to_stored_queries_and_sql_check_their_own_permissions(tmp_path, data_db):
-    config = {"databases": {"data": {
-        "queries": {"french": {"sql": "select * from places where country = 'fr'",
-                               "allow": {"id": "alice"}}},
-        "allow_sql": {"id": "alice"},
-    }}}
+    config = {
+        "databases": {
+            "data": {
+                "queries": {
+                    "french": {
+                        "sql": "select * from places where country = 'fr'",
+                        "allow": {"id": "alice"},
+                    }
+                },
+                "allow_sql": {"id": "alice"},
+            }
+        }
+    }
     ds = await make_datasette(tmp_path, files=[data_db], config=config)
     try:
         alice, bob = cookies_for(ds, "alice"), cookies_for(ds, "bob")
@@ -329,8 +383,9 @@ async def test_links_to_stored_queries_and_sql_check_their_own_permissions(tmp_p
 
 async def test_out_of_range_expiry_is_a_400(ds, alice):
     for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
-        response = await ds.client.post(API, cookies=alice,
-                                        json={"target": "/data", "expires_at": moment})
+        response = await ds.client.post(
+            API, cookies=alice, json={"target": "/data", "expires_at": moment}
+        )
         assert response.status_code == 400
         assert "expires_at" in response.json()["errors"][0]
 
@@ -341,8 +396,9 @@ async def test_default_deny_turns_the_signed_in_default_off(tmp_path, data_db):
         alice = cookies_for(ds, "alice")
         link = await ds.client.post(API, json={"target": "/data"}, cookies=alice)
         assert link.status_code == 403
-        mark = await ds.client.post("/-/bookmarks/api/bookmarks", json={"url": "/data"},
-                                    cookies=alice)
+        mark = await ds.client.post(
+            "/-/bookmarks/api/bookmarks", json={"url": "/data"}, cookies=alice
+        )
         assert mark.status_code == 403
     finally:
         close(ds)

@@ -25,11 +25,15 @@ def test_restarts_keep_data_and_visit_counts(tmp_path):
     env = {"DATASETTE_SECRET": "restart-test-secret"}
     with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
         cookies = server.cookies_for("alice")
-        saved = httpx.post(server.url + "/-/bookmarks/api/bookmarks", cookies=cookies,
-                           json={"url": "/data/places?country=fr", "tags": ["eu"]})
+        saved = httpx.post(
+            server.url + "/-/bookmarks/api/bookmarks",
+            cookies=cookies,
+            json={"url": "/data/places?country=fr", "tags": ["eu"]},
+        )
         assert saved.status_code == 201
-        link = httpx.post(server.url + "/-/l/api/links", cookies=cookies,
-                          json={"target": "/data/places"}).json()["link"]
+        link = httpx.post(
+            server.url + "/-/l/api/links", cookies=cookies, json={"target": "/data/places"}
+        ).json()["link"]
         follow(server, link["path"], 3)
         # Leaving the block stops the server with SIGTERM: shutdown writes what is in memory.
 

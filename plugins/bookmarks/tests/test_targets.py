@@ -106,4 +106,5 @@ def test_anything_accepted_is_a_same_origin_path(value):
     assert urlsplit(location).netloc == ""
     # What a browser would resolve it to stays on this origin.
     assert urljoin("https://datasette.example/x/", location).startswith(
-        "https://datasette.example/")
+        "https://datasette.example/"
+    )
