@@ -35,6 +35,13 @@ def register_actions(datasette):
 
 
 @hookimpl
+def asgi_wrapper(datasette):
+    from .activity import count_requests
+
+    return lambda app: count_requests(datasette, app)
+
+
+@hookimpl
 def register_routes(datasette):
     from .routes import routes
 

@@ -2,13 +2,16 @@
 
 import asyncio
 import base64
-import functools
+import dataclasses
 import json
 import logging
+import os
 import secrets
+import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from datasette.database import DatasetteClosedError
 from datasette.events import Event
 from datasette_internal_db import clock
 
@@ -17,6 +20,7 @@ from . import store
 log = logging.getLogger("datasette_internal_webhooks")
 
 TEST_EVENT = "webhook-test"
+FLUSH_RETRY_DELAY = 1.0
 
 
 @dataclass
@@ -44,6 +48,17 @@ def matches(endpoint, event_name, properties):
     return True
 
 
+def event_properties(event):
+    """``event.properties()`` without its deep copy (the payload is encoded at once)."""
+    if type(event).properties is not Event.properties:
+        return event.properties()
+    return {
+        field.name: getattr(event, field.name)
+        for field in dataclasses.fields(event)
+        if field.name not in ("actor", "created")
+    }
+
+
 def json_value(value):
     if isinstance(value, bytes):
         return {"$base64": True, "encoded": base64.b64encode(value).decode()}
@@ -67,8 +82,8 @@ async def fetch_row(datasette, database, table, pk_values):
     return await store.fetch_row(db, table, pk_values)
 
 
-async def payload_for(datasette, event):
-    data = event.properties()
+async def payload_for(datasette, event, data):
+    """``data``: ``event.properties()``; the payload may add to it."""
     if event.name == "update-row":
         data["row"] = await fetch_row(datasette, data["database"], data["table"], data["pks"])
     return encode_payload(
@@ -79,44 +94,101 @@ async def payload_for(datasette, event):
 class Outbox:
     """Enqueue messages with group commit: every write carries all messages buffered meanwhile.
 
-    With ``durable`` (the default) ``add`` returns only once its message is committed to the
-    internal DB, so an acknowledged user write always has its message stored. Without it ``add``
-    returns at once and a crash can lose the messages of the last few milliseconds.
+    With a ``journal_path`` (``durable_enqueue``, the default) ``add`` first appends the message
+    to that file with one ``write(2)``, so once ``add`` returns the message survives a crash of
+    this process (the same promise as the internal DB's WAL with ``synchronous=NORMAL``); the
+    journal is emptied whenever everything in it is committed, and read back into the outbox at
+    startup. Without a journal a crash loses the messages not yet committed (a few milliseconds).
     """
 
-    def __init__(self, db, durable, on_flushed):
+    def __init__(self, db, journal_path, activity, on_flushed):
         self.db = db
-        self.durable = durable
+        self.activity = activity
+        self.journal_path = journal_path
         self.on_flushed = on_flushed
+        self._journal = None
+        if journal_path is not None:
+            self._journal = os.open(journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._buffer = []
+        self._buffered_since = None  # time.monotonic() of the oldest message in the buffer
+        self._uncommitted = 0  # messages added or recovered and not yet committed
         self._flusher = None
 
-    async def add(self, message_id, event_type, payload, endpoint_ids):
-        done = asyncio.get_running_loop().create_future()
-        self._buffer.append(((message_id, event_type, payload, endpoint_ids), done))
-        if self._flusher is None or self._flusher.done():
+    def recover(self, known_endpoint_ids):
+        """Queue the messages a crash left in the journal; returns how many it holds.
+
+        Deliveries to endpoints deleted meanwhile are dropped.
+        """
+        if self._journal is None:
+            return 0
+        with open(self.journal_path, "rb") as journal:
+            lines = journal.read().split(b"\n")
+        recovered = []
+        for line in lines:
+            try:
+                message_id, event_type, payload, endpoint_ids = json.loads(line)
+            except ValueError:
+                continue  # an empty line, or the tail of a write cut short
+            endpoint_ids = [e for e in endpoint_ids if e in known_endpoint_ids]
+            recovered.append((message_id, event_type, payload, endpoint_ids))
+        # Already in the journal: queued without writing them there again.
+        self._buffer[:0] = recovered
+        self._uncommitted += len(recovered)
+        self._start_flusher()
+        return len(recovered)
+
+    def add(self, message_id, event_type, payload, endpoint_ids):
+        message = (message_id, event_type, payload, endpoint_ids)
+        if self._journal is not None:
+            os.write(self._journal, json.dumps(message, separators=(",", ":")).encode() + b"\n")
+        self._buffer.append(message)
+        self._uncommitted += 1
+        self._start_flusher()
+
+    def _start_flusher(self):
+        if self._buffered_since is None:
+            self._buffered_since = time.monotonic()
+        if self._buffer and (self._flusher is None or self._flusher.done()):
             self._flusher = asyncio.create_task(self._flush())
-        if self.durable:
-            return await done
-        return True
 
     async def _flush(self):
         while self._buffer:
+            if self._journal is not None:
+                # Journaled messages are safe already: commit them in a quiet moment, in bulk.
+                await self.activity.quiet_moment(self._buffered_since)
             batch, self._buffer = self._buffer, []
-            messages = [message for message, _ in batch]
-            try:
-                due = await self.db.execute_write_fn(
-                    functools.partial(store.enqueue_sql, messages=messages, now=clock.now())
-                )
-                stored = True
-            except Exception:
-                log.exception("Could not store %d webhook message(s)", len(messages))
-                stored = False
-            for _, done in batch:
-                done.set_result(stored)
-            if stored:
-                self.on_flushed(due)
+            queued_at, self._buffered_since = self._buffered_since, None
+            now = clock.now()
 
-    async def drain(self):
+            def write(conn, batch=batch, now=now):
+                return store.enqueue_sql(conn, batch, now)
+
+            try:
+                due = await self.db.execute_write_fn(write)
+            except DatasetteClosedError:
+                return  # shutting down: the journal keeps the batch for the next start
+            except Exception:
+                log.exception("Could not store %d webhook message(s); retrying", len(batch))
+                self._buffer[:0] = batch
+                self._buffered_since = queued_at
+                await asyncio.sleep(FLUSH_RETRY_DELAY)
+                continue
+            self._uncommitted -= len(batch)
+            if self._uncommitted == 0 and self._journal is not None:
+                os.ftruncate(self._journal, 0)  # every journaled message is committed
+            self.on_flushed(due, queued_at)
+
+    async def committed(self):
+        """Wait until every message added so far is committed (or could not be)."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.wait({self._flusher})
+
+    async def drain(self, timeout=5):
+        """Commit what is buffered (for shutdown); the journal keeps anything that could not be."""
         if self._flusher is not None:
-            await self._flusher
+            await asyncio.wait({self._flusher}, timeout=timeout)
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+            if self._uncommitted == 0:
+                os.unlink(self.journal_path)

@@ -25,6 +25,10 @@ async def start(datasette):
     check_incoming_targets(datasette, options)
     await sync_config_endpoints(datasette, state)
     await state.reload_endpoints()
+    known = {endpoint["id"] for endpoint in await store.list_endpoints(state.db)}
+    recovered = state.outbox.recover(known)
+    if recovered:
+        log.warning("Recovered %d webhook message(s) from the outbox journal", recovered)
     state.worker = Worker(state)
     datasette.add_background_task(state.worker.run, name="datasette-internal-webhooks-worker")
 

@@ -5,7 +5,8 @@ import weakref
 from datasette_internal_db import clock, get_internal_db, secrets
 
 from . import store
-from .events import Outbox, matches, new_message_id, payload_for
+from .activity import activity_of
+from .events import Outbox, event_properties, matches, new_message_id, payload_for
 from .names import PLUGIN
 from .signing import secret_key
 
@@ -20,24 +21,35 @@ def incoming_secret_name(incoming_id):
     return f"incoming:{incoming_id}"
 
 
+def journal_path(internal_db, options):
+    """The outbox journal beside the internal DB file (core's flock makes this process its
+    only user), or None without ``durable_enqueue``."""
+    if not options.durable_enqueue:
+        return None
+    return f"{internal_db.path}-webhooks-outbox"
+
+
 class State:
     def __init__(self, datasette, options):
         self.datasette = datasette
         self.options = options
         self.db = get_internal_db(datasette)
+        self.activity = activity_of(datasette)
         self.active_endpoints = []
         self.event_names = []
         self._keys = {}
         self.worker = None
-        self.outbox = Outbox(self.db, options.durable_enqueue, self.offer_to_worker)
+        self.outbox = Outbox(
+            self.db, journal_path(self.db, options), self.activity, self.offer_to_worker
+        )
 
     def wake_worker(self):
         if self.worker is not None:
             self.worker.wake()
 
-    def offer_to_worker(self, due):
+    def offer_to_worker(self, due, queued_at):
         if self.worker is not None:
-            self.worker.offer(due)
+            self.worker.offer(due, queued_at)
 
     async def reload_endpoints(self):
         self.active_endpoints = [e for e in await store.list_endpoints(self.db) if e["active"]]
@@ -68,17 +80,16 @@ class State:
         """Enqueue ``event`` for every active endpoint that wants it. Cheap when none does."""
         if not self.active_endpoints:
             return
-        properties = None
-        endpoint_ids = []
-        for endpoint in self.active_endpoints:
-            if properties is None:
-                properties = event.properties()
-            if matches(endpoint, event.name, properties):
-                endpoint_ids.append(endpoint["id"])
+        properties = event_properties(event)
+        endpoint_ids = [
+            endpoint["id"]
+            for endpoint in self.active_endpoints
+            if matches(endpoint, event.name, properties)
+        ]
         if not endpoint_ids:
             return
-        payload = await payload_for(self.datasette, event)
-        await self.outbox.add(new_message_id(), event.name, payload, endpoint_ids)
+        payload = await payload_for(self.datasette, event, properties)
+        self.outbox.add(new_message_id(), event.name, payload, endpoint_ids)
 
 
 def set_state(datasette, state):

@@ -155,15 +155,20 @@ async def sync_config_endpoints(db, declared, now_iso):
 def enqueue_sql(conn, messages, now):
     """``messages``: [(message_id, event_type, payload_json, [endpoint_id, ...])].
 
-    Returns the new deliveries as due rows (the shape ``due_deliveries_sql`` returns), so the
-    worker can start them without reading them back.
+    A message whose id is already stored is skipped (a journal replayed after a crash that
+    came between the commit and the journal's truncation). Returns the new deliveries as due
+    rows (the shape ``due_deliveries_sql`` returns), so the worker can start them without
+    reading them back.
     """
-    conn.executemany(
-        f"insert into {MESSAGES} (id, event_type, payload, created_at) values (?, ?, ?, ?)",
-        [(message_id, event_type, payload, now) for message_id, event_type, payload, _ in messages],
-    )
     due = []
-    for message_id, _, payload, endpoint_ids in messages:
+    for message_id, event_type, payload, endpoint_ids in messages:
+        inserted = conn.execute(
+            f"insert or ignore into {MESSAGES} (id, event_type, payload, created_at)"
+            " values (?, ?, ?, ?)",
+            [message_id, event_type, payload, now],
+        ).rowcount
+        if not inserted:
+            continue
         for endpoint_id in endpoint_ids:
             delivery_id = conn.execute(
                 f"insert into {DELIVERIES} (message_id, endpoint_id, status, next_attempt_at,"

@@ -66,6 +66,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._queued = {}  # endpoint id -> deque of due rows taken from the table, not yet sent
         self._queued_ids = set()
+        self._queued_since = None  # time.monotonic() when the queues last became non-empty
+        self._hold = None  # seconds the queued deliveries are yielding to requests
         self._prefetch = self.options.concurrency_per_endpoint * 4
         self._sending = {}  # delivery id -> endpoint id, while its request is in flight
         self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
@@ -86,7 +88,7 @@ class Worker:
         self._check_table = True
         self._wake.set()
 
-    def offer(self, due):
+    def offer(self, due, queued_at):
         """Queue deliveries just enqueued, sparing a read; the rest wait in the table."""
         active = {e["id"] for e in self.state.active_endpoints}
         for row in due:
@@ -94,9 +96,14 @@ class Worker:
             if row[2] in active and len(queue) < self._prefetch:
                 queue.append(row)
                 self._queued_ids.add(row[0])
+                self._note_queued(queued_at)
             else:
                 self._check_table = True
         self._wake.set()
+
+    def _note_queued(self, queued_at=None):
+        if self._queued_since is None:
+            self._queued_since = time.monotonic() if queued_at is None else queued_at
 
     async def run(self, datasette):
         """The supervised loop: any error is logged and the loop starts again."""
@@ -140,6 +147,7 @@ class Worker:
                 self._unwritten.clear()
                 self._queued.clear()
                 self._queued_ids.clear()
+                self._queued_since = None
 
     async def _setting(self, key):
         """A runtime setting, read at most every SETTINGS_CHECK_INTERVAL seconds."""
@@ -162,12 +170,13 @@ class Worker:
     async def _sleep(self):
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
         # lands as the event fires, and then shutdown waits for this task in vain.
+        hold, self._hold = self._hold, None
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            done, _ = await asyncio.wait({waiter}, timeout=self.options.poll_interval)
+            done, _ = await asyncio.wait({waiter}, timeout=hold or self.options.poll_interval)
         finally:
             waiter.cancel()
-        if not done:
+        if not done and not hold:
             self._check_table = True  # retries fall due with time
         self._wake.clear()
 
@@ -211,10 +220,18 @@ class Worker:
             if row[0] not in skip:
                 self._queued.setdefault(row[2], deque()).append(row)
                 self._queued_ids.add(row[0])
+                self._note_queued()
         returned = Counter(row[2] for row in rows)
         return any(returned[endpoint_id] >= limit for endpoint_id, limit in limits.items())
 
     def _start_queued(self, session, endpoints):
+        if not self._queued_ids:
+            self._queued_since = None
+            return
+        # Yield to requests being answered (see activity.py), counting from the enqueue.
+        self._hold = self.state.activity.yield_time(self._queued_since) or None
+        if self._hold:
+            return
         room = self.options.max_in_flight - len(self._sending)
         sending = Counter(self._sending.values())
         for endpoint_id, queue in self._queued.items():
@@ -228,6 +245,8 @@ class Worker:
                 task.add_done_callback(self._tasks.discard)
                 free -= 1
                 room -= 1
+        if not self._queued_ids:
+            self._queued_since = None
 
     async def _deliver(self, session, row, endpoint):
         delivery_id, message_id, endpoint_id, attempts, payload = row
@@ -340,6 +359,7 @@ class Worker:
     async def idle(self, timeout=10):
         """For tests: wait until nothing is due now, in flight or unwritten."""
         deadline = time.monotonic() + timeout
+        await self.state.outbox.committed()
         while time.monotonic() < deadline:
             due = await store.next_due_time(self.state.db)
             busy = self._sending or self._unwritten or self._queued_ids
