@@ -46,7 +46,14 @@ def startup(datasette):
 
 @hookimpl
 def shutdown(datasette):
-    return runtime(datasette).visits.flush(datasette)
+    async def inner():
+        state = runtime(datasette)
+        try:
+            await state.visits.flush(datasette)
+        finally:
+            state.close()
+
+    return inner()
 
 
 @hookimpl

@@ -4,6 +4,7 @@ One server owns an internal file (core holds a lock), so a cache in this process
 change: each write to a link goes through this plugin, which drops the cached entry.
 """
 
+import sqlite3
 import weakref
 from collections import OrderedDict
 
@@ -31,13 +32,15 @@ class Runtime:
         self.links = OrderedDict()
         self.visits = VisitBuffer()
         self.view_checks = ViewChecks()
+        self.reader = None
+        self.reader_opened = False
 
     async def link(self, datasette, code):
         cached = self.links.get(code)
         if cached is not None:
             self.links.move_to_end(code)
             return cached
-        link = await store.get_link(datasette, code)
+        link = await self.read_link(datasette, code)
         if link is None:
             return None
         cached = CachedLink(link, link["visits"] + self.visits.pending(code))
@@ -46,8 +49,36 @@ class Runtime:
             self.links.popitem(last=False)
         return cached
 
+    async def read_link(self, datasette, code):
+        """The stored link, read when its stored count and the in-memory count add up exactly:
+        never while a flush is writing this code's count, never across the start of a flush."""
+        while True:
+            await self.visits.settled(code)
+            reader = self.link_reader(datasette)
+            if reader is not None:
+                try:
+                    # No await from here to the caller's pending(): nothing can flush meanwhile.
+                    return store.get_link_now(reader, code)
+                except sqlite3.OperationalError:
+                    pass  # busy for a moment: take Datasette's read thread instead
+            generation = self.visits.generation
+            link = await store.get_link(datasette, code)
+            if generation == self.visits.generation:
+                return link
+
+    def link_reader(self, datasette):
+        if not self.reader_opened:
+            self.reader = store.open_link_reader(datasette)
+            self.reader_opened = True
+        return self.reader
+
     def forget_link(self, code):
         self.links.pop(code, None)
+
+    def close(self):
+        if self.reader is not None:
+            self.reader.close()
+        self.reader, self.reader_opened = None, False
 
 
 _runtimes = weakref.WeakKeyDictionary()

@@ -314,6 +314,26 @@ async def get_link(datasette, code):
     return _link(row)
 
 
+def open_link_reader(datasette):
+    """A read-only connection to the internal file for ``get_link_now``; None for an in-memory
+    internal DB. ``timeout=0``: a busy file raises at once instead of blocking the event loop."""
+    internal = get_internal_db(datasette)
+    if internal.is_memory or not internal.path:
+        return None
+    reader = sqlite3.connect(f"file:{internal.path}?mode=ro", uri=True, timeout=0)
+    reader.row_factory = sqlite3.Row
+    return reader
+
+
+def get_link_now(reader, code):
+    """``get_link`` on the calling (event loop) thread: one primary-key probe, microseconds,
+    where ``Database.execute`` would hop to a thread and back. ``fetchall`` ends the read
+    transaction, so the next call sees the latest commit. Raises sqlite3.OperationalError when
+    the file is busy."""
+    rows = reader.execute(f"select * from {LINKS} where code = ?", [code]).fetchall()
+    return _link(rows[0]) if rows else None
+
+
 async def insert_link(datasette, codes, fields):
     """Insert with the first free code from the iterable ``codes``; returns that code.
 

@@ -24,8 +24,11 @@ class UnsafeTarget(InvalidInput):
     pass
 
 
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _check_layer(layer):
-    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in layer):
+    if CONTROL_CHARACTER.search(layer):
         raise UnsafeTarget("The link target contains control characters (CR, LF, tab...)")
     if "\\" in layer:
         raise UnsafeTarget("The link target contains a backslash")

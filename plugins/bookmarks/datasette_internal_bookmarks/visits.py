@@ -22,6 +22,13 @@ class VisitBuffer:
     def __init__(self):
         self.totals = {}
         self.days = Counter()
+        # Codes whose counts are being written right now: their stored count is about to
+        # change, so a lookup waits for ``flushed`` instead of reading it mid-way.
+        self.in_flight = {}
+        self.flushed = asyncio.Event()
+        self.flushed.set()
+        # Flushes started so far: a lookup that awaited a read checks nothing began meanwhile.
+        self.generation = 0
 
     def record(self, code):
         now = clock.iso()
@@ -37,11 +44,19 @@ class VisitBuffer:
         for key in [key for key in self.days if key[0] == code]:
             del self.days[key]
 
+    async def settled(self, code):
+        """Return once no flush is writing ``code``'s count."""
+        while code in self.in_flight:
+            await self.flushed.wait()
+
     async def flush(self, datasette):
         if not self.totals:
             return 0
         totals, days = self.totals, self.days
         self.totals, self.days = {}, Counter()
+        self.generation += 1
+        self.in_flight = totals
+        self.flushed.clear()
         try:
             await store.add_visits(datasette, totals, days)
         except Exception:
@@ -51,6 +66,9 @@ class VisitBuffer:
                 self.totals[code] = (count + pending, max(last, newer or last))
             self.days.update(days)
             raise
+        finally:
+            self.in_flight = {}
+            self.flushed.set()
         return sum(count for count, _ in totals.values())
 
 

@@ -1,7 +1,8 @@
 import asyncio
+import sqlite3
 
 from bookmarks_redirect_corpus import OPEN_REDIRECTS
-from datasette_internal_bookmarks import links, visits
+from datasette_internal_bookmarks import links, store, visits
 from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
 from datasette_internal_bookmarks.runtime import runtime
 from datasette_internal_db import audit, get_internal_db
@@ -404,3 +405,61 @@ async def test_default_deny_turns_the_signed_in_default_off(tmp_path, data_db):
         assert mark.status_code == 403
     finally:
         close(ds)
+
+
+async def test_link_read_during_a_flush_waits_for_the_exact_count(tmp_path, data_db, monkeypatch):
+    # A link read from the database while a flush is writing its count would see neither the
+    # stored nor the in-memory visits and let max_visits be exceeded.
+    monkeypatch.setattr(visits, "FLUSH_INTERVAL", 3600)
+    ds = await make_datasette(tmp_path, files=[data_db])
+    try:
+        link = await create(ds, cookies_for(ds, "alice"), target="/data", max_visits=3)
+        for _ in range(2):
+            assert (await ds.client.get(link["path"])).status_code == 302
+        state = runtime(ds)
+        state.forget_link(link["code"])  # as if evicted from the LRU cache
+        release = asyncio.Event()
+        original = store.add_visits
+
+        async def slow_add_visits(*args):
+            await release.wait()
+            return await original(*args)
+
+        monkeypatch.setattr(store, "add_visits", slow_add_visits)
+        flush = asyncio.create_task(state.visits.flush(ds))
+        await asyncio.sleep(0)
+        assert link["code"] in state.visits.in_flight
+        follow = asyncio.create_task(ds.client.get(link["path"]))
+        await asyncio.sleep(0.05)
+        waited = not follow.done()
+        release.set()
+        assert await flush == 2
+        assert (await follow).status_code == 302
+        assert waited
+        assert (await ds.client.get(link["path"])).status_code == 410
+    finally:
+        release.set()
+        close(ds)
+
+
+async def test_busy_internal_file_falls_back_to_a_threaded_read(ds, alice, monkeypatch):
+    link = await create(ds, alice, target="/data/places")
+    reads = []
+
+    def busy(reader, code):
+        reads.append(code)
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store, "get_link_now", busy)
+    response = await ds.client.get(link["path"])
+    assert response.status_code == 302
+    assert response.headers["location"] == "/data/places"
+    assert reads == [link["code"]]
+
+
+async def test_event_loop_reader_sees_every_commit(ds, alice):
+    # Links planted behind the plugin's back are read fresh: no read transaction stays open.
+    for code, target in [("fresh-one", "/data"), ("fresh-two", "/data/places")]:
+        assert (await ds.client.get(f"/-/l/{code}")).status_code == 404
+        await insert_raw_link(ds, code, target)
+        assert (await ds.client.get(f"/-/l/{code}")).headers["location"] == target
