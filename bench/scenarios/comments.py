@@ -33,6 +33,7 @@ REACTIONS = "datasette_internal_comments_reactions"
 FTS = "datasette_internal_comments_fts"
 THREADS_PER_ROW = 2  # one on the row, one on its `value` cell
 COMMENTS_PER_THREAD = 5
+BODY_POOL = 20_000
 ACTORS = [f"user{i}" for i in range(50)]
 READER = "reader"
 WORDS = (
@@ -89,15 +90,32 @@ def fill(ctx, path):
             threads(),
         )
 
+        # Imported here: the suite reports an uninstalled plugin as "not measured" instead.
+        from datasette_internal_comments.rendering import prepare
+
+        # Stored as the plugin stores what people write: text plus the HTML rendered on write.
+        # Rendering a million bodies would take minutes, so they come from a pool of distinct ones.
+        pool = [
+            prepare(" ".join(random.choices(WORDS, k=random.randint(4, 30))))
+            for _ in range(BODY_POOL)
+        ]
+
         def bodies():
             for thread in range(1, rows * THREADS_PER_ROW + 1):
                 for _ in range(COMMENTS_PER_THREAD):
-                    text = " ".join(random.choices(WORDS, k=random.randint(4, 30)))
-                    yield thread, random.choice(ACTORS), text, "2026-06-01T10:00:00+00:00"
+                    body = random.choice(pool)
+                    yield (
+                        thread,
+                        random.choice(ACTORS),
+                        body.text,
+                        body.html,
+                        body.html_version,
+                        "2026-06-01T10:00:00+00:00",
+                    )
 
         conn.executemany(
             f"insert into {COMMENTS} (thread_id, database_name, table_name, author_id, body,"
-            " created_at) values (?, 'data', 'items', ?, ?, ?)",
+            " html, html_version, created_at) values (?, 'data', 'items', ?, ?, ?, ?, ?)",
             bodies(),
         )
         conn.executemany(

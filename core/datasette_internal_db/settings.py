@@ -1,6 +1,7 @@
 """Runtime settings: per-plugin typed values changed without a restart, falling back to config."""
 
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,10 @@ class RuntimeSettings:
     def __init__(self, plugin, settings):
         self.plugin = plugin
         self.settings = {setting.name: setting for setting in settings}
+        # Runtime values read per Datasette instance, so hot paths need no query. Only this
+        # process writes the internal DB (core's lock), and every write goes through _write,
+        # which replaces the instance's memo: a read that raced the write fills the old one.
+        self._memo = weakref.WeakKeyDictionary()
         registry[plugin] = self
 
     def _setting(self, key):
@@ -70,15 +75,22 @@ class RuntimeSettings:
 
     async def get(self, datasette, key):
         setting = self._setting(key)
-        row = (
-            await get_internal_db(datasette).execute(
-                "select value from _datasette_internal_settings where plugin = ? and key = ?",
-                [self.plugin, key],
-            )
-        ).first()
-        if row is not None:
-            return json.loads(row["value"])
-        return self._configured(datasette).get(key, setting.default)
+        memo = self._memo.setdefault(datasette, {})
+        if key not in memo:
+            row = (
+                await get_internal_db(datasette).execute(
+                    "select value from _datasette_internal_settings where plugin = ? and key = ?",
+                    [self.plugin, key],
+                )
+            ).first()
+            memo[key] = None if row is None else row["value"]
+        return self._value(datasette, setting, memo[key])
+
+    def _value(self, datasette, setting, stored):
+        # Decoded afresh for every caller: a list or dict handed out must not alias the memo.
+        if stored is not None:
+            return json.loads(stored)
+        return self._configured(datasette).get(setting.name, setting.default)
 
     async def all(self, datasette):
         stored = await self._stored(datasette)
@@ -135,7 +147,10 @@ class RuntimeSettings:
                 [self.plugin, key, encoded, actor_id, changed_at],
             )
 
-        await get_internal_db(datasette).execute_write_fn(write)
+        try:
+            await get_internal_db(datasette).execute_write_fn(write)
+        finally:
+            self._memo[datasette] = {}
 
     async def history(self, datasette, key=None, limit=50):
         sql = (

@@ -11,6 +11,7 @@ from datasette_internal_db import (
     RuntimeSettings,
     Setting,
     audit,
+    get_internal_db,
     jobs,
     secrets,
 )
@@ -67,6 +68,43 @@ async def test_setting_bad_input(ds, key, value, message):
     with pytest.raises(InvalidInput, match=message):
         await example_settings.set(ds, key, value)
     assert await example_settings.get(ds, "limit") == 4
+
+
+async def test_settings_reads_are_memoized_until_this_process_writes(ds):
+    internal = get_internal_db(ds)
+    await example_settings.set(ds, "tables", ["a"])
+    first = await example_settings.get(ds, "tables")
+    first.append("mutated by a caller")
+    assert await example_settings.get(ds, "tables") == ["a"]
+    # Written behind the API's back (nothing does that: core's lock keeps other processes out),
+    # so the memo still answers: proof that reads stopped querying.
+    await internal.execute_write(
+        "update _datasette_internal_settings set value = '[\"b\"]'"
+        " where plugin = 'example-plugin' and key = 'tables'"
+    )
+    assert await example_settings.get(ds, "tables") == ["a"]
+    await example_settings.set(ds, "tables", ["c"])
+    assert await example_settings.get(ds, "tables") == ["c"]
+    await example_settings.reset(ds, "tables")
+    assert await example_settings.get(ds, "tables") == []
+
+
+async def test_a_read_racing_a_write_does_not_keep_the_old_value(ds, monkeypatch):
+    await example_settings.set(ds, "limit", 1)
+    internal = get_internal_db(ds)
+    real_execute = internal.execute
+
+    async def execute_then_write(sql, params=None, **kwargs):
+        # The real read finishes first, then a real write lands before the reader stores it.
+        result = await real_execute(sql, params, **kwargs)
+        monkeypatch.setattr(internal, "execute", real_execute)
+        await example_settings.set(ds, "limit", 2)
+        return result
+
+    example_settings._memo.pop(ds, None)
+    monkeypatch.setattr(internal, "execute", execute_then_write)
+    assert await example_settings.get(ds, "limit") == 1
+    assert await example_settings.get(ds, "limit") == 2
 
 
 async def test_settings_concurrent_writers_lose_nothing(ds):

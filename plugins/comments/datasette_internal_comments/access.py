@@ -38,10 +38,18 @@ ACTIONS = [
 ]
 
 
+# Constant SQL without parameters: PermissionSQL.allow() names its parameter anew on every call,
+# which makes Datasette compile a fresh regular expression for every permission check.
+SIGNED_IN_MAY_COMMENT = PermissionSQL(
+    sql="select null as parent, null as child, 1 as allow,"
+    " 'datasette-internal-comments: signed-in actor' as reason"
+)
+
+
 def default_permission_sql(actor, action):
     """Signed-in actors may read and add comments unless configuration says otherwise."""
     if action in (VIEW, ADD) and isinstance(actor, dict) and actor.get("id") is not None:
-        return PermissionSQL.allow(reason="datasette-internal-comments: signed-in actor")
+        return SIGNED_IN_MAY_COMMENT
     return None
 
 
@@ -52,30 +60,17 @@ def actor_id(actor):
 async def verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS):
     """{action: bool} for comment ``actions`` on a target, each including the view checks.
 
-    Two permission queries at most (Datasette caches them for the request).
+    One permission query: ``view-database`` rules sit at the database level, so they resolve
+    the same against the table resource (Datasette caches the verdicts for the request).
     """
     actions = list(dict.fromkeys([VIEW, *actions]))
     denied = dict.fromkeys(actions, False)
     if database not in datasette.databases:
         return denied
-    database_verdicts = await datasette.allowed_many(
-        actions=["view-database", *([] if table else actions)],
-        resource=DatabaseResource(database),
-        actor=actor,
-    )
-    if not database_verdicts["view-database"]:
-        return denied
-    if not table:
-        found = database_verdicts
-    else:
-        found = await datasette.allowed_many(
-            actions=["view-table", *actions],
-            resource=TableResource(database, table),
-            actor=actor,
-        )
-        if not found["view-table"]:
-            return denied
-    if not found[VIEW]:
+    views = ["view-database", "view-table"] if table else ["view-database"]
+    resource = TableResource(database, table) if table else DatabaseResource(database)
+    found = await datasette.allowed_many(actions=[*views, *actions], resource=resource, actor=actor)
+    if not all(found[view] for view in views) or not found[VIEW]:
         return denied
     return {action: found[action] for action in actions}
 

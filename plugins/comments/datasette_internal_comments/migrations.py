@@ -153,3 +153,12 @@ def m002_full_text_search(db):
         end;
         """,
     )
+
+
+@migrations()
+def m003_stored_html(db):
+    # Bodies are rendered once when written; html_version says which renderer made the HTML, so a
+    # renderer change (bumping rendering.RENDER_VERSION) makes older rows render afresh on read.
+    comments = db["datasette_internal_comments_comments"]
+    comments.add_column("html", str)
+    comments.add_column("html_version", int)

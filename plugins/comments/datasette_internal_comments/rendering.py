@@ -1,6 +1,8 @@
 """Comment bodies: validation, @mentions, and Markdown rendered to safe HTML."""
 
+import functools
 import re
+from typing import NamedTuple
 
 import nh3
 from datasette_internal_db import InvalidInput
@@ -9,6 +11,9 @@ from markupsafe import Markup
 
 MAX_BODY_CHARS = 10_000
 MAX_MENTIONS = 20
+
+# Bump when render() would give different HTML for the same text (stored HTML then goes stale).
+RENDER_VERSION = 1
 
 # GitHub's eight reactions; the API and the database use the names.
 REACTIONS = {
@@ -70,6 +75,9 @@ def _highlight_mentions(html):
     return "".join(parts)
 
 
+# Threads are read far more often than written: the same bodies render again and again. A pure
+# function of the text, so nothing can go stale; 1,024 entries stay under ~16 MB at the limit.
+@functools.lru_cache(maxsize=1024)
 def render(body):
     """Markdown (no raw HTML) → sanitized HTML; links get rel="nofollow noopener"."""
     html = _highlight_mentions(markdown.render(body))
@@ -83,3 +91,26 @@ def render(body):
             allowed_classes={"span": {"comment-mention"}},
         )
     )
+
+
+class Body(NamedTuple):
+    """A comment body as it is stored: the text, its HTML and the actors it mentions."""
+
+    text: str
+    html: str
+    html_version: int
+    mentions: list
+
+
+def prepare(value):
+    """A valid body from user input, rendered once here so reads need not render it again."""
+    text = clean_body(value)
+    return Body(text, str(render(text)), RENDER_VERSION, mentions_in(text))
+
+
+def comment_html(comment):
+    """The comment's HTML: as stored when the current renderer made it, else rendered now."""
+    if comment["html_version"] == RENDER_VERSION:
+        # Stored by prepare(): the output of render(), sanitized before it was written.
+        return Markup(comment["html"])  # noqa: S704
+    return render(comment["body"])

@@ -4,6 +4,7 @@ Every route: parse input → load the target → permission check → store. Wri
 JSON object, or a plain HTML form (answered with a redirect to a same-site ``next`` path).
 """
 
+import asyncio
 import functools
 import json
 import sqlite3
@@ -27,7 +28,7 @@ from .events import (
     event_for,
 )
 from .migrations import PLUGIN
-from .rendering import REACTIONS, clean_body, mentions_in, render
+from .rendering import REACTIONS, comment_html, prepare, render
 from .settings import comments_enabled
 
 MAX_FORM_BYTES = 64 * 1024
@@ -354,14 +355,22 @@ class TargetInfo:
         return self.memo[key]
 
 
-async def threads_json(datasette, actor, threads):
-    """Full JSON for threads: comments, reactions, mentions, names, anchors, what you may do."""
+async def threads_json(datasette, actor, threads, contents=None):
+    """Full JSON for threads: comments, reactions, mentions, names, anchors, what you may do.
+
+    ``contents`` is ``store.thread_contents`` for these threads when the caller has it already.
+    """
     me = access.actor_id(actor)
     targets = TargetInfo(datasette, actor)
-    comments = await store.comments_for_threads(datasette, [t["thread_id"] for t in threads])
-    comment_ids = [c["id"] for group in comments.values() for c in group]
-    reactions = await store.reactions_for_comments(datasette, comment_ids)
-    mentions = await store.mentions_for_comments(datasette, comment_ids)
+    target_keys = {(thread["database_name"], thread["table_name"]) for thread in threads}
+    # Independent reads (internal DB, the user's DB, permissions) wait on the read threads together.
+    if contents is None:
+        contents = await store.thread_contents(datasette, [t["thread_id"] for t in threads])
+    comments, reactions, mentions = contents
+    anchors, *_ = await asyncio.gather(
+        anchor_states(datasette, threads),
+        *(targets.get(database, table) for database, table in target_keys),
+    )
     actor_ids = {t["thread_author_id"] for t in threads} | {
         t["resolved_by"] for t in threads if t["resolved_by"]
     }
@@ -373,7 +382,6 @@ async def threads_json(datasette, actor, threads):
     for ids in mentions.values():
         actor_ids.update(ids)
     actors = await actors_for(datasette, actor_ids)
-    anchors = await anchor_states(datasette, threads)
     result = []
     for thread in threads:
         database, table = thread["database_name"], thread["table_name"]
@@ -390,7 +398,7 @@ async def threads_json(datasette, actor, threads):
                     "id": comment["id"],
                     "author": display(actors, comment["author_id"]),
                     "body": None if deleted else comment["body"],
-                    "html": "" if deleted else render(comment["body"]),
+                    "html": "" if deleted else comment_html(comment),
                     "created_at": comment["created_at"],
                     "edited_at": comment["edited_at"],
                     "deleted": deleted,
@@ -454,7 +462,7 @@ async def comment_entries(datasette, rows):
             "thread_url": datasette.urls.path(f"/-/comments/threads/{row['thread_id']}"),
             "author": display(actors, row["author_id"]),
             "body": row["body"],
-            "html": render(row["body"]),
+            "html": comment_html(row),
             "created_at": row["created_at"],
             "edited_at": row["edited_at"],
             "resolved": row["resolved_at"] is not None,
@@ -505,10 +513,8 @@ async def create_thread(datasette, request):
     me = require_actor(request)
     data = await read_input(request)
     target = await resolve_target(datasette, request.actor, data)
-    body = clean_body(data.get("body"))
-    thread_id, comment_id = await store.create_thread(
-        datasette, target, me, body, mentions_in(body), clock.iso()
-    )
+    body = prepare(data.get("body"))
+    thread_id, comment_id = await store.create_thread(datasette, target, me, body, clock.iso())
     thread = await store.get_thread(datasette, thread_id)
     await datasette.track_event(event_for(CommentAddedEvent, request.actor, thread, comment_id))
     payload = {"thread": (await threads_json(datasette, request.actor, [thread]))[0]}
@@ -522,10 +528,8 @@ async def add_reply(datasette, request):
     thread = await load_thread(datasette, request.actor, request.url_vars["thread_id"], ADD)
     if not await comments_enabled(datasette, thread["database_name"], thread["table_name"]):
         raise ApiError(403, "Comments are not enabled here")
-    body = clean_body(data.get("body"))
-    comment_id = await store.add_comment(
-        datasette, thread["thread_id"], me, body, mentions_in(body), clock.iso()
-    )
+    body = prepare(data.get("body"))
+    comment_id = await store.add_comment(datasette, thread["thread_id"], me, body, clock.iso())
     await datasette.track_event(event_for(CommentAddedEvent, request.actor, thread, comment_id))
     payload = {
         "comment_id": comment_id,
@@ -568,9 +572,9 @@ async def edit_comment(datasette, request):
         raise ApiError(403, "You may only edit your own comments")
     if comment["deleted_at"]:
         raise ApiError(409, "This comment was deleted")
-    body = clean_body(data.get("body"))
-    if body != comment["body"]:
-        await store.edit_comment(datasette, comment["id"], body, mentions_in(body), clock.iso())
+    body = prepare(data.get("body"))
+    if body.text != comment["body"]:
+        await store.edit_comment(datasette, comment["id"], body, clock.iso())
         await datasette.track_event(
             event_for(CommentEditedEvent, request.actor, comment, comment["id"])
         )
@@ -670,12 +674,16 @@ async def list_threads(datasette, request):
     target = target_filters(request)
     if not target["database"]:
         raise InvalidInput("'database' is required")
-    await check(datasette, request.actor, VIEW, target["database"], target["table"])
-    threads = await store.threads_for_target(
-        datasette, target["database"], target["table"], target["column"], target["row"]
+    # The permission query and the read wait on the read threads together; nothing read is
+    # returned unless the check passed (it raises otherwise).
+    _, (threads, contents) = await asyncio.gather(
+        check(datasette, request.actor, VIEW, target["database"], target["table"]),
+        store.threads_for_target(
+            datasette, target["database"], target["table"], target["column"], target["row"]
+        ),
     )
     return Response.json(
-        {"ok": True, "threads": await threads_json(datasette, request.actor, threads)}
+        {"ok": True, "threads": await threads_json(datasette, request.actor, threads, contents)}
     )
 
 
@@ -872,11 +880,11 @@ async def thread_html(datasette, request):
 async def panel_context(datasette, request, database, table, row_key, column=""):
     """Context of comments_panel.html: the threads of one target and the form for a new one."""
     actor = request.actor
-    threads = await store.threads_for_target(datasette, database, table, column, row_key)
+    threads, contents = await store.threads_for_target(datasette, database, table, column, row_key)
     columns = await store.column_names(datasette, database, table) if table else []
     may_add = await access.can(datasette, actor, ADD, database, table)
     return {
-        "threads": await threads_json(datasette, actor, threads),
+        "threads": await threads_json(datasette, actor, threads, contents),
         "panel_target": {"database": database, "table": table, "row": row_key, "column": column},
         "columns": columns,
         "can_add": may_add

@@ -8,7 +8,7 @@ span targets filter on it in SQL, so nothing outside the scope is ever read, cou
 import hashlib
 import json
 
-from datasette.utils import escape_sqlite, tilde_encode
+from datasette.utils import detect_primary_keys, escape_sqlite, tilde_encode
 from datasette_internal_db import get_internal_db
 
 THREADS = "datasette_internal_comments_threads"
@@ -37,7 +37,8 @@ THREAD_COLUMNS = (
     " t.created_at as thread_created_at, t.last_activity_at, t.resolved_at, t.resolved_by"
 )
 COMMENT_COLUMNS = (
-    "c.id, c.thread_id, c.author_id, c.body, c.created_at, c.edited_at, c.deleted_at, c.deleted_by"
+    "c.id, c.thread_id, c.author_id, c.body, c.html, c.html_version, c.created_at, c.edited_at,"
+    " c.deleted_at, c.deleted_by"
 )
 
 
@@ -79,22 +80,27 @@ async def fetch_row(datasette, database, table, pk_values):
     """The row (a dict) for primary-key values given as strings or values, or None.
 
     Returns ``(row, pk_columns)``; tables without a primary key are addressed by rowid.
+    One trip to the database's read thread.
     """
-    db = datasette.get_database(database)
-    if not await db.table_exists(table):
-        return None, []
-    pks = await db.primary_keys(table)
-    use_rowid = not pks
-    pk_columns = ["rowid"] if use_rowid else pks
-    if len(pk_values) != len(pk_columns):
-        return None, pk_columns
-    where = " and ".join(f"{escape_sqlite(column)} = ?" for column in pk_columns)
-    select = "rowid, *" if use_rowid else "*"
-    result = await db.execute(
-        f"select {select} from {escape_sqlite(table)} where {where} limit 1", list(pk_values)
-    )
-    row = result.first()
-    return (dict(row) if row is not None else None), pk_columns
+
+    def read(conn):
+        exists = conn.execute(
+            "select 1 from sqlite_master where type = 'table' and name = ?", [table]
+        ).fetchone()
+        if not exists:
+            return None, []
+        pks = detect_primary_keys(conn, table)
+        pk_columns = pks or ["rowid"]
+        if len(pk_values) != len(pk_columns):
+            return None, pk_columns
+        where = " and ".join(f"{escape_sqlite(column)} = ?" for column in pk_columns)
+        select = "*" if pks else "rowid, *"
+        row = conn.execute(
+            f"select {select} from {escape_sqlite(table)} where {where} limit 1", list(pk_values)
+        ).fetchone()
+        return (dict(row) if row is not None else None), pk_columns
+
+    return await datasette.get_database(database).execute_fn(read)
 
 
 async def table_names(datasette, database):
@@ -153,20 +159,23 @@ def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions,
         _notify(conn, participant, comment_id, "reply", now)
 
 
-def _insert_comment(conn, thread_id, author_id, body, mentions, now):
+def _insert_comment(conn, thread_id, author_id, body, now):
     comment_id = conn.execute(
         f"insert into {COMMENTS}"
-        " (thread_id, database_name, table_name, author_id, body, created_at)"
-        f" select id, database_name, table_name, ?, ?, ? from {THREADS} where id = ?",
-        [author_id, body, now, thread_id],
+        " (thread_id, database_name, table_name, author_id, body, html, html_version, created_at)"
+        f" select id, database_name, table_name, ?, ?, ?, ?, ? from {THREADS} where id = ?",
+        [author_id, body.text, body.html, body.html_version, now, thread_id],
     ).lastrowid
     conn.execute(f"update {THREADS} set last_activity_at = ? where id = ?", [now, thread_id])
-    _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now)
+    _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, body.mentions, now)
     return comment_id
 
 
-async def create_thread(datasette, target, author_id, body, mentions, now):
-    """Create a thread and its first comment in one transaction; returns both ids."""
+async def create_thread(datasette, target, author_id, body, now):
+    """Create a thread and its first comment in one transaction; returns both ids.
+
+    ``body`` is a ``rendering.Body``: text, stored HTML and mentions.
+    """
 
     def write(conn):
         thread_id = conn.execute(
@@ -176,18 +185,18 @@ async def create_thread(datasette, target, author_id, body, mentions, now):
             " :anchor_value, :author_id, :now, :now)",
             {**target, "author_id": author_id, "now": now},
         ).lastrowid
-        return thread_id, _insert_comment(conn, thread_id, author_id, body, mentions, now)
+        return thread_id, _insert_comment(conn, thread_id, author_id, body, now)
 
     return await internal(datasette).execute_write_fn(write)
 
 
-async def add_comment(datasette, thread_id, author_id, body, mentions, now):
+async def add_comment(datasette, thread_id, author_id, body, now):
     return await internal(datasette).execute_write_fn(
-        lambda conn: _insert_comment(conn, thread_id, author_id, body, mentions, now)
+        lambda conn: _insert_comment(conn, thread_id, author_id, body, now)
     )
 
 
-async def edit_comment(datasette, comment_id, body, mentions, now):
+async def edit_comment(datasette, comment_id, body, now):
     """Keep the old body as a revision, store the new one and re-record mentions."""
 
     def write(conn):
@@ -199,9 +208,11 @@ async def edit_comment(datasette, comment_id, body, mentions, now):
             [comment_id, old_body, now],
         )
         conn.execute(
-            f"update {COMMENTS} set body = ?, edited_at = ? where id = ?", [body, now, comment_id]
+            f"update {COMMENTS} set body = ?, html = ?, html_version = ?, edited_at = ?"
+            " where id = ?",
+            [body.text, body.html, body.html_version, now, comment_id],
         )
-        _record_mentions(conn, comment_id, author_id, mentions, now)
+        _record_mentions(conn, comment_id, author_id, body.mentions, now)
 
     await internal(datasette).execute_write_fn(write)
 
@@ -211,7 +222,8 @@ async def delete_comment(datasette, comment_id, deleted_by, now):
 
     def write(conn):
         conn.execute(
-            f"update {COMMENTS} set body = '', deleted_at = ?, deleted_by = ? where id = ?",
+            f"update {COMMENTS} set body = '', html = '', deleted_at = ?, deleted_by = ?"
+            " where id = ?",
             [now, deleted_by, comment_id],
         )
         for table in (REVISIONS, REACTIONS, MENTIONS, INBOX):
@@ -281,12 +293,7 @@ async def get_comment(datasette, comment_id):
     return dict(row) if row else None
 
 
-async def threads_for_target(datasette, database, table="", column="", row_key=""):
-    """Threads on one target and on the targets inside it.
-
-    A row includes its cells, a table its columns; a ``column`` narrows to that column (or, with
-    a ``row_key``, that cell). Threads on rows are never part of a table's list.
-    """
+def _threads_for_target(conn, database, table, column, row_key):
     sql = (
         f"select {THREAD_COLUMNS} from {THREADS} t"
         " where t.database_name = :database and t.table_name = :table and t.row_key = :row_key"
@@ -295,70 +302,68 @@ async def threads_for_target(datasette, database, table="", column="", row_key="
     if column:
         sql += " and t.column_name = :column"
     sql += " order by t.id"
-    rows = await internal(datasette).execute(sql, params)
-    return [dict(row) for row in rows]
+    return [dict(row) for row in conn.execute(sql, params)]
 
 
-async def threads_for_row(datasette, database, table, row_key):
-    """The threads of one row (row and cell targets) with their comments — benchmark entry point."""
-    threads = await threads_for_target(datasette, database, table, row_key=row_key)
-    comments = await comments_for_threads(datasette, [t["thread_id"] for t in threads])
-    for thread in threads:
-        thread["comments"] = comments.get(thread["thread_id"], [])
-    return threads
+async def threads_for_target(datasette, database, table="", column="", row_key=""):
+    """Threads on one target and on the targets inside it, with their contents.
+
+    A row includes its cells, a table its columns; a ``column`` narrows to that column (or, with
+    a ``row_key``, that cell). Threads on rows are never part of a table's list. Returns
+    ``(threads, contents)``, ``contents`` as from ``thread_contents``, in one trip to the read
+    thread.
+    """
+
+    def read(conn):
+        threads = _threads_for_target(conn, database, table, column, row_key)
+        return threads, _thread_contents(conn, [thread["thread_id"] for thread in threads])
+
+    return await internal(datasette).execute_fn(read)
 
 
-async def comments_for_threads(datasette, thread_ids):
-    """{thread_id: [comment, ...]} oldest first, with reaction counts and revision counts."""
+def _thread_contents(conn, thread_ids):
+    comments, reactions, mentions = {}, {}, {}
     if not thread_ids:
-        return {}
-    rows = await internal(datasette).execute(
+        return comments, reactions, mentions
+    ids = json.dumps(list(thread_ids))
+    of_threads = f"(select id from {COMMENTS} where thread_id in (select value from json_each(?)))"
+    for row in conn.execute(
         f"select {COMMENT_COLUMNS},"
         f" (select count(*) from {REVISIONS} r where r.comment_id = c.id) as revision_count"
-        f" from {COMMENTS} c where c.thread_id in (select value from json_each(:ids))"
+        f" from {COMMENTS} c where c.thread_id in (select value from json_each(?))"
         " order by c.thread_id, c.id",
-        {"ids": json.dumps(list(thread_ids))},
-    )
-    grouped = {}
-    for row in rows:
-        grouped.setdefault(row["thread_id"], []).append(dict(row))
-    return grouped
-
-
-async def reactions_for_comments(datasette, comment_ids):
-    """{comment_id: [{"emoji", "count", "actor_ids"}]} for the given comments."""
-    if not comment_ids:
-        return {}
-    rows = await internal(datasette).execute(
-        f"select comment_id, emoji, count(*) as count, json_group_array(actor_id) as actor_ids"
-        f" from {REACTIONS} where comment_id in (select value from json_each(:ids))"
-        " group by comment_id, emoji",
-        {"ids": json.dumps(list(comment_ids))},
-    )
-    grouped = {}
-    for row in rows:
-        grouped.setdefault(row["comment_id"], []).append(
+        [ids],
+    ):
+        comments.setdefault(row["thread_id"], []).append(dict(row))
+    for row in conn.execute(
+        "select comment_id, emoji, count(*) as count, json_group_array(actor_id) as actor_ids"
+        f" from {REACTIONS} where comment_id in {of_threads} group by comment_id, emoji",
+        [ids],
+    ):
+        reactions.setdefault(row["comment_id"], []).append(
             {
                 "emoji": row["emoji"],
                 "count": row["count"],
                 "actor_ids": json.loads(row["actor_ids"]),
             }
         )
-    return grouped
-
-
-async def mentions_for_comments(datasette, comment_ids):
-    if not comment_ids:
-        return {}
-    rows = await internal(datasette).execute(
+    for row in conn.execute(
         f"select comment_id, actor_id from {MENTIONS}"
-        " where comment_id in (select value from json_each(:ids)) order by actor_id",
-        {"ids": json.dumps(list(comment_ids))},
-    )
-    grouped = {}
-    for row in rows:
-        grouped.setdefault(row["comment_id"], []).append(row["actor_id"])
-    return grouped
+        f" where comment_id in {of_threads} order by actor_id",
+        [ids],
+    ):
+        mentions.setdefault(row["comment_id"], []).append(row["actor_id"])
+    return comments, reactions, mentions
+
+
+async def thread_contents(datasette, thread_ids):
+    """``(comments, reactions, mentions)`` for the given threads, in one trip to the read thread.
+
+    ``comments`` is ``{thread_id: [comment, ...]}`` oldest first with revision counts,
+    ``reactions`` ``{comment_id: [{"emoji", "count", "actor_ids"}]}`` and
+    ``mentions`` ``{comment_id: [actor_id, ...]}``.
+    """
+    return await internal(datasette).execute_fn(lambda conn: _thread_contents(conn, thread_ids))
 
 
 async def revisions(datasette, comment_id):

@@ -944,3 +944,78 @@ async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds,
     assert (
         await alice.post(f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after"})
     ).status_code == 200
+
+
+async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor):
+    from datasette import hookimpl
+    from datasette.permissions import PermissionSQL
+
+    await as_actor("bob").new_thread("On items", table="items", row=["1"])
+
+    class DenyDatabase:
+        @staticmethod
+        @hookimpl
+        def permission_resources_sql(datasette, actor, action):
+            if action == "view-database" and actor and actor.get("id") == "alice":
+                return PermissionSQL(
+                    sql="select 'data' as parent, null as child, 0 as allow, 'test' as reason"
+                )
+            return None
+
+    alice = as_actor("alice")
+    path = "/-/comments/api/threads?database=data&table=items&row=1"
+    assert len((await alice.get(path)).json()["threads"]) == 1
+    pm.register(DenyDatabase, name="comment-test-deny-database")
+    try:
+        assert (await alice.get(path)).status_code == 404
+        assert (await alice.get("/-/comments/api/activity")).json()["comments"] == []
+    finally:
+        pm.unregister(name="comment-test-deny-database")
+
+
+async def test_bodies_are_rendered_once_when_written_and_again_only_for_an_older_renderer(
+    ds, as_actor
+):
+    from datasette_internal_comments.rendering import RENDER_VERSION
+
+    alice = as_actor("alice")
+    thread = await alice.new_thread("**bold** @bob", table="items")
+    comment_id = thread["comments"][0]["id"]
+    internal = get_internal_db(ds)
+
+    async def stored():
+        row = (
+            await internal.execute(
+                "select html, html_version from datasette_internal_comments_comments where id = ?",
+                [comment_id],
+            )
+        ).first()
+        return row["html"], row["html_version"]
+
+    assert await stored() == (thread["comments"][0]["html"], RENDER_VERSION)
+    assert "<strong>bold</strong>" in thread["comments"][0]["html"]
+
+    async def shown_html():
+        response = await alice.get(f"/-/comments/api/threads/{thread['id']}")
+        return response.json()["thread"]["comments"][0]["html"]
+
+    # The stored HTML is what reads serve...
+    await internal.execute_write(
+        "update datasette_internal_comments_comments set html = '<p>as stored</p>' where id = ?",
+        [comment_id],
+    )
+    assert await shown_html() == "<p>as stored</p>"
+    # ...unless an older renderer made it (or none did: rows from before the column existed).
+    for version in (RENDER_VERSION - 1, None):
+        await internal.execute_write(
+            "update datasette_internal_comments_comments set html_version = ? where id = ?",
+            [version, comment_id],
+        )
+        assert "<strong>bold</strong>" in await shown_html()
+
+    edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "_new_"})
+    assert edited.status_code == 200, edited.text
+    assert await stored() == ("<p><em>new</em></p>\n", RENDER_VERSION)
+    deleted = await alice.post(f"/-/comments/api/comments/{comment_id}/delete", {})
+    assert deleted.status_code == 200, deleted.text
+    assert (await stored())[0] == ""
