@@ -61,18 +61,24 @@ async def may_view(datasette, actor, target):
 
 class ViewChecks:
     """``may_view`` answers kept for PERMISSION_CACHE_SECONDS, for the redirect's hot path and
-    for filtering lists of shared bookmarks (one real check per actor and target)."""
+    for filtering lists of shared bookmarks: one real check per actor, action and resource
+    (all rows of a table share one, as they share Datasette's own check)."""
 
     def __init__(self):
         self.answers = {}
 
     async def may_view(self, datasette, actor, target):
-        key = (json.dumps(actor, sort_keys=True, default=str) if actor else "", target)
+        action, resource = view_check(target)
+        key = (
+            json.dumps(actor, sort_keys=True, default=str) if actor else "",
+            action,
+            resource and (resource.parent, resource.child),
+        )
         now = time.monotonic()
         cached = self.answers.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        allowed = await may_view(datasette, actor, target)
+        allowed = await datasette.allowed(action=action, resource=resource, actor=actor)
         if len(self.answers) >= PERMISSION_CACHE_SIZE:
             self.answers.clear()
         self.answers[key] = (now + PERMISSION_CACHE_SECONDS, allowed)

@@ -15,7 +15,7 @@ from .events import BookmarkCreatedEvent, BookmarkDeletedEvent
 from .migrations import PLUGIN
 from .runtime import runtime
 from .targets import Target, normalize, parse_target
-from .web import actor_id, read_input, render
+from .web import actor_id, read_input, render, render_items
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -220,12 +220,21 @@ async def list_page(datasette, request):
     job_id = request.args.get("job") or None
     if job_id and not re.fullmatch(r"[0-9a-f]{16}", job_id):
         job_id = None
+    items = [bookmark_json(datasette, b, viewer) for b in bookmarks]
+    items_html = render_items(
+        datasette,
+        "bookmarks_item.html",
+        "bookmark",
+        items,
+        list_url=datasette.urls.path("/-/bookmarks"),
+    )
     html_text = await render(
         datasette,
         request,
         "bookmarks_list.html",
         {
-            "bookmarks": [bookmark_json(datasette, b, viewer) for b in bookmarks],
+            "bookmarks": items,
+            "items_html": items_html,
             "next": next_before,
             "filters": {k: request.args[k] for k in ("scope", "tag", "q") if request.args.get(k)},
             "listing": listing,

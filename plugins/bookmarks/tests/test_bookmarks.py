@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from datasette_internal_bookmarks import store
+from datasette_internal_bookmarks import store, web
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS
 from datasette_internal_db import get_internal_db, jobs
 from datasette_internal_db.testing import close, cookies_for, make_datasette
@@ -412,3 +412,37 @@ async def test_an_actor_without_id_counts_as_signed_out(ds):
         response = await getattr(ds.client, method)(path, cookies=nameless, **kwargs)
         assert response.status_code == 403, path
         assert response.json()["ok"] is False
+
+
+async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, monkeypatch):
+    saved = await bookmark(ds, alice, url="/data/places", title="Before", tags=["old"], note="x")
+    renders = []
+    original = web.Fragments.render
+
+    def counting_render(self, template, name, items, context):
+        renders.append(
+            len(
+                [
+                    i
+                    for i in items
+                    if (template, repr(sorted(context.items())), repr(i)) not in self.rendered
+                ]
+            )
+        )
+        return original(self, template, name, items, context)
+
+    monkeypatch.setattr(web.Fragments, "render", counting_render)
+    assert "Before" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
+    assert "Before" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
+    assert renders == [1, 0]
+    changed = {"title": "After", "note": "**new note**", "tags": ["fresh"], "shared": True}
+    response = await ds.client.post(f"{API}/{saved['id']}", cookies=alice, json=changed)
+    assert response.status_code == 200
+    page = (await ds.client.get("/-/bookmarks", cookies=alice)).text
+    assert "After" in page and "Before" not in page
+    assert "<strong>new note</strong>" in page and "?tag=fresh" in page and "?tag=old" not in page
+    assert "· shared" in page and "Delete" in page
+    # The same bookmark seen by someone else is another fragment: no edit or delete controls.
+    other = (await ds.client.get("/-/bookmarks", cookies=bob)).text
+    assert "After" in other and "by alice" in other and "bookmark-delete" not in other
+    assert renders == [1, 0, 1, 1]
