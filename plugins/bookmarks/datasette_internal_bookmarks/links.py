@@ -318,18 +318,37 @@ async def api_links(datasette, request):
     everyone = request.args.get("all") == "1"
     if everyone and not await is_admin(datasette, request.actor):
         return json_error(403, "short-links-admin is required to list everyone's links")
-    before = request.args.get("before") or None
-    links = await store.list_links(
-        datasette, None if everyone else actor_id(request), before=before, limit=PAGE_SIZE
-    )
+    try:
+        links, next_cursor = await links_page_of(datasette, request, everyone)
+    except InvalidInput as error:
+        return json_error(400, str(error))
     pending = runtime(datasette).visits.pending
     return Response.json(
         {
             "ok": True,
             "links": [link_json(datasette, request, link, pending(link["code"])) for link in links],
-            "next": links[-1]["created_at"] if len(links) == PAGE_SIZE else None,
+            "next": next_cursor,
         }
     )
+
+
+def parse_cursor(value):
+    """``before`` is the ``next`` of the previous page: ``<created_at>,<code>``."""
+    if not value:
+        return None
+    created_at, comma, code = value.partition(",")
+    if not comma or not created_at or not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", code):
+        raise InvalidInput("before must be the next value of the previous page")
+    return created_at, code
+
+
+async def links_page_of(datasette, request, everyone):
+    """One page of links, newest first, and the cursor of the next page (None at the end)."""
+    before = parse_cursor(request.args.get("before"))
+    owner = None if everyone else actor_id(request)
+    links = await store.list_links(datasette, owner, before=before, limit=PAGE_SIZE)
+    last = links[-1] if len(links) == PAGE_SIZE else None
+    return links, last and f"{last['created_at']},{last['code']}"
 
 
 async def api_link(datasette, request):
@@ -368,7 +387,10 @@ async def links_page(datasette, request):
         except (PermissionError, InvalidInput) as error:
             errors.append(str(error))
     everyone = request.args.get("all") == "1" and await is_admin(datasette, request.actor)
-    links = await store.list_links(datasette, None if everyone else actor_id(request), limit=200)
+    try:
+        links, next_cursor = await links_page_of(datasette, request, everyone)
+    except InvalidInput as error:
+        return json_error(400, str(error))
     pending = runtime(datasette).visits.pending
     html = await render(
         datasette,
@@ -379,6 +401,7 @@ async def links_page(datasette, request):
             "errors": errors,
             "created": created and link_json(datasette, request, created),
             "everyone": everyone,
+            "next": next_cursor,
             "may_create": await datasette.allowed(action=SHORT_LINKS_CREATE, actor=request.actor),
             "target": request.args.get("target", ""),
         },

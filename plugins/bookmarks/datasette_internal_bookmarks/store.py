@@ -388,17 +388,23 @@ async def delete_link(datasette, code):
 
 
 async def list_links(datasette, owner_id=None, *, before=None, limit=50):
-    """Newest first; ``owner_id=None`` lists everybody's (for short-links-admin)."""
+    """Newest first; ``owner_id=None`` lists everybody's (for short-links-admin).
+
+    ``before``: the (created_at, code) of the last link of the previous page. The code breaks
+    ties between links created in the same millisecond, so paging never skips or repeats one.
+    """
     clauses, params = [], {"limit": limit}
     if owner_id is not None:
         clauses.append("owner_id = :owner_id")
         params["owner_id"] = owner_id
     if before is not None:
-        clauses.append("created_at < :before")
-        params["before"] = before
+        clauses.append(
+            "created_at <= :before_at and (created_at < :before_at or code < :before_code)"
+        )
+        params["before_at"], params["before_code"] = before
     where = ("where " + " and ".join(clauses)) if clauses else ""
     rows = await get_internal_db(datasette).execute(
-        f"select * from {LINKS} {where} order by created_at desc limit :limit", params
+        f"select * from {LINKS} {where} order by created_at desc, code desc limit :limit", params
     )
     return [_link(row) for row in rows]
 

@@ -1,5 +1,8 @@
 import asyncio
+import re
 import sqlite3
+from html import unescape
+from urllib.parse import quote
 
 from bookmarks_redirect_corpus import OPEN_REDIRECTS
 from datasette_internal_bookmarks import links, store, visits
@@ -463,3 +466,38 @@ async def test_event_loop_reader_sees_every_commit(ds, alice):
         assert (await ds.client.get(f"/-/l/{code}")).status_code == 404
         await insert_raw_link(ds, code, target)
         assert (await ds.client.get(f"/-/l/{code}")).headers["location"] == target
+
+
+async def test_links_are_paged_newest_first_even_within_one_millisecond(
+    ds, alice, bob, root, frozen_time
+):
+    # Frozen time: every link has the same created_at, so only the code orders them.
+    codes = [(await create(ds, alice, target=f"/data/places/{i}"))["code"] for i in range(53)]
+    await create(ds, bob, target="/data")
+    expected = sorted(codes, reverse=True)
+
+    seen, query = [], ""
+    while True:
+        body = (await ds.client.get(API + query, cookies=alice)).json()
+        seen += [link["code"] for link in body["links"]]
+        if body["next"] is None:
+            break
+        query = "?before=" + quote(body["next"])
+    assert seen == expected
+
+    first = (await ds.client.get("/-/links", cookies=alice)).text
+    assert first.count("<tr data-code=") == links.PAGE_SIZE
+    older = re.search(r'class="older-links" href="\?([^"]+)"', first).group(1)
+    second = (await ds.client.get("/-/links?" + unescape(older), cookies=alice)).text
+    shown = re.findall(r'<tr data-code="([^"]+)"', first) + re.findall(
+        r'<tr data-code="([^"]+)"', second
+    )
+    assert shown == expected
+    assert "older-links" not in second
+
+    # An admin's "everyone" view keeps all=1 on the next page.
+    everyone = (await ds.client.get("/-/links?all=1", cookies=root)).text
+    assert 'href="?all=1&amp;before=' in everyone
+    bad = await ds.client.get(API + "?before=not-a-cursor", cookies=alice)
+    assert bad.status_code == 400
+    assert (await ds.client.get("/-/links?before=x,%00", cookies=alice)).status_code == 400
