@@ -1,16 +1,17 @@
 """datasette-internal-db: a safe, persistent home for plugin state in Datasette's internal DB."""
 
-# isort: skip_file
 from datasette import hookimpl
 from datasette.permissions import Action
 
-from . import audit, cache, clock, hookspecs, jobs, secrets, web
+from . import audit, cache, clock, jobs, secrets, web
 from .cache import Cache
+from .cli import internal
 from .database import UnsupportedDatasette, get_internal_db, is_persistent
 from .errors import InvalidInput
+from .lifecycle import prepare_internal_db
 from .migrations import table_prefix
+from .routes import routes
 from .settings import RuntimeSettings, Setting
-
 
 __all__ = [
     "Cache",
@@ -78,14 +79,3 @@ def register_routes(datasette):
 @hookimpl
 def register_commands(cli):
     cli.add_command(internal)
-
-
-# Importing datasette.plugins loads every installed plugin's entry point, this package's own
-# included: the plugins import the names above from this still-initialising module, and pluggy
-# registers the hook functions defined so far. So these imports come last.
-from datasette.plugins import pm  # noqa: E402
-from .cli import internal  # noqa: E402
-from .lifecycle import prepare_internal_db  # noqa: E402
-from .routes import routes  # noqa: E402
-
-pm.add_hookspecs(hookspecs)

@@ -7,9 +7,6 @@ import sqlite3
 import sys
 
 import click
-
-# datasette.app is still initialising when it loads this plugin: use its Datasette at call time.
-from datasette import app as datasette_app
 from datasette.utils import StartupError
 
 from . import status as status_module
@@ -18,9 +15,16 @@ from .lifecycle import migration_sets
 from .safety import internal_reason, table_names
 
 
+def new_datasette(path):
+    # Imported at call time: importing datasette.app loads every plugin (see lifecycle).
+    from datasette.app import Datasette
+
+    return Datasette([], internal=path)
+
+
 def started(path):
     """Run core's whole startup against PATH (checks, lock, migrations, marker), then close."""
-    datasette = datasette_app.Datasette([], internal=path)
+    datasette = new_datasette(path)
     try:
         asyncio.run(datasette.invoke_startup())
     except StartupError as error:
@@ -64,7 +68,7 @@ def migrate(path):
 def status(path, as_json):
     """Marker, each migration set's applied and pending steps, tables with rows and bytes."""
     existing(path)
-    sets = migration_sets(datasette_app.Datasette([], internal=path))
+    sets = migration_sets(new_datasette(path))
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         info = status_module.collect(conn, sets)

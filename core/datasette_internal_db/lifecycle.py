@@ -4,11 +4,10 @@ import logging
 import secrets as random
 from importlib.metadata import version
 
-from datasette.plugins import pm
 from datasette.utils import StartupError
 from datasette.version import __version__ as datasette_version
 
-from . import audit, clock, jobs
+from . import audit, clock, hookspecs, jobs
 from . import secrets as stored_secrets
 from .database import (
     InternalDatabaseLocked,
@@ -38,8 +37,24 @@ def flag(value):
     return value is True or str(value).lower() in ("true", "1", "yes")
 
 
+def plugin_manager():
+    """Datasette's plugin manager, with core's hook specification added on first use.
+
+    Imported at call time: importing datasette.plugins loads every installed plugin's entry
+    point, so doing it while this package is imported would register a plugin that imported
+    this package before its own hook functions exist.
+    """
+    from datasette.plugins import pm
+
+    caller = getattr(pm.hook, "register_internal_migrations", None)
+    if caller is None or caller.spec is None:
+        pm.add_hookspecs(hookspecs)
+    return pm
+
+
 def migration_sets(datasette):
     """Core's set first, then every set plugins hand over through the hook."""
+    pm = plugin_manager()
     sets = [migrations]
     for result in pm.hook.register_internal_migrations(datasette=datasette):
         if result is None:

@@ -5,6 +5,7 @@ from datasette import hookimpl
 from . import access, hooks
 from .events import EVENTS
 from .migrations import migrations
+from .routes import routes
 
 
 @hookimpl
@@ -29,8 +30,6 @@ def register_events(datasette):
 
 @hookimpl
 def register_routes(datasette):
-    from .routes import routes
-
     return routes
 
 
