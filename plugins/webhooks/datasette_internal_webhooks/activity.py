@@ -6,12 +6,11 @@ one batch — one write, one burst of deliveries — instead of competing with e
 event loop and the CPU.
 """
 
-import asyncio
 import time
 import weakref
 
 QUIET_PERIOD = 0.005
-MAX_YIELD = 0.05
+MAX_YIELD = 0.1
 
 _activities = weakref.WeakKeyDictionary()
 
@@ -31,10 +30,6 @@ class Activity:
         if quiet >= QUIET_PERIOD or waited >= MAX_YIELD:
             return 0
         return min(QUIET_PERIOD - quiet, MAX_YIELD - waited)
-
-    async def quiet_moment(self, waiting_since):
-        while delay := self.yield_time(waiting_since):
-            await asyncio.sleep(delay)
 
 
 def activity_of(datasette):

@@ -112,6 +112,9 @@ class Outbox:
         self._buffer = []
         self._buffered_since = None  # time.monotonic() of the oldest message in the buffer
         self._uncommitted = 0  # messages added or recovered and not yet committed
+        self._waiters = 0  # callers of committed(): they need the commit now
+        self._closing = False  # shutting down: one more attempt, no retries
+        self._retrying = False  # the latest attempt failed; the next one is a second away
         self._flusher = None
 
     def recover(self, known_endpoint_ids):
@@ -140,22 +143,32 @@ class Outbox:
     def add(self, message_id, event_type, payload, endpoint_ids):
         message = (message_id, event_type, payload, endpoint_ids)
         if self._journal is not None:
-            os.write(self._journal, json.dumps(message, separators=(",", ":")).encode() + b"\n")
+            line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+            try:
+                os.write(self._journal, line)
+            except OSError:
+                log.exception("Could not journal webhook message %s; kept in memory", message_id)
         self._buffer.append(message)
         self._uncommitted += 1
         self._start_flusher()
 
     def _start_flusher(self):
+        if not self._buffer:
+            return
         if self._buffered_since is None:
             self._buffered_since = time.monotonic()
-        if self._buffer and (self._flusher is None or self._flusher.done()):
+        if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self):
         while self._buffer:
-            if self._journal is not None:
-                # Journaled messages are safe already: commit them in a quiet moment, in bulk.
-                await self.activity.quiet_moment(self._buffered_since)
+            # Journaled messages are safe already: commit them in a quiet moment, in bulk.
+            while (
+                self._journal is not None
+                and not self._waiters
+                and (delay := self.activity.yield_time(self._buffered_since))
+            ):
+                await asyncio.sleep(delay)
             batch, self._buffer = self._buffer, []
             queued_at, self._buffered_since = self._buffered_since, None
             now = clock.now()
@@ -171,7 +184,11 @@ class Outbox:
                 log.exception("Could not store %d webhook message(s); retrying", len(batch))
                 self._buffer[:0] = batch
                 self._buffered_since = queued_at
+                if self._closing:
+                    return  # the journal keeps them for the next start
+                self._retrying = True
                 await asyncio.sleep(FLUSH_RETRY_DELAY)
+                self._retrying = False
                 continue
             self._uncommitted -= len(batch)
             if self._uncommitted == 0 and self._journal is not None:
@@ -180,13 +197,24 @@ class Outbox:
 
     async def committed(self):
         """Wait until every message added so far is committed (or could not be)."""
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.wait({self._flusher})
+        self._waiters += 1
+        try:
+            while self._flusher is not None and not self._flusher.done():
+                await asyncio.wait({self._flusher})
+        finally:
+            self._waiters -= 1
 
     async def drain(self, timeout=5):
         """Commit what is buffered (for shutdown); the journal keeps anything that could not be."""
+        self._waiters += 1
+        self._closing = True
+        if self._flusher is not None and self._retrying:
+            self._flusher.cancel()  # no waiting out the retry delay: one last attempt now
+            self._flusher, self._retrying = None, False
+            self._start_flusher()
         if self._flusher is not None:
             await asyncio.wait({self._flusher}, timeout=timeout)
+            self._flusher.cancel()
         if self._journal is not None:
             os.close(self._journal)
             self._journal = None
