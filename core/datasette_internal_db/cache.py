@@ -1,6 +1,8 @@
 """A small expiring cache in the internal DB, shared by every request and kept across restarts."""
 
 import json
+import weakref
+from collections import OrderedDict
 
 from . import clock
 from .database import get_internal_db
@@ -8,6 +10,13 @@ from .errors import InvalidInput
 
 MAX_KEY_LENGTH = 512
 MAX_VALUE_BYTES = 256 * 1024
+MEMO_ENTRIES = 1024
+
+
+class Memo:
+    def __init__(self):
+        self.entries = OrderedDict()  # key → (encoded value, expires_at), least recent first
+        self.writes = 0
 
 
 class Cache:
@@ -17,6 +26,31 @@ class Cache:
         self.namespace = namespace
         self.max_entries = max_entries
         self.default_ttl = default_ttl
+        # The most recently used entries, per Datasette instance, in front of the table: a hit
+        # needs no trip to the read thread. Only this process writes the internal DB (core's
+        # lock) and every write here updates the memo, so it can only lag behind an entry the
+        # table dropped to stay within max_entries, which is still fresh: no harm.
+        self._memos = weakref.WeakKeyDictionary()
+
+    def _memo(self, datasette):
+        return self._memos.setdefault(datasette, Memo())
+
+    def _remember(self, memo, key, encoded, expires_at):
+        memo.entries[key] = (encoded, expires_at)
+        memo.entries.move_to_end(key)
+        while len(memo.entries) > min(MEMO_ENTRIES, self.max_entries):
+            memo.entries.popitem(last=False)
+
+    def _recall(self, memo, key, now):
+        found = memo.entries.get(key)
+        if found is None:
+            return None
+        encoded, expires_at = found
+        if expires_at is not None and expires_at <= now:
+            del memo.entries[key]
+            return None
+        memo.entries.move_to_end(key)
+        return encoded
 
     def _check_key(self, key):
         if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
@@ -26,29 +60,36 @@ class Cache:
 
     async def get(self, datasette, key, default=None):
         self._check_key(key)
-        row = (
-            await get_internal_db(datasette).execute(
-                "select value from _datasette_internal_cache where namespace = ? and key = ?"
-                " and (expires_at is null or expires_at > ?)",
-                [self.namespace, key, clock.now()],
-            )
-        ).first()
-        return default if row is None else json.loads(row["value"])
+        found = await self.get_many(datasette, [key])
+        return found[key] if key in found else default
 
     async def get_many(self, datasette, keys):
-        """``{key: value}`` for the keys that are cached and fresh, in one query."""
+        """``{key: value}`` for the keys that are cached and fresh, in one query at most."""
         keys = list(keys)
         for key in keys:
             self._check_key(key)
-        if not keys:
-            return {}
-        rows = await get_internal_db(datasette).execute(
-            "select key, value from _datasette_internal_cache where namespace = ?"
-            " and key in (select value from json_each(?))"
-            " and (expires_at is null or expires_at > ?)",
-            [self.namespace, json.dumps(keys), clock.now()],
-        )
-        return {row["key"]: json.loads(row["value"]) for row in rows}
+        memo, now = self._memo(datasette), clock.now()
+        encoded = {}
+        for key in keys:
+            hit = self._recall(memo, key, now)
+            if hit is not None:
+                encoded[key] = hit
+        missing = [key for key in keys if key not in encoded]
+        if missing:
+            writes = memo.writes
+            rows = await get_internal_db(datasette).execute(
+                "select key, value, expires_at from _datasette_internal_cache"
+                " where namespace = ? and key in (select value from json_each(?))"
+                " and (expires_at is null or expires_at > ?)",
+                [self.namespace, json.dumps(missing), now],
+            )
+            for row in rows:
+                encoded[row["key"]] = row["value"]
+                # A write that landed during the read may have made this row stale.
+                if memo.writes == writes:
+                    self._remember(memo, row["key"], row["value"], row["expires_at"])
+        # Decoded for every caller, so no caller can change what another one gets.
+        return {key: json.loads(value) for key, value in encoded.items()}
 
     async def set(self, datasette, key, value, ttl=None):
         """Store ``value`` (anything JSON can hold) for ``ttl`` seconds (``0``: no expiry)."""
@@ -87,14 +128,27 @@ class Cache:
                 {"ns": self.namespace, "keep": self.max_entries},
             )
 
-        await get_internal_db(datasette).execute_write_fn(write)
+        memo = self._memo(datasette)
+        try:
+            await get_internal_db(datasette).execute_write_fn(write)
+        finally:
+            memo.writes += 1
+            for _, key, _, _, _ in rows:
+                memo.entries.pop(key, None)
+        for _, key, encoded, expires_at, _ in rows:
+            self._remember(memo, key, encoded, expires_at)
 
     async def delete(self, datasette, key):
         self._check_key(key)
-        await get_internal_db(datasette).execute_write(
-            "delete from _datasette_internal_cache where namespace = ? and key = ?",
-            [self.namespace, key],
-        )
+        try:
+            await get_internal_db(datasette).execute_write(
+                "delete from _datasette_internal_cache where namespace = ? and key = ?",
+                [self.namespace, key],
+            )
+        finally:
+            memo = self._memo(datasette)
+            memo.writes += 1
+            memo.entries.pop(key, None)
 
 
 async def prune_expired(datasette):

@@ -175,6 +175,42 @@ async def test_cache_delete_and_bad_input(ds):
             await example_cache.set(ds, key, value, ttl=ttl)
 
 
+async def test_cache_hits_are_served_from_memory_and_writes_keep_it_true(ds):
+    internal = get_internal_db(ds)
+    await example_cache.set(ds, "k", {"v": [1]})
+    first = await example_cache.get(ds, "k")
+    first["v"].append("mutated by a caller")
+    assert await example_cache.get(ds, "k") == {"v": [1]}
+    # Changed behind the API's back (core's lock keeps other processes out, so nothing does):
+    # the memo still answers, proof that hits stopped querying.
+    await internal.execute_write(
+        "update _datasette_internal_cache set value = '{\"v\": 2}' where key = 'k'"
+    )
+    assert await example_cache.get(ds, "k") == {"v": [1]}
+    await example_cache.set(ds, "k", {"v": 3})
+    assert await example_cache.get(ds, "k") == {"v": 3}
+    await example_cache.delete(ds, "k")
+    assert await example_cache.get(ds, "k") is None
+
+
+async def test_a_cache_read_racing_a_write_does_not_keep_the_old_value(ds, monkeypatch):
+    await example_cache.set(ds, "k", "old")
+    example_cache._memos.pop(ds, None)
+    internal = get_internal_db(ds)
+    real_execute = internal.execute
+
+    async def execute_then_write(sql, params=None, **kwargs):
+        # The real read finishes first, then a real write lands before the reader remembers it.
+        result = await real_execute(sql, params, **kwargs)
+        monkeypatch.setattr(internal, "execute", real_execute)
+        await example_cache.set(ds, "k", "new")
+        return result
+
+    monkeypatch.setattr(internal, "execute", execute_then_write)
+    assert await example_cache.get(ds, "k") == "old"
+    assert await example_cache.get(ds, "k") == "new"
+
+
 async def test_cache_concurrent_writers(ds):
     wide = Cache("example-wide", max_entries=1000)
     await asyncio.gather(*(wide.set(ds, f"k{n}", n) for n in range(200)))
