@@ -23,8 +23,8 @@ def incoming_secret_name(incoming_id):
 
 def journal_path(internal_db, options):
     """The outbox journal beside the internal DB file (core's flock makes this process its
-    only user), or None without ``durable_enqueue``."""
-    if not options.durable_enqueue:
+    only user), or None without ``durable_enqueue`` or without a file."""
+    if not options.durable_enqueue or not internal_db.path:
         return None
     return f"{internal_db.path}-webhooks-outbox"
 
