@@ -87,6 +87,8 @@ def fill(ctx, path):
                     f"{url}&n={i}" if "?" in url else f"{url}?n={i}",
                     f"Bookmark {i}",
                     f"Note about {name or database} number {i}",
+                    # What the plugin stores for that note (Markdown rendered when saved).
+                    f"<p>Note about {name or database} number {i}</p>\n",
                     json.dumps(chosen),
                     int(random.random() < 0.2),
                     kind,
@@ -99,9 +101,9 @@ def fill(ctx, path):
             )
             tags.extend((i, tag) for tag in chosen)
         conn.executemany(
-            f"insert into {BOOKMARKS} (id, owner_id, url, title, note, tags, shared,"
+            f"insert into {BOOKMARKS} (id, owner_id, url, title, note, note_html, tags, shared,"
             " resource_kind, resource_database, resource_name, resource_row, created_at,"
-            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.executemany(f"insert into {TAGS} (bookmark_id, tag) values (?, ?)", tags)
