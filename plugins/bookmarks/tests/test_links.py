@@ -501,3 +501,25 @@ async def test_links_are_paged_newest_first_even_within_one_millisecond(
     bad = await ds.client.get(API + "?before=not-a-cursor", cookies=alice)
     assert bad.status_code == 400
     assert (await ds.client.get("/-/links?before=x,%00", cookies=alice)).status_code == 400
+
+
+async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
+    link = await create(ds, alice, target="/data")
+    code = link["code"]
+    await store.add_visits(
+        ds,
+        {code: (2, "2026-01-02T10:00:00.000+00:00"), "gone": (5, "2026-01-02T10:00:00.000+00:00")},
+        {(code, "2026-01-02"): 2, ("gone", "2026-01-02"): 5},
+    )
+    await store.add_visits(
+        ds,
+        {code: (4, "2026-01-01T09:00:00.000+00:00")},
+        {(code, "2026-01-01"): 3, (code, "2026-01-02"): 1},
+    )
+    row = await stored_visits(ds, code)
+    assert row["visits"] == 6 and row["last_visit_at"] == "2026-01-02T10:00:00.000+00:00"
+    assert await store.link_days(ds, code) == [
+        {"day": "2026-01-02", "visits": 3},
+        {"day": "2026-01-01", "visits": 3},
+    ]
+    assert await store.link_days(ds, "gone") == []
