@@ -15,7 +15,7 @@ from .access import SHORT_LINKS_ADMIN, SHORT_LINKS_CREATE
 from .events import ShortLinkCreatedEvent, ShortLinkDeletedEvent
 from .migrations import PLUGIN
 from .runtime import runtime
-from .targets import UnsafeTarget, local_path, location_for, parse_target
+from .targets import UnsafeTarget, local_path, parse_target
 from .web import actor_id, read_input, render
 
 log = logging.getLogger("datasette_internal_bookmarks")
@@ -172,7 +172,8 @@ async def follow(datasette, request):
     reason = gone_reason(cached.link, cached.visits)
     if reason:
         return await message_page(datasette, request, 410, "Link gone", reason)
-    if not await state.view_checks.may_view(datasette, request.actor, cached.target):
+    checks = state.view_checks
+    if not await checks.allowed(datasette, request.actor, cached.action, cached.resource):
         # Say neither where the link goes nor what is there.
         return await message_page(
             datasette,
@@ -181,10 +182,8 @@ async def follow(datasette, request):
             "Permission denied",
             "You may not view this link's destination. Signing in may help.",
         )
-    try:
-        location = location_for(cached.link["target"], datasette.setting("base_url"))
-    except UnsafeTarget as error:
-        log.warning("Refused to redirect short link %r: %s", code, error)
+    if cached.location is None:
+        log.warning("Refused to redirect short link %r: unsafe stored target", code)
         return await message_page(
             datasette,
             request,
@@ -195,7 +194,7 @@ async def follow(datasette, request):
     cached.visits += 1
     state.visits.record(code)
     return Response.redirect(
-        location, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        cached.location, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
     )
 
 

@@ -9,21 +9,29 @@ import weakref
 from collections import OrderedDict
 
 from . import store
-from .access import ViewChecks
-from .targets import Target
+from .access import ViewChecks, view_check
+from .targets import Target, UnsafeTarget, location_for
 from .visits import VisitBuffer
 
 LINK_CACHE_SIZE = 10_000
 
 
 class CachedLink:
-    __slots__ = ("link", "target", "visits")
+    """A link as the redirect needs it, worked out once each time it is read from the database:
+    its permission check, and its ``Location`` re-checked by ``location_for`` (None when the
+    stored target is unsafe). The cache only ever holds what a read just produced, and every
+    write through this plugin drops the entry, so each stored target is checked before use."""
 
-    def __init__(self, link, visits):
+    __slots__ = ("link", "action", "resource", "location", "visits")
+
+    def __init__(self, link, visits, base_url):
         self.link = link
-        self.target = Target(
-            link["resource_kind"], link["resource_database"], link["resource_name"]
-        )
+        target = Target(link["resource_kind"], link["resource_database"], link["resource_name"])
+        self.action, self.resource = view_check(target)
+        try:
+            self.location = location_for(link["target"], base_url)
+        except UnsafeTarget:
+            self.location = None
         self.visits = visits
 
 
@@ -43,7 +51,9 @@ class Runtime:
         link = await self.read_link(datasette, code)
         if link is None:
             return None
-        cached = CachedLink(link, link["visits"] + self.visits.pending(code))
+        cached = CachedLink(
+            link, link["visits"] + self.visits.pending(code), datasette.setting("base_url")
+        )
         self.links[code] = cached
         if len(self.links) > LINK_CACHE_SIZE:
             self.links.popitem(last=False)

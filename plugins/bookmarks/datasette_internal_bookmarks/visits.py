@@ -14,6 +14,7 @@ from datasette_internal_db import clock
 from . import store
 
 FLUSH_INTERVAL = 1.0
+SECONDS_PER_DAY = 86400
 
 log = logging.getLogger("datasette_internal_bookmarks")
 
@@ -31,10 +32,11 @@ class VisitBuffer:
         self.generation = 0
 
     def record(self, code):
-        now = clock.iso()
+        # Unix time and day numbers here; text only when written (cheaper per redirect).
+        now = clock.now()
         count, _ = self.totals.get(code, (0, None))
         self.totals[code] = (count + 1, now)
-        self.days[(code, now[:10])] += 1
+        self.days[(code, int(now // SECONDS_PER_DAY))] += 1
 
     def pending(self, code):
         return self.totals.get(code, (0, None))[0]
@@ -58,7 +60,11 @@ class VisitBuffer:
         self.in_flight = totals
         self.flushed.clear()
         try:
-            await store.add_visits(datasette, totals, days)
+            await store.add_visits(
+                datasette,
+                {code: (count, clock.iso(last)) for code, (count, last) in totals.items()},
+                {(code, day_text(day)): count for (code, day), count in days.items()},
+            )
         except Exception:
             # Put the counts back so the next flush retries them.
             for code, (count, last) in totals.items():
@@ -70,6 +76,11 @@ class VisitBuffer:
             self.in_flight = {}
             self.flushed.set()
         return sum(count for count, _ in totals.values())
+
+
+def day_text(day_number):
+    """``2026-11-26`` for a count of UTC days since 1970-01-01."""
+    return clock.iso(day_number * SECONDS_PER_DAY)[:10]
 
 
 async def flush_forever(datasette, buffer):
