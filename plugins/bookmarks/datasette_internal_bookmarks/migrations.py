@@ -161,3 +161,10 @@ def m004_note_html(db):
             f"update {BOOKMARKS} set note_html = ? where id = ?",
             [notes.render(row["note"]), row["id"]],
         )
+
+
+@migrations()
+def m005_links_by_age(db):
+    # short-links-admin lists everybody's links newest first: without this, every page sorts
+    # the whole table.
+    db[LINKS].create_index(["created_at", "code"])
