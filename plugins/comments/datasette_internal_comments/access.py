@@ -5,8 +5,12 @@ database level, ``view-table``) AND holds ``comments-view`` there. Single target
 with ``can``; reads that span targets use ``visible_scope``, which store.py filters on in SQL.
 """
 
+import json
+import weakref
+
 from datasette.permissions import Action, PermissionSQL
 from datasette.resources import DatabaseResource, TableResource
+from datasette_internal_db import clock
 
 from . import store
 
@@ -15,6 +19,12 @@ ADD = "comments-add"
 MODERATE = "comments-moderate"
 
 COMMENT_ACTIONS = (VIEW, ADD, MODERATE)
+
+# Reading a thread asks Datasette's permission system for five verdicts, which costs more than
+# the read itself. Read paths reuse an actor's verdicts for a target for this long: a revoked
+# permission stops showing comments within a second. Writes always ask afresh.
+RECENT_VERDICT_SECONDS = 1.0
+RECENT_VERDICT_ENTRIES = 10_000
 
 ACTIONS = [
     Action(
@@ -73,6 +83,24 @@ async def verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS
     if not all(found[view] for view in views) or not found[VIEW]:
         return denied
     return {action: found[action] for action in actions}
+
+
+_recent = weakref.WeakKeyDictionary()  # datasette → {(actor, database, table): (until, verdicts)}
+
+
+async def recent_verdicts(datasette, actor, database, table=""):
+    """``verdicts`` for every comment action, as answered within RECENT_VERDICT_SECONDS."""
+    memo = _recent.setdefault(datasette, {})
+    key = (json.dumps(actor, sort_keys=True, default=str), database, table)
+    now = clock.now()
+    found = memo.get(key)
+    if found is not None and found[0] > now:
+        return dict(found[1])
+    answered = await verdicts(datasette, actor, database, table)
+    if len(memo) >= RECENT_VERDICT_ENTRIES:
+        memo.clear()
+    memo[key] = (now + RECENT_VERDICT_SECONDS, answered)
+    return dict(answered)
 
 
 async def can(datasette, actor, action, database, table=""):

@@ -4,9 +4,9 @@ import sqlite3
 import pytest
 from datasette.events import Event
 from datasette.plugins import pm
-from datasette_internal_comments import store
+from datasette_internal_comments import access, store
 from datasette_internal_comments.rendering import MAX_BODY_CHARS
-from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db import audit, clock, get_internal_db
 from datasette_internal_db.testing import close, cookies_for, make_datasette
 
 from .conftest import CONFIG
@@ -946,7 +946,7 @@ async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds,
     ).status_code == 200
 
 
-async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor):
+async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor, monkeypatch):
     from datasette import hookimpl
     from datasette.permissions import PermissionSQL
 
@@ -967,10 +967,49 @@ async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor
     assert len((await alice.get(path)).json()["threads"]) == 1
     pm.register(DenyDatabase, name="comment-test-deny-database")
     try:
+        later = clock.now() + access.RECENT_VERDICT_SECONDS
+        monkeypatch.setattr(clock, "now", lambda: later)
         assert (await alice.get(path)).status_code == 404
         assert (await alice.get("/-/comments/api/activity")).json()["comments"] == []
     finally:
         pm.unregister(name="comment-test-deny-database")
+
+
+async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, monkeypatch):
+    from datasette import hookimpl
+    from datasette.permissions import PermissionSQL
+
+    thread = await as_actor("bob").new_thread("On items", table="items", row=["1"])
+
+    class Revoke:
+        @staticmethod
+        @hookimpl
+        def permission_resources_sql(datasette, actor, action):
+            if action in ("comments-view", "comments-add") and actor and actor["id"] == "alice":
+                return PermissionSQL(
+                    sql="select null as parent, null as child, 0 as allow, 'revoked' as reason"
+                )
+            return None
+
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
+    alice = as_actor("alice")
+    path = "/-/comments/api/threads?database=data&table=items&row=1"
+    assert (await alice.get(path)).json()["threads"][0]["can_reply"] is True
+    pm.register(Revoke, name="comment-test-revoke")
+    try:
+        # Within the second: the read still answers from the verdicts it had...
+        monkeypatch.setattr(clock, "now", lambda: start + access.RECENT_VERDICT_SECONDS - 0.01)
+        assert len((await alice.get(path)).json()["threads"]) == 1
+        # ...but no write goes through on them.
+        reply = await alice.post(
+            f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after revocation"}
+        )
+        assert reply.status_code == 404
+        monkeypatch.setattr(clock, "now", lambda: start + access.RECENT_VERDICT_SECONDS)
+        assert (await alice.get(path)).status_code == 404
+    finally:
+        pm.unregister(name="comment-test-revoke")
 
 
 async def test_bodies_are_rendered_once_when_written_and_again_only_for_an_older_renderer(
