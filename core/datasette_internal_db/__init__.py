@@ -10,7 +10,7 @@ from .database import UnsupportedDatasette, get_internal_db, is_persistent
 from .errors import InvalidInput
 from .lifecycle import prepare_internal_db
 from .migrations import table_prefix
-from .routes import routes
+from .routes import admin_menu_links, routes
 from .settings import RuntimeSettings, Setting
 
 __all__ = [
@@ -63,12 +63,7 @@ def register_actions(datasette):
 
 @hookimpl
 def menu_links(datasette, actor):
-    async def inner():
-        if await datasette.allowed(action="internal-db-admin", actor=actor):
-            return [{"href": datasette.urls.path("/-/internal"), "label": "Internal database"}]
-        return []
-
-    return inner()
+    return admin_menu_links(datasette, actor)
 
 
 @hookimpl

@@ -1,8 +1,11 @@
-"""/-/internal pages: status, audit log, runtime settings, job progress."""
+"""/-/internal pages: status, audit log, runtime settings, job progress; the menu link."""
+
+import json
+import weakref
 
 from datasette.utils.asgi import Response
 
-from . import audit, jobs, status
+from . import audit, clock, jobs, status
 from .database import get_internal_db
 from .errors import InvalidInput
 from .lifecycle import migration_sets
@@ -10,6 +13,27 @@ from .settings import registry as settings_registry
 from .web import json_error, read_json_object
 
 ADMIN = "internal-db-admin"
+# The menu link is drawn on every HTML page: its permission answer is reused per actor for this
+# long. It only shows the way; the pages themselves check on every request.
+MENU_ANSWER_SECONDS = 5.0
+MENU_ANSWER_ENTRIES = 10_000
+_menu_answers = weakref.WeakKeyDictionary()  # datasette → {actor JSON: (until, allowed)}
+
+
+async def admin_menu_links(datasette, actor):
+    answers = _menu_answers.setdefault(datasette, {})
+    key, now = json.dumps(actor, sort_keys=True, default=str), clock.now()
+    found = answers.get(key)
+    if found is None or found[0] <= now:
+        if len(answers) >= MENU_ANSWER_ENTRIES:
+            answers.clear()
+        found = answers[key] = (
+            now + MENU_ANSWER_SECONDS,
+            await datasette.allowed(action=ADMIN, actor=actor),
+        )
+    if found[1]:
+        return [{"href": datasette.urls.path("/-/internal"), "label": "Internal database"}]
+    return []
 
 
 async def is_admin(datasette, request):
