@@ -1,5 +1,6 @@
 """Bookmarks: the /-/bookmarks pages, the JSON API, export/import and the link-rot scan."""
 
+import asyncio
 import datetime
 import html
 import re
@@ -92,7 +93,7 @@ def stored_target(bookmark):
 def bookmark_json(datasette, bookmark, viewer_id):
     return {
         "id": bookmark["id"],
-        "url": datasette.urls.path(bookmark["url"]),
+        "url": str(datasette.urls.path(bookmark["url"])),
         "path": bookmark["url"],
         "title": bookmark["title"],
         "note": bookmark["note"],
@@ -210,23 +211,32 @@ async def visible_page(datasette, request, scope, before, limit, tag, search):
 # ---------------------------------------------------------------- HTML pages
 
 
+async def no_tags():
+    return []
+
+
 async def list_page(datasette, request):
     try:
         listing = parse_listing_args(request)
     except InvalidInput as error:
         return json_error(400, str(error))
-    bookmarks, next_before = await visible_page(datasette, request, **listing)
     viewer = actor_id(request)
+    checks = runtime(datasette).view_checks
+    (bookmarks, next_before), tags, show_home = await asyncio.gather(
+        visible_page(datasette, request, **listing),
+        store.owner_tags(datasette, viewer) if viewer else no_tags(),
+        # Datasette's breadcrumbs ask view-instance on every page; the list page asks the
+        # plugin's short-lived view checks instead (it only decides whether "home" is shown).
+        checks.allowed(datasette, request.actor, "view-instance", None),
+    )
     job_id = request.args.get("job") or None
     if job_id and not re.fullmatch(r"[0-9a-f]{16}", job_id):
         job_id = None
     items = [bookmark_json(datasette, b, viewer) for b in bookmarks]
+    # Plain text: every use of Datasette's PrefixedUrlString goes through a slow __getattribute__.
+    list_url = str(datasette.urls.path("/-/bookmarks"))
     items_html = render_items(
-        datasette,
-        "bookmarks_item.html",
-        "bookmark",
-        items,
-        list_url=datasette.urls.path("/-/bookmarks"),
+        datasette, "bookmarks_item.html", "bookmark", items, list_url=list_url
     )
     html_text = await render(
         datasette,
@@ -238,7 +248,9 @@ async def list_page(datasette, request):
             "next": next_before,
             "filters": {k: request.args[k] for k in ("scope", "tag", "q") if request.args.get(k)},
             "listing": listing,
-            "tags": await store.owner_tags(datasette, viewer) if viewer else [],
+            "tags": tags,
+            "list_url": list_url,
+            "show_home": show_home,
             "signed_in": viewer is not None,
             "job_id": job_id,
         },

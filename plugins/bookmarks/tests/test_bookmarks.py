@@ -446,3 +446,16 @@ async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, mo
     other = (await ds.client.get("/-/bookmarks", cookies=bob)).text
     assert "After" in other and "by alice" in other and "bookmark-delete" not in other
     assert renders == [1, 0, 1, 1]
+
+
+async def test_list_page_breadcrumb_shows_home_only_to_who_may_view_the_instance(tmp_path, data_db):
+    home = '<p class="crumbs"><a href="/">home</a></p>'
+    datasette = await make_datasette(tmp_path, files=[data_db])
+    page = await datasette.client.get("/-/bookmarks", cookies=cookies_for(datasette, "alice"))
+    assert home in page.text
+    close(datasette)
+    private = await make_datasette(tmp_path, files=[data_db], config={"allow": {"id": "bob"}})
+    page = await private.client.get("/-/bookmarks", cookies=cookies_for(private, "alice"))
+    assert page.status_code == 200
+    assert "crumbs" not in page.text
+    close(private)
