@@ -192,12 +192,14 @@ def alternating(names, index):
     return names if index % 2 == 0 else names[::-1]
 
 
-async def paired_latencies(targets, requests, warmup=20, block=1):
+async def paired_latencies(targets, requests, warmup=20, block=1, after_block=None):
     """Sequential requests to several targets, alternating every ``block`` requests (A B B A
     A B ...), so a burst of load from elsewhere on the machine hits every arm alike.
+    ``after_block(name, count)`` runs after each arm's block (and after the warmup), untimed.
     Returns {name: [ms, ...]}.
     """
     names = list(targets)
+    after_block = after_block or (lambda name, count: None)
     async with contextlib.AsyncExitStack() as stack:
         sessions = {
             name: await stack.enter_async_context(client_session(targets[name], 1))
@@ -206,12 +208,16 @@ async def paired_latencies(targets, requests, warmup=20, block=1):
         for i in range(warmup):
             for name in names:
                 await one_request(sessions[name], targets[name], i)
+        for name in names:
+            after_block(name, warmup)
         results = {name: [] for name in names}
         for start in range(0, requests, block):
             for name in alternating(names, start // block):
-                for i in range(start, min(start + block, requests)):
+                stop = min(start + block, requests)
+                for i in range(start, stop):
                     elapsed = await one_request(sessions[name], targets[name], warmup + i)
                     results[name].append(1000 * elapsed)
+                after_block(name, stop - start)
         return results
 
 

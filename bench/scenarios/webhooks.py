@@ -2,7 +2,6 @@
 
 import asyncio
 import base64
-import contextlib
 import hmac
 import json
 import sqlite3
@@ -18,13 +17,13 @@ from datasette_internal_db.testing import free_port
 from harness import (
     BENCH,
     Target,
-    alternating,
     client_session,
     figure,
     interleave,
     launch_many,
     memory_figure,
     one_request,
+    paired_latencies,
     peak_rss_mib,
     percentile,
     ratios,
@@ -214,14 +213,13 @@ def enqueue_backlog(internal_path, count):
 
 
 async def insert_blocks(targets, requests, warmup, receiver, block=25):
-    """Sequential inserts to each arm in alternating blocks (as ``harness.paired_latencies``).
+    """Sequential inserts to each arm in alternating blocks (``harness.paired_latencies``).
 
     The plugin sends deliveries in batches when the server is idle, so after each block of the
     subscribed arm ("one") this waits until the receiver got every delivery of that block:
     its delivery work stays within its own arm's time, never lands on the others' requests.
     Returns {name: [ms, ...]}.
     """
-    names = list(targets)
     receiver.reset()  # every earlier delivery has arrived: the previous call waited for it
     sent = 0
 
@@ -231,24 +229,7 @@ async def insert_blocks(targets, requests, warmup, receiver, block=25):
             sent += count
             receiver.wait(sent)
 
-    async with contextlib.AsyncExitStack() as stack:
-        sessions = {
-            name: await stack.enter_async_context(client_session(targets[name], 1))
-            for name in names
-        }
-        for i in range(warmup):
-            for name in names:
-                await one_request(sessions[name], targets[name], i)
-        settle("one", warmup)
-        results = {name: [] for name in names}
-        for start in range(0, requests, block):
-            for name in alternating(names, start // block):
-                stop = min(start + block, requests)
-                for i in range(start, stop):
-                    elapsed = await one_request(sessions[name], targets[name], warmup + i)
-                    results[name].append(1000 * elapsed)
-                settle(name, stop - start)
-        return results
+    return await paired_latencies(targets, requests, warmup, block, after_block=settle)
 
 
 async def direct_posts(receiver, payloads, concurrency):
