@@ -20,6 +20,11 @@ async def read_json_object(request, max_bytes=MAX_BODY_BYTES):
     body = await request.post_body()
     if len(body) > max_bytes:
         raise InvalidInput(f"Request body is larger than {max_bytes} bytes")
+    return parse_json_object(body)
+
+
+def parse_json_object(body):
+    """``body`` (bytes) as a JSON object, or InvalidInput with a message fit for a 400."""
     try:
         data = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:

@@ -14,7 +14,7 @@ from datasette.database import QueryInterrupted
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, audit, clock
-from datasette_internal_db.web import MAX_BODY_BYTES, json_error
+from datasette_internal_db.web import MAX_BODY_BYTES, json_error, parse_json_object
 
 from . import access, store
 from .access import ADD, MODERATE, VIEW
@@ -102,18 +102,7 @@ async def read_input(request):
             raise InvalidInput("Form body is not valid UTF-8") from None
     if not body.strip():
         return {}
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput(f"Request body is not valid JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("Request body must be a JSON object")
-    try:
-        # "\ud800" is valid JSON but no valid text: SQLite could not store it.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("Request body contains a lone surrogate (invalid Unicode)") from None
-    return data
+    return parse_json_object(body)
 
 
 def route(handler):
