@@ -8,6 +8,7 @@ import json
 
 import pytest
 from corpora import XSS_MARKERS, XSS_PAYLOADS
+from datasette_internal_db.testing import launch_chromium
 from playwright.sync_api import sync_playwright
 from reliability_helpers import (
     client,
@@ -20,16 +21,6 @@ from reliability_helpers import (
     serve_all,
     tracebacks,
 )
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def store_payloads(server):
@@ -103,7 +94,7 @@ def test_no_stored_payload_runs_in_the_browser(stored):
     server, pages = stored
     ran, dialogs, unrendered, seen = [], [], [], set()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             for actor, path in pages:
                 context = browser.new_context()

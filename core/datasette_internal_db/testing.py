@@ -27,6 +27,22 @@ from itsdangerous import URLSafeSerializer
 from .database import release_server_lock
 
 CORE = "datasette-internal-db"
+# Chromium from the system package (apt-get install chromium); never `playwright install`.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright):
+    """Headless Chromium for browser tests: ``with sync_playwright() as p: launch_chromium(p)``."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
 async def make_datasette(tmp_path, files=(), *, internal="internal.db", root=True, **kwargs):

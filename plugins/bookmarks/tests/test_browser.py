@@ -2,18 +2,9 @@
 
 import pytest
 from conftest import create_data_db
-from datasette_internal_db.testing import serve
+from datasette_internal_db.testing import launch_chromium, serve
 from playwright.sync_api import expect, sync_playwright
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS_TITLE = "<img src=x onerror=window.__xss=1>French places"
 XSS_NOTE = "<script>window.__xss=2</script>**Bon** voyage [x](javascript:window.__xss=3)"
 
@@ -26,9 +17,7 @@ def page(tmp_path_factory):
         serve(tmp_path, [data_db], plugins=["datasette-internal-bookmarks"]) as server,
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
+        browser = launch_chromium(playwright)
         context = browser.new_context(base_url=server.url)
         cookie = server.cookies_for("alice")["ds_actor"]
         context.add_cookies([{"name": "ds_actor", "value": cookie, "url": server.url}])

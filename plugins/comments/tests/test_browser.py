@@ -1,20 +1,11 @@
 import sqlite3
 
 import httpx
-from datasette_internal_db.testing import serve
+from datasette_internal_db.testing import launch_chromium, serve
 from playwright.sync_api import expect, sync_playwright
 
 from .conftest import CONFIG, make_files
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=alert('body')> [link](javascript:alert('link')) **bold** @bob"
 
 
@@ -30,7 +21,7 @@ def test_comment_flow_on_a_table_page(tmp_path):
         ) as server,
         sync_playwright() as p,
     ):
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context()
         context.add_cookies(
             [

@@ -3,7 +3,7 @@
 import datetime
 import time
 
-from datasette_internal_db.testing import serve
+from datasette_internal_db.testing import launch_chromium, serve
 from playwright.sync_api import expect, sync_playwright
 
 
@@ -18,17 +18,6 @@ def eventually(page, check, timeout=20):
             if time.monotonic() > deadline:
                 raise
             page.reload()
-
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiver):
@@ -50,7 +39,7 @@ def test_create_endpoint_send_test_event_and_redeliver(tmp_path, data_db, receiv
         ) as server,
         sync_playwright() as p,
     ):
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context()
         context.add_cookies(
             [
