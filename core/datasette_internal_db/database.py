@@ -55,36 +55,47 @@ def tune_write_connection(conn):
     conn.execute(f"pragma busy_timeout={BUSY_TIMEOUT_MS}")
 
 
-def lock_path(path):
-    return str(path) + ".lock"
+def lock_holder(path):
+    """The pid holding a flock on the file at ``path``, read from /proc/locks (Linux), or None."""
+    info = os.stat(path)
+    identity = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        with open("/proc/locks") as locks:
+            for line in locks:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == identity:
+                    return fields[4]
+    except OSError:
+        pass
+    return None
 
 
 def acquire_server_lock(datasette, path):
-    """Hold an exclusive flock on ``PATH.lock`` for this Datasette's lifetime.
+    """Hold an exclusive flock on the internal DB file itself for this Datasette's lifetime.
 
-    The kernel drops a flock when its process dies, so a lock left by a crashed server never
-    blocks the next one.
+    The lock belongs to the file (its inode), not to the path naming it, so a symlink or a hard
+    link to the same file meets the same lock. SQLite locks with POSIX fcntl locks, which on
+    Linux are independent of flock. The kernel drops a flock when its process dies, so a crashed
+    server never blocks the next one, and nothing is left beside the file.
     """
-    handle = open(lock_path(path), "a+")
+    # Datasette may not have created the file yet; an empty file is a valid SQLite database.
+    handle = open(path, "ab")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
+        holder = lock_holder(path) or "unknown"
         handle.close()
         raise InternalDatabaseLocked(
             f"Another Datasette process (pid {holder}) is already serving the internal database "
             f"{path}. Two servers on one internal file delete each other's catalog rows and fail "
             "with 'database is locked'. Stop the other server or pass a different --internal file."
         ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
     _locks[datasette] = handle
 
 
 def release_server_lock(datasette):
+    # Closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+    # included: call this only once the Datasette's connections are closed.
     handle = _locks.pop(datasette, None)
     if handle is not None:
         handle.close()

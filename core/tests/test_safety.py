@@ -147,6 +147,27 @@ def test_one_server_per_internal_file(tmp_path, data_db):
         assert httpx.get(second.url + "/data.json").status_code == 200
 
 
+@pytest.mark.parametrize("link", [os.symlink, os.link], ids=["symlink", "hard link"])
+def test_one_server_per_internal_file_whatever_path_names_it(tmp_path, data_db, link):
+    with serve(tmp_path, [data_db]) as first:
+        other_name = tmp_path / "elsewhere" / "link.db"
+        other_name.parent.mkdir()
+        link(first.internal_path, other_name)
+        other_db = tmp_path / "other.db"
+        sqlite3.connect(other_db).execute("create table t (id integer)").connection.close()
+        code, output = run_serve(other_db, "--internal", other_name)
+        assert code == 1, output
+        assert f"pid {first.process.pid}" in output
+        assert httpx.get(first.url + "/-/versions.json").status_code == 200
+
+
+def test_no_lock_file_left_beside_the_internal_file(tmp_path, data_db):
+    with serve(tmp_path, [data_db]) as server:
+        lock_file = str(server.internal_path) + ".lock"
+        assert not os.path.exists(lock_file)
+    assert not os.path.exists(lock_file)
+
+
 def test_failing_migration_blocks_startup(tmp_path, plugins_dir):
     from conftest import PLUGIN_WITH_FAILING_MIGRATION
 
