@@ -33,6 +33,29 @@ def lint(session):
     session.run("ruff", "format", "--check", ".")
 
 
+FIND_CHROMIUM = (
+    "from datasette_internal_db.testing import find_chromium; print(find_chromium() or '')"
+)
+
+
+def ensure_chromium(session):
+    """Find a Chromium for the browser tests, install Debian's when root, else stop with the fix."""
+    found = session.run("python", "-c", FIND_CHROMIUM, silent=True).strip()
+    if found:
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log("No Chromium found for the browser tests: installing Debian's package")
+        apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=apt_env)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=apt_env)
+        return
+    session.error(
+        "The browser tests need Chromium and none was found. Install it once with "
+        "`sudo apt-get install chromium` (Debian/Ubuntu), or point CHROMIUM_PATH at a Chromium "
+        "or Chrome binary, then run `nox -s tests` again."
+    )
+
+
 @nox.session
 @nox.parametrize("package", [*PACKAGES, "all"])
 def tests(session, package):
@@ -40,11 +63,13 @@ def tests(session, package):
     if package == "all":
         requirements = ["-rreliability/requirements.txt", "-rbench/requirements.txt"]
         install(session, *PACKAGES, extra_requirements=requirements)
+        ensure_chromium(session)
         # One pytest run per folder: each package's tests import their own conftest by name.
         for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs", "bench"]:
             run_pytest(session, tests_folder)
     else:
         install(session, *dict.fromkeys([CORE, package]))
+        ensure_chromium(session)
         run_pytest(session, f"{package}/tests")
 
 

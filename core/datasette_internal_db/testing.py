@@ -10,9 +10,11 @@ with serve(tmp_path, files=[data_db], plugins=["datasette-internal-comments"]) a
 """
 
 import contextlib
+import glob
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,8 +29,6 @@ from itsdangerous import URLSafeSerializer
 from .database import release_server_lock
 
 CORE = "datasette-internal-db"
-# Chromium from the system package (apt-get install chromium); never `playwright install`.
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,9 +40,36 @@ CHROMIUM_ARGS = [
 ]
 
 
+def find_chromium():
+    """The Chromium browser tests use, or None: ``$CHROMIUM_PATH``, Debian's package
+    (``apt-get install chromium``), another on ``PATH``, or one Playwright already installed.
+
+    Never ``playwright install``: it downloads a browser, which machines without internet cannot.
+    """
+    candidates = [
+        os.environ.get("CHROMIUM_PATH"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+        *sorted(
+            glob.glob(os.path.expanduser("~/.cache/ms-playwright/chromium-*/chrome-linux/chrome"))
+        ),
+    ]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
 def launch_chromium(playwright):
     """Headless Chromium for browser tests: ``with sync_playwright() as p: launch_chromium(p)``."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    executable = find_chromium()
+    if executable is None:
+        raise RuntimeError(
+            "No Chromium found for the browser tests. Install Debian's: apt-get install chromium "
+            "(nox -s tests does this itself when run as root), or set CHROMIUM_PATH."
+        )
+    return playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
 
 
 async def make_datasette(tmp_path, files=(), *, internal="internal.db", root=True, **kwargs):
