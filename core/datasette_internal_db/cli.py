@@ -1,6 +1,7 @@
 """``datasette internal ...``: init, status, migrate, check, backup."""
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -10,7 +11,7 @@ import click
 from datasette.utils import StartupError
 
 from . import status as status_module
-from .database import release_server_lock
+from .database import InternalDatabaseLocked, lock_file, release_server_lock
 from .lifecycle import migration_sets
 from .safety import internal_reason, table_names
 
@@ -115,3 +116,38 @@ def backup(path, dest):
     if result != "ok":
         raise click.ClickException(f"Backup {dest} failed integrity_check: {result}")
     click.echo(f"Backed up {path} to {dest} (integrity_check ok)")
+
+
+@internal.command("drop-set")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("set_name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation")
+def drop_set(path, set_name, yes):
+    """Drop the tables and migration records of SET_NAME, a plugin no longer installed.
+
+    Refused while the plugin is installed or while a server holds PATH.
+    """
+    existing(path)
+    installed = migration_sets(new_datasette(path))
+    if set_name in {migration_set.name for migration_set in installed}:
+        raise click.ClickException(
+            f"{set_name} is installed: uninstall its plugin first, or its next start recreates it"
+        )
+    try:
+        lock = lock_file(path)
+    except InternalDatabaseLocked as error:
+        raise click.ClickException(str(error)) from None
+    # Closed before the lock: closing any descriptor of the file drops SQLite's own locks.
+    with lock, contextlib.closing(sqlite3.connect(path)) as conn:
+        info = status_module.collect(conn, installed)
+        entry = next((e for e in info["uninstalled"] if e["set"] == set_name), None)
+        if entry is None:
+            raise click.ClickException(f"{path} has no uninstalled migration set {set_name}")
+        tables = entry["tables"]
+        if not yes:
+            click.confirm(f"Drop {set_name}'s tables {', '.join(tables) or '(none)'}?", abort=True)
+        with conn:
+            for table in tables:
+                conn.execute(f'drop table "{table}"')
+            conn.execute("delete from _sqlite_migrations where migration_set = ?", [set_name])
+    click.echo(f"Dropped {len(tables)} table(s) of {set_name} from {path}")

@@ -70,8 +70,8 @@ def lock_holder(path):
     return None
 
 
-def acquire_server_lock(datasette, path):
-    """Hold an exclusive flock on the internal DB file itself for this Datasette's lifetime.
+def lock_file(path):
+    """An open handle holding an exclusive flock on the file at ``path`` itself.
 
     The lock belongs to the file (its inode), not to the path naming it, so a symlink or a hard
     link to the same file meets the same lock. SQLite locks with POSIX fcntl locks, which on
@@ -90,7 +90,12 @@ def acquire_server_lock(datasette, path):
             f"{path}. Two servers on one internal file delete each other's catalog rows and fail "
             "with 'database is locked'. Stop the other server or pass a different --internal file."
         ) from None
-    _locks[datasette] = handle
+    return handle
+
+
+def acquire_server_lock(datasette, path):
+    """Hold ``lock_file(path)`` for this Datasette's lifetime."""
+    _locks[datasette] = lock_file(path)
 
 
 def release_server_lock(datasette):

@@ -117,11 +117,20 @@ async def prepare_internal_db(datasette):
         enable_wal(internal.path)
         await internal.execute_write_fn(tune_write_connection, transaction=False)
     try:
-        await internal.execute_write_fn(
+        applied = await internal.execute_write_fn(
             lambda conn: apply_migration_sets(conn, sets), transaction=False
         )
     except MigrationFailed as error:
         raise StartupError(str(error)) from None
+    if is_persistent(datasette):
+        # Warning level: Datasette configures no logging, and Python shows warnings by default.
+        journal_mode = (await internal.execute("pragma journal_mode")).single_value()
+        log.warning(
+            "Internal database: %s (journal %s); migration steps applied now: %s",
+            internal.path,
+            journal_mode,
+            ", ".join(applied) or "none (up to date)",
+        )
     await write_marker(datasette)
     interrupted = await jobs.mark_interrupted(datasette)
     if interrupted:

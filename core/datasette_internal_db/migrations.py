@@ -123,15 +123,22 @@ def table_prefix(set_name):
 
 
 def apply_migration_sets(conn, migration_sets):
-    """Apply each set in order, each step in its own transaction. Runs in the write thread."""
+    """Apply each set in order, each step in its own transaction. Runs in the write thread.
+
+    Returns the steps applied now, as ``set:step`` names.
+    """
     db = Database(conn, execute_plugins=False)
+    applied = []
     for migration_set in migration_sets:
+        pending = [step.name for step in migration_set.pending(db)]
         try:
             migration_set.apply(db)
         except Exception as error:
-            pending = migration_set.pending(db)
-            step = pending[0].name if pending else "?"
+            still_pending = migration_set.pending(db)
+            step = still_pending[0].name if still_pending else "?"
             raise MigrationFailed(migration_set.name, step, error) from error
+        applied.extend(f"{migration_set.name}:{name}" for name in pending)
+    return applied
 
 
 def migration_status(conn, migration_sets):

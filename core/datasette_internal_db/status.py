@@ -2,8 +2,11 @@
 
 import sqlite3
 
-from .migrations import migration_status
+from .migrations import migration_status, table_prefix
 from .safety import MARKER_TABLE
+
+# Datasette's own migration set in _sqlite_migrations (its internal tables, not a plugin's).
+DATASETTE_SET = "datasette_internal"
 
 
 def table_sizes(conn):
@@ -44,12 +47,41 @@ def marker(conn):
     )
 
 
+def owner(table, set_names):
+    """The set whose prefix names ``table``, the longest prefix winning (a-b_c before a-b)."""
+    owners = [name for name in set_names if table.startswith(table_prefix(name))]
+    return max(owners, key=len, default=None)
+
+
+def uninstalled_sets(conn, migration_sets, tables):
+    """Migration sets recorded in the file whose plugin is not installed now, with their tables."""
+    installed = {migration_set.name for migration_set in migration_sets} | {DATASETTE_SET}
+    recorded = [
+        row[0]
+        for row in conn.execute(
+            "select distinct migration_set from _sqlite_migrations order by migration_set"
+        )
+    ]
+    known = installed | set(recorded)
+    return [
+        {
+            "set": name,
+            "tables": [t["name"] for t in tables if owner(t["name"], known) == name],
+        }
+        for name in recorded
+        if name not in installed
+    ]
+
+
 def collect(conn, migration_sets):
+    tables = table_sizes(conn)
+    has_migrations = any(table["name"] == "_sqlite_migrations" for table in tables)
     return {
         "marker": marker(conn),
         "journal_mode": conn.execute("pragma journal_mode").fetchone()[0],
         "migrations": migration_status(conn, migration_sets),
-        "tables": table_sizes(conn),
+        "uninstalled": uninstalled_sets(conn, migration_sets, tables) if has_migrations else [],
+        "tables": tables,
     }
 
 
@@ -68,6 +100,12 @@ def render_text(path, status):
     for entry in status["migrations"]:
         pending = ", ".join(entry["pending"]) or "none"
         lines.append(f"  {entry['set']}: {len(entry['applied'])} applied; pending: {pending}")
+    for entry in status["uninstalled"]:
+        tables = ", ".join(entry["tables"]) or "no tables"
+        lines.append(
+            f"  {entry['set']}: not installed; left behind: {tables}. "
+            f"Drop with: datasette internal drop-set {path} {entry['set']}"
+        )
     lines.append("Tables:")
     width = max([len(table["name"]) for table in status["tables"]] + [5])
     for table in status["tables"]:

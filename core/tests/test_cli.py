@@ -121,3 +121,58 @@ def test_backup_while_server_runs(tmp_path):
     conn.close()
     refused = CliRunner().invoke(cli, ["internal", "backup", str(server.internal_path), str(dest)])
     assert refused.exit_code == 1 and "already exists" in refused.output
+
+
+def record_plugin_set(path, set_name, *tables):
+    """Leave behind what an uninstalled plugin's migration set would have left in PATH."""
+    conn = sqlite3.connect(path)
+    with conn:
+        for table in tables:
+            conn.execute(f"create table {table} (id integer)")
+        conn.execute(
+            "insert into _sqlite_migrations (migration_set, name, applied_at)"
+            " values (?, 'm001', '2026-01-01')",
+            [set_name],
+        )
+    conn.close()
+
+
+def test_status_names_uninstalled_sets_and_drop_set_removes_them(tmp_path):
+    path = tmp_path / "internal.db"
+    invoke("init", path)
+    record_plugin_set(path, "old-plugin", "old_plugin_items", "old_plugin_votes")
+    record_plugin_set(path, "old-plugin-extra", "old_plugin_extra_things")
+    text = invoke("status", path).output
+    assert "old-plugin: not installed; left behind: old_plugin_items, old_plugin_votes." in text
+    assert f"datasette internal drop-set {path} old-plugin" in text
+    data = json.loads(invoke("status", path, "--json").output)
+    assert {"set": "old-plugin-extra", "tables": ["old_plugin_extra_things"]} in data["uninstalled"]
+
+    result = invoke("drop-set", path, "old-plugin", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "Dropped 2 table(s) of old-plugin" in result.output
+    data = json.loads(invoke("status", path, "--json").output)
+    assert [entry["set"] for entry in data["uninstalled"]] == ["old-plugin-extra"]
+    assert {t["name"] for t in data["tables"]} >= {"old_plugin_extra_things", "_datasette_internal"}
+    assert "old_plugin_items" not in {t["name"] for t in data["tables"]}
+
+
+def test_drop_set_refuses_installed_sets_unknown_sets_and_served_files(tmp_path):
+    path = tmp_path / "internal.db"
+    invoke("init", path)
+    installed = CliRunner().invoke(
+        cli, ["internal", "drop-set", str(path), "datasette-internal-db"]
+    )
+    assert installed.exit_code == 1 and "is installed" in installed.output
+    unknown = CliRunner().invoke(cli, ["internal", "drop-set", str(path), "never-was", "--yes"])
+    assert unknown.exit_code == 1 and "no uninstalled migration set never-was" in unknown.output
+
+    data = tmp_path / "data.db"
+    sqlite3.connect(data).execute("create table t (id integer)").connection.commit()
+    with serve(tmp_path, [data]) as server:
+        record_plugin_set(server.internal_path, "old-plugin", "old_plugin_items")
+        busy = CliRunner().invoke(
+            cli, ["internal", "drop-set", str(server.internal_path), "old-plugin", "--yes"]
+        )
+        assert busy.exit_code == 1 and f"pid {server.process.pid}" in busy.output
+        assert httpx.get(server.url + "/-/versions.json").status_code == 200

@@ -56,6 +56,16 @@ def test_refuses_internal_db_made_by_datasette_alone(tmp_path, flag):
     assert "Datasette's internal tables" in output
 
 
+def test_startup_names_the_internal_file_and_the_steps_it_applied(tmp_path):
+    path = tmp_path / "internal.db"
+    code, output = run_serve("--internal", path, "--get", "/-/versions.json")
+    assert code == 0, output
+    assert f"Internal database: {path} (journal wal); migration steps applied now: " in output
+    assert "datasette-internal-db:m001_marker" in output
+    code, output = run_serve("--internal", path, "--get", "/-/versions.json")
+    assert "migration steps applied now: none (up to date)" in output
+
+
 def test_refuses_same_file_as_internal(tmp_path):
     target = tmp_path / "fresh.db"
     code, output = run_serve("--create", target, "--internal", target)
