@@ -3,17 +3,18 @@
 from datasette import hookimpl
 from datasette.permissions import Action
 
-from . import audit, cache, clock, jobs, secrets, web
+from . import audit, cache, clock, jobs, paths, secrets, text, web
 from .cache import Cache
 from .cli import internal
 from .database import UnsupportedDatasette, get_internal_db, is_persistent
-from .errors import InvalidInput
+from .errors import BodyTooLarge, InvalidInput
 from .lifecycle import prepare_internal_db
 from .migrations import table_prefix
 from .routes import admin_menu_links, routes
 from .settings import RuntimeSettings, Setting
 
 __all__ = [
+    "BodyTooLarge",
     "Cache",
     "InvalidInput",
     "RuntimeSettings",
@@ -25,8 +26,10 @@ __all__ = [
     "get_internal_db",
     "is_persistent",
     "jobs",
+    "paths",
     "secrets",
     "table_prefix",
+    "text",
     "web",
 ]
 

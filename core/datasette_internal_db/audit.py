@@ -5,6 +5,7 @@ import json
 from . import clock
 from .database import get_internal_db
 from .errors import InvalidInput
+from .web import parse_int
 
 MAX_DETAILS_BYTES = 16 * 1024
 MAX_PAGE = 500
@@ -45,7 +46,7 @@ async def entries(
         params["since"] = since
     if before_id is not None:
         clauses.append("id < :before_id")
-        params["before_id"] = before_id
+        params["before_id"] = parse_int(before_id, "before_id")
     where = ("where " + " and ".join(clauses)) if clauses else ""
     rows = await get_internal_db(datasette).execute(
         f"select * from _datasette_internal_audit {where} order by id desc limit :limit", params

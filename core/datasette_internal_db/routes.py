@@ -10,7 +10,7 @@ from .database import get_internal_db
 from .errors import InvalidInput
 from .lifecycle import migration_sets
 from .settings import registry as settings_registry
-from .web import json_error, read_json_object
+from .web import int_param, json_error, read_json_object
 
 ADMIN = "internal-db-admin"
 # The menu link is drawn on every HTML page: its permission answer is reused per actor for this
@@ -60,18 +60,17 @@ async def audit_log(datasette, request):
         return json_error(403, "Permission denied: internal-db-admin is required")
     args = request.args
     try:
-        limit = int(args.get("_size", 100))
-        before_id = int(args["before"]) if args.get("before") else None
+        limit = int_param(request, "_size", 100, minimum=1, maximum=audit.MAX_PAGE)
         rows = await audit.entries(
             datasette,
             plugin=args.get("plugin") or None,
             action=args.get("action") or None,
             actor_id=args.get("actor") or None,
             since=args.get("since") or None,
-            before_id=before_id,
+            before_id=int_param(request, "before"),
             limit=limit,
         )
-    except (ValueError, InvalidInput) as error:
+    except InvalidInput as error:
         return json_error(400, str(error))
     next_before = rows[-1]["id"] if len(rows) == limit else None
     if request.url_vars.get("format"):
@@ -85,29 +84,38 @@ async def audit_log(datasette, request):
     )
 
 
+RESET = object()
+
+
+def setting_change(data):
+    """(registered settings, key, new value or RESET) from a POST body; InvalidInput if odd."""
+    unknown = set(data) - {"plugin", "key", "value", "reset"}
+    if unknown:
+        raise InvalidInput(f"Unknown fields: {', '.join(sorted(map(repr, unknown)))}")
+    name, key = data.get("plugin"), data.get("key")
+    if not isinstance(name, str) or name not in settings_registry:
+        raise InvalidInput(f"Unknown plugin {name!r}: 'plugin' must name a registered plugin")
+    if not isinstance(key, str):
+        raise InvalidInput("'key' must be a string: the name of a setting")
+    reset = data.get("reset", False)
+    if not isinstance(reset, bool):
+        raise InvalidInput("'reset' must be true or false")
+    if reset == ("value" in data):
+        raise InvalidInput("Give a 'value', or 'reset': true (not both)")
+    return settings_registry[name], key, RESET if reset else data["value"]
+
+
 async def runtime_settings(datasette, request):
     if not await is_admin(datasette, request):
         return json_error(403, "Permission denied: internal-db-admin is required")
     if request.method == "POST":
         try:
-            data = await read_json_object(request)
-            name = data.get("plugin")
-            plugin = settings_registry.get(name) if isinstance(name, str) else None
-            if plugin is None:
-                raise InvalidInput(f"Unknown plugin {data.get('plugin')!r}")
-            if data.get("reset"):
-                await plugin.reset(
-                    datasette, data.get("key"), actor_id=(request.actor or {}).get("id")
-                )
+            plugin, key, change = setting_change(await read_json_object(request))
+            actor_id = (request.actor or {}).get("id")
+            if change is RESET:
+                await plugin.reset(datasette, key, actor_id=actor_id)
             else:
-                if "value" not in data:
-                    raise InvalidInput("Give a 'value' (or 'reset': true)")
-                await plugin.set(
-                    datasette,
-                    data.get("key"),
-                    data["value"],
-                    actor_id=(request.actor or {}).get("id"),
-                )
+                await plugin.set(datasette, key, change, actor_id=actor_id)
         except InvalidInput as error:
             return json_error(400, str(error))
         return Response.json({"ok": True, "settings": await plugin.all(datasette)})
@@ -140,8 +148,8 @@ async def job_status(datasette, request):
 
 
 routes = [
-    (r"^/-/internal(?P<format>\.json)?$", internal_status),
-    (r"^/-/internal/audit(?P<format>\.json)?$", audit_log),
-    (r"^/-/internal/settings(?P<format>\.json)?$", runtime_settings),
-    (r"^/-/internal/jobs/(?P<job_id>[0-9a-f]{16})(?:\.json|/cancel)$", job_status),
+    (r"^/-/internal(?P<format>\.json)?\Z", internal_status),
+    (r"^/-/internal/audit(?P<format>\.json)?\Z", audit_log),
+    (r"^/-/internal/settings(?P<format>\.json)?\Z", runtime_settings),
+    (r"^/-/internal/jobs/(?P<job_id>[0-9a-f]{16})(?:\.json|/cancel)\Z", job_status),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 from . import clock
 from .database import get_internal_db
 from .errors import InvalidInput
+from .web import MAX_SQLITE_INTEGER, MIN_SQLITE_INTEGER
 
 MAX_VALUE_BYTES = 64 * 1024
 TYPES = {
@@ -24,10 +25,15 @@ registry = {}
 
 @dataclass(frozen=True)
 class Setting:
+    """``minimum``/``maximum`` bound an integer or number setting (inclusive); integers are
+    always kept within SQLite's 64 bits and numbers finite."""
+
     name: str
     type: type
     default: Any
     description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
 
 
 def check_type(setting, value):
@@ -39,6 +45,11 @@ def check_type(setting, value):
         raise InvalidInput(
             f"Setting {setting.name!r} must be a {TYPES[expected]}, got {type(value).__name__}"
         )
+    if expected in (int, float):
+        low = MIN_SQLITE_INTEGER if setting.minimum is None else setting.minimum
+        high = MAX_SQLITE_INTEGER if setting.maximum is None else setting.maximum
+        if not low <= value <= high:  # also False for NaN
+            raise InvalidInput(f"Setting {setting.name!r} must be from {low} to {high}")
 
 
 class RuntimeSettings:
@@ -54,6 +65,8 @@ class RuntimeSettings:
         registry[plugin] = self
 
     def _setting(self, key):
+        if not isinstance(key, str):
+            raise InvalidInput(f"A setting's key is a string, not {type(key).__name__}")
         try:
             return self.settings[key]
         except KeyError:

@@ -1,13 +1,26 @@
 """Small request/response helpers every route of every plugin uses the same way."""
 
 import json
+import math
+import re
 import sqlite3
 
 from datasette.utils.asgi import Response
 
-from .errors import InvalidInput
+from .errors import BodyTooLarge, InvalidInput
 
 MAX_BODY_BYTES = 1024 * 1024
+# Far deeper than any real payload, far below where Python's json (about 1,000 with the default
+# recursion limit) and SQLite's JSON functions (1,000) give up.
+MAX_JSON_DEPTH = 100
+MAX_SQLITE_INTEGER = 2**63 - 1
+MIN_SQLITE_INTEGER = -(2**63)
+
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
+# A string up to its closing quote, or to the end when there is none: matching always succeeds
+# where it starts, so a body of many quotes costs one pass, not one pass per quote.
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 def json_error(status, *errors):
@@ -15,19 +28,57 @@ def json_error(status, *errors):
     return Response.json({"ok": False, "errors": list(errors)}, status=status)
 
 
+async def read_body(request, max_bytes=MAX_BODY_BYTES):
+    """The request body, read chunk by chunk from the ASGI stream.
+
+    Raises BodyTooLarge (an InvalidInput) as soon as the body, or its declared Content-Length,
+    passes ``max_bytes``: nothing past the limit is read into memory. A client that goes away
+    before the end raises InvalidInput rather than handing back a truncated body.
+    """
+    too_large = BodyTooLarge(f"Request body is larger than {max_bytes} bytes")
+    declared = request.headers.get("content-length", "")
+    if re.fullmatch("[0-9]+", declared) and int(declared) > max_bytes:
+        raise too_large
+    chunks, size, more = [], 0, True
+    while more:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            raise InvalidInput("The client went away before sending the whole request body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 async def read_json_object(request, max_bytes=MAX_BODY_BYTES):
-    """The request body as a JSON object, or InvalidInput with a message fit for a 400."""
-    body = await request.post_body()
-    if len(body) > max_bytes:
-        raise InvalidInput(f"Request body is larger than {max_bytes} bytes")
-    return parse_json_object(body)
+    """The request body as a JSON object (see parse_json_object), or InvalidInput for a 400."""
+    return parse_json_object(await read_body(request, max_bytes))
 
 
 def parse_json_object(body):
-    """``body`` (bytes) as a JSON object, or InvalidInput with a message fit for a 400."""
+    """``body`` (bytes) as a JSON object, or InvalidInput with a message fit for a 400.
+
+    Accepts only what every store can keep: standard JSON (no NaN or Infinity), integers within
+    SQLite's 64 bits, finite floats, no lone surrogates, nesting at most MAX_JSON_DEPTH deep.
+    """
     try:
-        data = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
+        # The decoding json.loads does for bytes (UTF-8, or UTF-16/32 by their first bytes).
+        text = body.decode(json.detect_encoding(body), "surrogatepass") if body else "null"
+    except UnicodeDecodeError as error:
+        raise InvalidInput(f"Request body is not valid JSON: {error}") from None
+    too_deep = f"Request body is nested more than {MAX_JSON_DEPTH} levels deep"
+    if nesting_exceeds(text, MAX_JSON_DEPTH):
+        raise InvalidInput(too_deep)
+    try:
+        data = json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_sql_int
+        )
+    except RecursionError:
+        raise InvalidInput(too_deep) from None
+    except ValueError as error:
         raise InvalidInput(f"Request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput("Request body must be a JSON object")
@@ -37,6 +88,59 @@ def parse_json_object(body):
     except UnicodeEncodeError:
         raise InvalidInput("Request body holds invalid Unicode (a lone surrogate)") from None
     return data
+
+
+def nesting_exceeds(text, limit):
+    """Do the arrays and objects of JSON ``text`` nest deeper than ``limit``? Cheap: strings
+    are cut out by one regex, and only the brackets left are counted."""
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if len(brackets) <= limit:
+        return False
+    depth = 0
+    for bracket in brackets:
+        depth += 1 if bracket in "[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text):
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:30]} is too large")
+    return number
+
+
+def _sql_int(text):
+    number = int(text)
+    if not MIN_SQLITE_INTEGER <= number <= MAX_SQLITE_INTEGER:
+        raise ValueError(f"the integer {text[:30]}... does not fit in 64 bits")
+    return number
+
+
+def parse_int(value, name, minimum=0, maximum=MAX_SQLITE_INTEGER):
+    """``value`` (an int, or its ASCII decimal digits) as an int from ``minimum`` to ``maximum``.
+
+    Anything else raises InvalidInput naming ``name``: text with spaces, ``_``, ``+`` or the
+    digits of other scripts (all of which ``int()`` accepts), floats, booleans.
+    """
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise InvalidInput(f"'{name}' must be an integer from {minimum} to {maximum}")
+    return value
+
+
+def int_param(request, name, default=None, minimum=0, maximum=MAX_SQLITE_INTEGER):
+    """Query parameter ``name`` checked by parse_int; ``default`` when it is absent or empty."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    return parse_int(value, name, minimum, maximum)
 
 
 def wants_json(request, path_suffix=None):
