@@ -77,6 +77,53 @@ SSRF_URLS = [
     "ftp://127.0.0.1/",
 ]
 
+
+def _segmented(text):
+    """Digits as Unicode "segmented digits" (U+1FBF0..U+1FBF9): yarl reads them as ASCII."""
+    return "".join(chr(0x1FBF0 + int(c)) if c.isdigit() else c for c in text)
+
+
+def _fullwidth(text):
+    return "".join(chr(0xFF10 + int(c)) if c.isdigit() else c for c in text)
+
+
+# Loopback and private addresses spelled so that the URL stack (yarl, then aiohttp) turns the
+# host into an IP literal only after a check of the URL string would have run: Unicode digits,
+# fullwidth digits, ideographic full stops, circled numbers, integer and octal/hex forms, IPv4
+# inside IPv6. Each host here (no scheme, no port) names loopback once normalized.
+SSRF_LOOPBACK_HOSTS = [
+    _segmented("127.0.0.1"),
+    "1" + _segmented("27.0.0.1"),
+    _fullwidth("127.0.0.1"),
+    "127\u30020\u30020\u30021",
+    "\u246b\u2466.0.0.1",
+    "2130706433",
+    "0177.0.0.1",
+    "0x7f000001",
+    "0x7f.0.0.1",
+    "127.0.0.1.",
+    "[::ffff:127.0.0.1]",
+    "[::ffff:7f00:1]",
+    "[::127.0.0.1]",
+]
+SSRF_SPELLED_URLS = [f"http://{host}:8001/" for host in SSRF_LOOPBACK_HOSTS] + [
+    f"http://{_fullwidth('169.254.169.254')}/latest/meta-data/",
+    f"http://{_segmented('10.0.0.1')}/",
+    f"https://{_segmented('192.168.1.1')}/",
+]
+# Names with a trailing dot (resolve like the name without it, where they resolve at all).
+SSRF_TRAILING_DOT_URLS = [
+    "http://localhost./",
+    "http://LOCALHOST./",
+    "http://localhost.:8001/-/internal",
+]
+# Names that do not resolve: refused when saved unless an operator lists them in allow_hosts.
+SSRF_UNRESOLVABLE_URLS = [
+    "http://nothing-here.invalid/",
+    "https://webhooks.nothing-here.invalid/hook",
+    "http://xn--nxasmq6b.invalid/",
+]
+
 # Headers a browser sends with a cross-site form POST: Datasette must refuse it when a cookie
 # signs the request in.
 CROSS_SITE_HEADERS = [

@@ -48,6 +48,8 @@ def server_config(loopback_webhooks=False, **webhook_options):
     plugin's SSRF guard refuses every non-public address, as in production.
     """
     options = dict(webhook_options)
+    # The suite saves endpoints at example.com, which need not resolve where it runs.
+    options.setdefault("allow_hosts", ["example.com"])
     if loopback_webhooks:
         options.setdefault("allow_networks", ["127.0.0.1/32"])
         options.setdefault("poll_interval", 0.05)

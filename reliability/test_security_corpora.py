@@ -7,12 +7,22 @@ and leaks of a private table. (Stored XSS is checked in a browser: test_xss_brow
 import html.parser
 import json
 import socket
+import time
 import urllib.parse
 
 import pytest
-from corpora import CROSS_SITE_HEADERS, OFF_SITE_TARGETS, SSRF_URLS
+from corpora import (
+    CROSS_SITE_HEADERS,
+    OFF_SITE_TARGETS,
+    SSRF_LOOPBACK_HOSTS,
+    SSRF_SPELLED_URLS,
+    SSRF_TRAILING_DOT_URLS,
+    SSRF_UNRESOLVABLE_URLS,
+    SSRF_URLS,
+)
 from reliability_helpers import (
     Actors,
+    Receiver,
     client,
     cookie_header,
     create_bookmark,
@@ -22,6 +32,7 @@ from reliability_helpers import (
     make_data_db,
     rows,
     serve_all,
+    server_config,
     tracebacks,
 )
 
@@ -130,6 +141,74 @@ def test_webhook_endpoints_refuse_internal_addresses(server, url):
     assert changed.status_code == 400, changed.text[:300]
     after = rows(server.internal_path, "select id, url from datasette_internal_webhooks_endpoints")
     assert after == before
+
+
+@pytest.mark.parametrize("url", SSRF_SPELLED_URLS + SSRF_TRAILING_DOT_URLS + SSRF_UNRESOLVABLE_URLS)
+def test_webhook_endpoints_refuse_every_spelling_and_name_the_setting(server, url):
+    """Hosts the URL stack normalizes into an IP literal, trailing-dot names, names that do not
+    resolve: refused on create and on update, with the setting that would allow it named."""
+    before = rows(server.internal_path, "select id, url from datasette_internal_webhooks_endpoints")
+    endpoint_id = server.seed["endpoint"]["id"]
+    for path in ("/-/webhooks/api/endpoints", f"/-/webhooks/api/endpoints/{endpoint_id}"):
+        response = request(server, "POST", path, "root", json={"url": url})
+        assert response.status_code == 400, response.text[:300]
+        [error] = response.json()["errors"]
+        assert "allow_networks" in error or "allow_hosts" in error, error
+    after = rows(server.internal_path, "select id, url from datasette_internal_webhooks_endpoints")
+    assert after == before
+
+
+def test_no_delivery_reaches_loopback_whatever_the_spelling(tmp_path):
+    """Endpoints saved while loopback was allow-listed, then served without the allow-list (a
+    config change, or URLs stored by an older version): the address connected to is checked,
+    so neither a test event nor a data event reaches the listener on 127.0.0.1."""
+    data_db = make_data_db(tmp_path / "data.db")
+    # The ASCII integer, octal and hex spellings are refused whatever the allow-list says.
+    spellings = [host for host in SSRF_LOOPBACK_HOSTS if not host.isascii()]
+    spellings += ["[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "localhost", socket.gethostname()]
+    spellings += ["localhost."]
+    allow_everything_local = server_config(
+        allow_networks=["127.0.0.0/8", "::ffff:127.0.0.0/104"], allow_hosts=["localhost."]
+    )
+    with Receiver() as receiver:
+        first = serve_all(tmp_path, data_db, config=allow_everything_local)
+        try:
+            with client(first) as http:
+                root = first.cookies_for("root")
+                endpoints = [
+                    create_endpoint(http, root, f"http://{host}:{receiver.port}/hook")
+                    for host in spellings
+                ]
+        finally:
+            first.stop()
+        second = serve_all(tmp_path, data_db, env={"DATASETTE_SECRET": first.secret})
+        try:
+            with client(second) as http:
+                root = cookie_header(second.cookies_for("root"))
+                for endpoint in endpoints:
+                    path = f"/-/webhooks/api/endpoints/{endpoint['id']}/test"
+                    assert http.post(path, headers=root).status_code == 202
+                inserted = http.post(
+                    "/data/species/-/insert", json={"row": {"name": "x"}}, headers=root
+                )
+                assert inserted.status_code == 201, inserted.text
+                for endpoint in endpoints:
+                    attempts = wait_for_attempts(http, root, endpoint["id"], 2)
+                    assert not any(attempt["succeeded"] for attempt in attempts), endpoint["url"]
+        finally:
+            second.stop()
+        assert receiver.received == []
+        assert tracebacks(second) == ""
+
+
+def wait_for_attempts(http, headers, endpoint_id, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        path = f"/-/webhooks/api/endpoints/{endpoint_id}/attempts"
+        attempts = http.get(path, headers=headers).json()["attempts"]
+        if len(attempts) >= count or time.monotonic() > deadline:
+            return attempts
+        time.sleep(0.05)
 
 
 def test_webhook_endpoints_refuse_a_host_name_that_resolves_to_this_machine(server):

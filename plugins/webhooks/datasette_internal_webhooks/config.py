@@ -1,12 +1,13 @@
 """Operator configuration (datasette.yaml, read at startup) and runtime settings."""
 
+import math
 from dataclasses import dataclass, field
 
 from datasette.utils import StartupError
 from datasette_internal_db import RuntimeSettings, Setting
 
 from .names import PLUGIN
-from .ssrf import parse_networks
+from .ssrf import parse_hosts, parse_networks
 
 settings = RuntimeSettings(
     PLUGIN,
@@ -34,6 +35,7 @@ settings = RuntimeSettings(
 @dataclass(frozen=True)
 class Options:
     allow_networks: list = field(default_factory=list)
+    allow_hosts: frozenset = frozenset()
     https_only: bool = False
     timeout_seconds: float = 15.0
     concurrency_per_endpoint: int = 16
@@ -64,14 +66,18 @@ def load_options(datasette):
         values["allow_networks"] = parse_networks(raw.get("allow_networks"))
     except (TypeError, ValueError) as error:
         raise StartupError(f"{PLUGIN}: allow_networks: {error}") from None
+    try:
+        values["allow_hosts"] = parse_hosts(raw.get("allow_hosts") or [])
+    except ValueError as error:
+        raise StartupError(f"{PLUGIN}: allow_hosts: {error}") from None
     for key, kind in NUMBERS.items():
         if key in raw:
             try:
                 value = kind(raw[key])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise StartupError(f"{PLUGIN}: {key} must be a number") from None
-            if value <= 0:
-                raise StartupError(f"{PLUGIN}: {key} must be greater than 0")
+            if not 0 < value < math.inf:
+                raise StartupError(f"{PLUGIN}: {key} must be a finite number greater than 0")
             values[key] = value
     for key in ("https_only", "durable_enqueue"):
         if key in raw:

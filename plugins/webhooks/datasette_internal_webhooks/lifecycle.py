@@ -52,7 +52,7 @@ async def sync_config_endpoints(datasette, state):
             raise StartupError(f"{where} needs a name (a stable key for this endpoint)")
         fields = {k: v for k, v in entry.items() if k not in ("name", "secret")}
         try:
-            changes = await clean_endpoint(state, fields, partial=False)
+            changes = await clean_endpoint(state, fields, partial=False, declared_in_config=True)
         except InvalidInput as error:
             raise StartupError(f"{where} ({key}): {error}") from None
         secret = entry.get("secret")

@@ -11,7 +11,7 @@ from .events import TEST_EVENT, encode_payload, new_message_id
 from .names import PLUGIN
 from .runtime import secret_name
 from .signing import new_secret
-from .ssrf import UnsafeURL, check_hostname, check_url
+from .ssrf import UnsafeURL, check_hostname, check_url, literal_address
 
 MAX_EVENT_TYPES = 50
 MAX_TEXT = 500
@@ -43,21 +43,29 @@ def clean_event_types(value, known):
     return list(dict.fromkeys(cleaned))
 
 
-async def clean_url(state, url):
+async def clean_url(state, url, declared_in_config):
+    """``url`` if it may be saved. A name in datasette.yaml need not resolve at startup: the
+    operator wrote it, and a DNS outage must not stop the server (its connections are checked)."""
     options = state.options
     try:
-        parts = check_url(url, options.allow_networks, options.https_only)
-        await check_hostname(parts.hostname, options.allow_networks)
+        parsed = check_url(url, options.allow_networks, options.https_only)
+        if literal_address(parsed.raw_host) is None:
+            await check_hostname(
+                parsed.raw_host,
+                options.allow_networks,
+                options.allow_hosts,
+                must_resolve=not declared_in_config,
+            )
     except UnsafeURL as error:
         raise InvalidInput(str(error)) from None
     return url
 
 
-async def clean_endpoint(state, data, partial):
+async def clean_endpoint(state, data, partial, declared_in_config=False):
     """The columns to write for create (``partial=False``) or update, validated."""
     changes = {}
     if "url" in data or not partial:
-        changes["url"] = await clean_url(state, data.get("url"))
+        changes["url"] = await clean_url(state, data.get("url"), declared_in_config)
     if "description" in data or not partial:
         changes["description"] = optional_text(data, "description") or ""
     if "event_types" in data or not partial:

@@ -14,7 +14,7 @@ from datasette_internal_db import clock
 from . import store
 from .config import settings
 from .signing import signature_header
-from .ssrf import GuardedResolver, RefusedAddress, UnsafeURL, check_url
+from .ssrf import RefusedAddress, UnsafeURL, check_url, guarded_socket
 
 log = logging.getLogger("datasette_internal_webhooks")
 
@@ -120,7 +120,7 @@ class Worker:
 
     async def _run(self):
         connector = aiohttp.TCPConnector(
-            resolver=GuardedResolver(self.options.allow_networks),
+            socket_factory=guarded_socket(self.options.allow_networks),
             limit=self.options.max_in_flight,
             limit_per_host=self.options.concurrency_per_endpoint,
             ttl_dns_cache=10,
@@ -158,7 +158,8 @@ class Worker:
         return value
 
     def _url_problem(self, url):
-        """The literal-address check (aiohttp skips the resolver for IP literals), cached."""
+        """The save-time URL check again (the config may have changed since), cached. Only a
+        clearer early refusal: every connection is checked by ``guarded_socket`` anyway."""
         if url not in self._url_problems:
             try:
                 check_url(url, self.options.allow_networks, self.options.https_only)
@@ -279,7 +280,7 @@ class Worker:
             error = str(problem)
         except aiohttp.ClientConnectorError as problem:
             if isinstance(problem.os_error, RefusedAddress):
-                error = f"Refused: {problem.os_error}"
+                error = f"Refused: {problem.os_error.strerror}"
             else:
                 error = f"{type(problem).__name__}: {problem}"[:500]
         except asyncio.TimeoutError:

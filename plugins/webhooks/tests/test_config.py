@@ -58,6 +58,11 @@ async def test_bad_config_stops_startup(tmp_path, data_db):
         ),
         {"incoming_targets": {"in": {"database": "missing", "table": "t"}}},
         {"timeout_seconds": -1},
+        {"timeout_seconds": float("nan")},
+        {"timeout_seconds": 10**400},
+        {"allow_hosts": ["127.0.0.1"]},
+        {"allow_hosts": "hooks.example.com"},
+        {"endpoints": [{"name": "x", "url": f"http://{chr(0x1FBF1)}27.0.0.1:9/"}]},
     ]
     for number, plugin_config in enumerate(bad_configs):
         with pytest.raises(StartupError):
@@ -110,3 +115,12 @@ async def test_rotation_recovers_an_endpoint_whose_key_was_lost(tmp_path, data_d
     finally:
         await ds.invoke_shutdown()
         close(ds)
+
+
+async def test_a_configured_endpoint_name_need_not_resolve_at_startup(make_ds):
+    """The operator wrote it; a DNS outage must not stop the server. Connections are checked."""
+    ds = await make_ds(
+        {"endpoints": [{"name": "later", "url": "https://nothing-here.invalid/hook"}]}
+    )
+    listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
+    assert [e["url"] for e in listing.json()["endpoints"]] == ["https://nothing-here.invalid/hook"]
