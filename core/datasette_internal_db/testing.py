@@ -22,10 +22,12 @@ import sys
 import time
 
 import httpx
+import pytest
 from datasette.app import Datasette
 from datasette.plugins import pm
 from itsdangerous import URLSafeSerializer
 
+from . import clock
 from .database import release_server_lock
 
 CORE = "datasette-internal-db"
@@ -96,6 +98,30 @@ UNSAFE_REDIRECTS = [
     [],
     {"path": "/"},
 ]
+
+
+class FakeClock:
+    """Time that moves only when a test says so: ``frozen_time.advance(3600)``."""
+
+    def __init__(self, start=1_800_000_000.0):
+        self.value = start
+
+    def now(self):
+        return self.value
+
+    def advance(self, seconds):
+        self.value += seconds
+
+
+@pytest.fixture
+def frozen_time(monkeypatch):
+    """Replace core's clock (every service's and plugin's source of time) with a FakeClock.
+
+    Use it from a conftest.py: ``from datasette_internal_db.testing import frozen_time``.
+    """
+    fake = FakeClock()
+    monkeypatch.setattr(clock, "now", fake.now)
+    return fake
 
 
 def find_chromium():

@@ -1,8 +1,7 @@
 import sqlite3
 
 import pytest
-from datasette_internal_db import clock
-from datasette_internal_db.testing import close, make_datasette
+from datasette_internal_db.testing import close, frozen_time, make_datasette  # noqa: F401
 
 
 @pytest.fixture
@@ -21,21 +20,6 @@ async def ds(tmp_path):
     datasette = await make_datasette(tmp_path)
     yield datasette
     close(datasette)
-
-
-@pytest.fixture
-def frozen_time(monkeypatch):
-    """Replace the services' clock with one the test moves by hand."""
-
-    class Clock:
-        value = 1_800_000_000.0
-
-        def advance(self, seconds):
-            self.value += seconds
-
-    fake = Clock()
-    monkeypatch.setattr(clock, "now", lambda: fake.value)
-    return fake
 
 
 PLUGIN_WITH_STATE = """

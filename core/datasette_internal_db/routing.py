@@ -1,0 +1,129 @@
+"""Routes for plugin pages and JSON APIs: the plumbing every handler would otherwise repeat.
+
+    @route(methods=("GET", "POST"), action="hello-greet")
+    async def greetings_api(datasette, request):
+        ...
+
+- an unknown method → 405 with ``Allow``;
+- ``action`` (and ``resource``, a function of the request) is checked before the handler runs:
+  refused → 403;
+- ``InvalidInput`` → 400 (413 for a body past its size limit), ``NotFound`` → 404,
+  ``Forbidden`` → 403, a full disk or a locked database → 507 / 503;
+- errors are ``{"ok": false, "errors": [...]}`` for API clients (a path ending in ``.json`` or
+  holding ``/api/``, or ``Accept: application/json``) and Datasette's own error page for browsers.
+
+Pagination follows Datasette's convention: ``?_size=`` and ``?_next=``, answered with ``next``
+(the token) and ``next_url`` in JSON. A token is the sort key of the last row shown, its values
+tilde-encoded and joined with commas, as Datasette's own table pages do.
+"""
+
+import sqlite3
+import urllib.parse
+
+from datasette.utils import tilde_decode, tilde_encode
+from datasette.utils.asgi import Forbidden, NotFound, Response
+
+from .errors import BodyTooLarge, InvalidInput
+from .web import int_param, json_error, storage_error_response
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def wants_json(request):
+    path = request.path
+    return (
+        path.endswith(".json")
+        or "/api/" in path
+        or "application/json" in request.headers.get("accept", "")
+    )
+
+
+async def error_response(datasette, request, status, message, headers=None):
+    """``{"ok": false, "errors": [message]}`` for API clients, Datasette's error page otherwise."""
+    if wants_json(request):
+        response = json_error(status, message)
+    else:
+        html = await datasette.render_template(
+            ["datasette_internal_error.html"],
+            {"status": status, "error": message, "title": f"Error {status}"},
+            request=request,
+        )
+        response = Response.html(html, status=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def route(*, methods=("GET",), action=None, resource=None):
+    """Wrap ``handler(datasette, request)`` with the checks and error answers above."""
+    methods = tuple(methods)
+
+    def decorate(handler):
+        async def checked(datasette, request):
+            if request.method not in methods:
+                return await error_response(
+                    datasette,
+                    request,
+                    405,
+                    f"Method {request.method} is not allowed here; use {', '.join(methods)}",
+                    {"Allow": ", ".join(methods)},
+                )
+            try:
+                if action is not None:
+                    target = resource(request) if resource else None
+                    if not await datasette.allowed(
+                        action=action, resource=target, actor=request.actor
+                    ):
+                        raise Forbidden(f"Permission denied: {action} is required")
+                return await handler(datasette, request)
+            except BodyTooLarge as error:
+                return await error_response(datasette, request, 413, str(error))
+            except InvalidInput as error:
+                return await error_response(datasette, request, 400, str(error))
+            except Forbidden as error:
+                return await error_response(datasette, request, 403, str(error))
+            except NotFound as error:
+                return await error_response(datasette, request, 404, str(error))
+            except sqlite3.OperationalError as error:
+                response = storage_error_response(error)
+                if response is None:
+                    raise
+                return response
+
+        checked.__name__ = handler.__name__
+        checked.__doc__ = handler.__doc__
+        checked.__module__ = handler.__module__
+        return checked
+
+    return decorate
+
+
+def page_size(request, default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE):
+    """``?_size=`` as an int from 1 to ``maximum`` (``default`` when absent)."""
+    return int_param(request, "_size", default, minimum=1, maximum=maximum)
+
+
+def next_token(*values):
+    """The ``_next`` token for a row whose sort key is ``values``."""
+    return ",".join(tilde_encode(str(value)) for value in values)
+
+
+def page_after(request, count):
+    """``?_next=`` read back as its ``count`` text values, or None for the first page."""
+    token = request.args.get("_next")
+    if not token:
+        return None
+    values = [tilde_decode(part) for part in token.split(",")]
+    if len(values) != count:
+        raise InvalidInput(f"'_next' must hold {count} value(s); use the next_url of a page")
+    return values
+
+
+def page_links(request, token):
+    """``{"next": token, "next_url": ...}``: the JSON every paged list answers with."""
+    if token is None:
+        return {"next": None, "next_url": None}
+    args = urllib.parse.parse_qsl(request.query_string, keep_blank_values=True)
+    kept = [(key, value) for key, value in args if key != "_next"]
+    query = urllib.parse.urlencode([*kept, ("_next", token)])
+    return {"next": token, "next_url": f"{request.path}?{query}"}

@@ -1,0 +1,218 @@
+"""core's toolkit for plugin routes and pages: route(), pagination, fetch_row, RecentAnswers,
+render_markdown, the Plugin handle and the page templates, through a real in-process plugin."""
+
+import sqlite3
+
+import pytest
+from datasette import hookimpl
+from datasette.utils.asgi import NotFound, Response
+from datasette_internal_db import InvalidInput
+from datasette_internal_db.answers import RecentAnswers
+from datasette_internal_db.markdown import render_markdown
+from datasette_internal_db.plugin import Plugin
+from datasette_internal_db.routing import next_token, page_after, page_links, page_size, route
+from datasette_internal_db.rows import fetch_row
+from datasette_internal_db.testing import close, make_datasette
+from datasette_internal_db.web import read_json_object
+
+ITEMS = [{"id": n, "name": f"item {n}"} for n in range(1, 8)]
+
+
+@route(methods=("GET", "POST"), action="toolkit-use")
+async def items_api(datasette, request):
+    if request.method == "POST":
+        data = await read_json_object(request)
+        if not isinstance(data.get("name"), str):
+            raise InvalidInput("'name' must be a string")
+        return Response.json({"ok": True, "name": data["name"]}, status=201)
+    size = page_size(request, default=3, maximum=5)
+    after = page_after(request, 1)
+    start = int(after[0]) if after else 0
+    rows = [item for item in ITEMS if item["id"] > start][:size]
+    more = rows and rows[-1]["id"] < ITEMS[-1]["id"]
+    token = next_token(rows[-1]["id"]) if more else None
+    return Response.json({"ok": True, "items": rows, **page_links(request, token)})
+
+
+@route()
+async def missing_page(datasette, request):
+    raise NotFound("No such greeting")
+
+
+@route()
+async def toolkit_page(datasette, request):
+    return Response.html(
+        await datasette.render_template(
+            "toolkit_page.html",
+            {
+                "breadcrumbs": [("Toolkit", "/-/toolkit"), ("A page", None)],
+                "when": "2026-11-30T09:15:00.000+00:00",
+            },
+            request=request,
+        )
+    )
+
+
+class ToolkitPlugin:
+    __name__ = "toolkit-plugin"
+
+    @hookimpl
+    def register_routes(self, datasette):
+        return [
+            (r"^/-/toolkit/api/items$", items_api),
+            (r"^/-/toolkit/missing$", missing_page),
+            (r"^/-/toolkit/page$", toolkit_page),
+        ]
+
+    @hookimpl
+    def register_actions(self, datasette):
+        from datasette.permissions import Action
+
+        return [Action(name="toolkit-use", description="Use the toolkit test routes")]
+
+
+PAGE_TEMPLATE = """{% extends "datasette_internal_base.html" %}
+{% block title %}A page{% endblock %}
+{% block content %}
+<h1>A page</h1>
+<p>Written {{ ui.time(when) }} {{ ui.icon("comment", label="Comments") }}</p>
+{{ ui.button("Save", icon_name="resolve", primary=True, type="submit") }}
+{% call ui.dialog("edit-thing", "Edit the thing") %}<div class="modal-body">Body</div>{% endcall %}
+{% endblock %}
+"""
+
+
+@pytest.fixture
+async def ds(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "toolkit_page.html").write_text(PAGE_TEMPLATE)
+    plugin = ToolkitPlugin()
+    from datasette.plugins import pm
+
+    pm.register(plugin, name="toolkit-plugin")
+    try:
+        datasette = await make_datasette(
+            tmp_path,
+            template_dir=str(templates),
+            config={"permissions": {"toolkit-use": {"id": "alice"}}},
+        )
+        yield datasette
+    finally:
+        pm.unregister(name="toolkit-plugin")
+    close(datasette)
+
+
+async def test_route_checks_the_action_and_answers_json_or_html(ds):
+    refused = await ds.client.get("/-/toolkit/api/items", actor={"id": "bob"})
+    assert refused.status_code == 403
+    assert refused.json() == {"ok": False, "errors": ["Permission denied: toolkit-use is required"]}
+    ok = await ds.client.get("/-/toolkit/api/items", actor={"id": "alice"})
+    assert ok.status_code == 200 and [i["id"] for i in ok.json()["items"]] == [1, 2, 3]
+
+    page = await ds.client.get("/-/toolkit/missing")
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "No such greeting" in page.text and '<p class="crumbs">' in page.text
+    as_json = await ds.client.get("/-/toolkit/missing", headers={"Accept": "application/json"})
+    assert as_json.json() == {"ok": False, "errors": ["No such greeting"]}
+
+
+async def test_route_answers_405_and_400(ds):
+    wrong = await ds.client.delete("/-/toolkit/api/items", actor={"id": "alice"})
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+    bad = await ds.client.post("/-/toolkit/api/items", json={"name": []}, actor={"id": "alice"})
+    assert bad.status_code == 400 and bad.json()["errors"] == ["'name' must be a string"]
+    deep = await ds.client.post(
+        "/-/toolkit/api/items", content=b"[" * 5000 + b"]" * 5000, actor={"id": "alice"}
+    )
+    assert deep.status_code == 400
+    created = await ds.client.post(
+        "/-/toolkit/api/items", json={"name": "x"}, actor={"id": "alice"}
+    )
+    assert created.status_code == 201
+
+
+async def test_pagination_follows_next_url_to_the_end(ds):
+    seen, url = [], "/-/toolkit/api/items?_size=2&extra=kept"
+    while url:
+        answer = (await ds.client.get(url, actor={"id": "alice"})).json()
+        seen.extend(item["id"] for item in answer["items"])
+        assert answer["next_url"] is None or "extra=kept" in answer["next_url"]
+        url = answer["next_url"]
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+    for bad in ("_size=0", "_size=6", "_size=99999999999999999999", "_next=1,2"):
+        response = await ds.client.get(f"/-/toolkit/api/items?{bad}", actor={"id": "alice"})
+        assert response.status_code == 400, bad
+
+
+async def test_base_template_breadcrumbs_times_icons_and_dialog(ds):
+    html = (await ds.client.get("/-/toolkit/page")).text
+    assert '<a href="/-/toolkit">Toolkit</a> / <span aria-current="page">A page</span>' in html
+    assert '<time class="di-time" datetime="2026-11-30T09:15:00.000+00:00"' in html
+    assert "2026-11-30 09:15 UTC" in html
+    assert 'role="img" aria-label="Comments"' in html
+    assert '<dialog id="edit-thing" class="datasette-modal di-dialog"' in html
+    assert "datasette-internal.css" in html and "datasette-internal.js" in html
+    css = await ds.client.get("/-/static-plugins/datasette-internal-db/datasette-internal.css")
+    assert css.status_code == 200
+
+
+async def test_fetch_row_by_primary_key_or_rowid(tmp_path):
+    path = tmp_path / "data.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table pets (kind text, name text, primary key (kind, name))")
+    conn.execute("create table notes (body text)")
+    conn.execute("insert into pets values ('cat', 'Tom'), ('dog', 'Rex')")
+    conn.execute("insert into notes values ('first')")
+    conn.commit()
+    conn.close()
+    ds = await make_datasette(tmp_path, files=[path])
+    try:
+        db = ds.get_database("data")
+        assert await fetch_row(db, "pets", ["dog", "Rex"]) == (
+            {"kind": "dog", "name": "Rex"},
+            ["kind", "name"],
+        )
+        assert await fetch_row(db, "pets", ["dog"]) == (None, ["kind", "name"])
+        assert await fetch_row(db, "notes", [1]) == ({"rowid": 1, "body": "first"}, ["rowid"])
+        assert await fetch_row(db, "nope", [1]) == (None, [])
+    finally:
+        close(ds)
+
+
+async def test_recent_answers_are_kept_for_their_lifetime_only(ds, frozen_time):
+    calls = []
+    real_allowed = ds.allowed
+
+    async def counting(**kwargs):
+        calls.append(kwargs["action"])
+        return await real_allowed(**kwargs)
+
+    ds.allowed = counting
+    answers = RecentAnswers(seconds=1.0)
+    assert await answers.allowed(ds, "toolkit-use", {"id": "alice"}) is True
+    assert await answers.allowed(ds, "toolkit-use", {"id": "alice"}) is True
+    assert await answers.allowed(ds, "toolkit-use", {"id": "bob"}) is False
+    assert len(calls) == 2
+    frozen_time.advance(1.0)
+    await answers.allowed(ds, "toolkit-use", {"id": "alice"})
+    assert len(calls) == 3
+
+
+def test_markdown_policy_drops_images_and_marks_links():
+    html = render_markdown(
+        '![x](http://example.invalid/x.png) <img src="http://example.invalid/y.png">'
+        " [site](https://example.org) <script>alert(1)</script>"
+    )
+    assert "<img" not in html and "x.png" not in html  # the raw tag is shown as text
+    assert '<a href="https://example.org" rel="nofollow noopener">site</a>' in html
+    assert "<script>" not in html
+    assert render_markdown(None) == ""
+
+
+def test_plugin_handle_names_its_tables_and_migration_set():
+    plugin = Plugin("datasette-internal-toolkit-test")
+    assert plugin.table("items") == "datasette_internal_toolkit_test_items"
+    assert plugin.migrations.name == "datasette-internal-toolkit-test"
+    assert plugin.audit.plugin == plugin.jobs.plugin == plugin.secrets.plugin == plugin.name
