@@ -4,29 +4,47 @@ from datasette import hookimpl
 from datasette.permissions import Action
 
 from . import audit, cache, clock, jobs, paths, secrets, text, web
+from .answers import RecentAnswers, recent_answers
 from .cache import Cache
 from .cli import internal
 from .database import UnsupportedDatasette, get_internal_db, is_persistent
 from .errors import BodyTooLarge, InvalidInput
 from .lifecycle import prepare_internal_db
+from .markdown import MARKDOWN_VERSION, render_markdown
 from .migrations import table_prefix
+from .plugin import Plugin
 from .routes import admin_menu_links, routes
+from .routing import next_token, page_after, page_links, page_size, route
+from .rows import fetch_row
+from .secrets import SecretsUnreadable
 from .settings import RuntimeSettings, Setting
 
 __all__ = [
+    "MARKDOWN_VERSION",
     "BodyTooLarge",
     "Cache",
     "InvalidInput",
+    "Plugin",
+    "RecentAnswers",
     "RuntimeSettings",
+    "SecretsUnreadable",
     "Setting",
     "UnsupportedDatasette",
     "audit",
     "cache",
     "clock",
+    "fetch_row",
     "get_internal_db",
     "is_persistent",
     "jobs",
+    "next_token",
+    "page_after",
+    "page_links",
+    "page_size",
     "paths",
+    "recent_answers",
+    "render_markdown",
+    "route",
     "secrets",
     "table_prefix",
     "text",
