@@ -14,7 +14,15 @@ from datasette.database import QueryInterrupted
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, audit, clock
-from datasette_internal_db.web import MAX_BODY_BYTES, json_error, parse_json_object
+from datasette_internal_db.paths import UnsafePath, local_path
+from datasette_internal_db.web import (
+    MAX_SQLITE_INTEGER,
+    int_param,
+    json_error,
+    parse_int,
+    parse_json_object,
+    read_body,
+)
 
 from . import access, store
 from .access import ADD, MODERATE, VIEW
@@ -32,7 +40,6 @@ from .rendering import REACTIONS, comment_html, prepare, render
 from .settings import comments_enabled
 
 MAX_FORM_BYTES = 64 * 1024
-MAX_SQLITE_INTEGER = 2**63 - 1
 MAX_BADGE_ROWS = 1000
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -70,16 +77,15 @@ def wants_redirect(request):
 
 
 def safe_next(value, fallback):
-    """A same-site path to go back to; anything that could leave the site becomes ``fallback``."""
-    if (
-        isinstance(value, str)
-        and value.startswith("/")
-        and not value.startswith("//")
-        and "\\" not in value
-        and not any(ord(char) < 32 for char in value)
-    ):
-        return value
-    return fallback
+    """``value`` as a same-site path to go back to (core's local_path: percent-encoded ASCII);
+    anything else, or anything that could leave the site, becomes ``fallback``.
+
+    A fallback and not a 400: the write it follows has already been stored.
+    """
+    try:
+        return local_path(value, name="next")
+    except UnsafePath:
+        return fallback
 
 
 async def read_input(request):
@@ -88,9 +94,7 @@ async def read_input(request):
     ``curl -d '{...}'`` labels JSON as a form, so a body starting with ``{`` is read as JSON
     whatever its content type says.
     """
-    body = await request.post_body()
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES} bytes")
+    body = await read_body(request)
     form = is_form(request) and not body.lstrip().startswith(b"{")
     request.scope[FORM_FLAG] = form
     if form:
@@ -143,16 +147,6 @@ def reply_to(request, data, payload, fallback):
     if wants_redirect(request):
         return Response.redirect(safe_next(data.get("next"), fallback), status=303)
     return Response.json({"ok": True, **payload})
-
-
-def parse_int(value, name):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"'{name}' must be an integer") from None
-    if not 1 <= number <= MAX_SQLITE_INTEGER:
-        raise InvalidInput(f"'{name}' must be a positive 64-bit integer")
-    return number
 
 
 def optional_str(data, key):
@@ -474,7 +468,7 @@ async def comment_entries(datasette, rows):
 
 
 async def load_thread(datasette, actor, thread_id, action=VIEW):
-    thread = await store.get_thread(datasette, parse_int(thread_id, "thread id"))
+    thread = await store.get_thread(datasette, parse_int(thread_id, "thread id", minimum=1))
     if thread is None:
         raise not_found("Thread not found")
     await check(datasette, actor, action, thread["database_name"], thread["table_name"])
@@ -482,7 +476,7 @@ async def load_thread(datasette, actor, thread_id, action=VIEW):
 
 
 async def load_comment(datasette, actor, comment_id):
-    comment = await store.get_comment(datasette, parse_int(comment_id, "comment id"))
+    comment = await store.get_comment(datasette, parse_int(comment_id, "comment id", minimum=1))
     if comment is None:
         raise not_found("Comment not found")
     await check(datasette, actor, VIEW, comment["database_name"], comment["table_name"])
@@ -645,7 +639,7 @@ async def mark_inbox_read(datasette, request):
             ids = [part for part in ids.split(",") if part]
         if not isinstance(ids, list) or not ids:
             raise InvalidInput("Give 'ids' (a list of inbox entry ids) or 'all': true")
-        ids = [parse_int(value, "ids") for value in ids]
+        ids = [parse_int(value, "ids", minimum=1) for value in ids]
     marked = await store.mark_read(datasette, me, ids, clock.iso())
     scope = await access.visible_scope(datasette, request.actor)
     payload = {"marked": marked, "unread_count": await store.unread_count(datasette, me, scope)}
@@ -730,12 +724,8 @@ async def badges(datasette, request):
 
 
 def paging_args(request):
-    args = request.args
-    limit = parse_int(args.get("limit") or PAGE_SIZE, "limit")
-    if limit > MAX_PAGE_SIZE:
-        raise InvalidInput(f"'limit' must be at most {MAX_PAGE_SIZE}")
-    before = parse_int(args["before"], "before") if args.get("before") else None
-    return limit, before
+    limit = int_param(request, "limit", PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+    return limit, int_param(request, "before", minimum=1)
 
 
 def activity_filters(request):
@@ -917,7 +907,7 @@ async def target_html(datasette, request):
         datasette, request, database, table, target["row"], target["column"]
     )
     if request.args.get("fragment"):
-        context["next"] = request.args.get("next") or request.path
+        context["next"] = safe_next(request.args.get("next"), request.path)
         return await render_page(datasette, request, "comments_panel.html", context)
     context["next"] = request.full_path
     return await render_page(datasette, request, "comments_target_page.html", context)
@@ -938,21 +928,21 @@ THREAD = r"^/-/comments/api/threads/(?P<thread_id>[0-9]+)"
 COMMENT = r"^/-/comments/api/comments/(?P<comment_id>[0-9]+)"
 
 routes = [
-    (r"^/-/comments$", by_method(get=activity_html)),
-    (r"^/-/comments/inbox$", by_method(get=inbox_html)),
-    (r"^/-/comments/target$", by_method(get=target_html)),
-    (r"^/-/comments/threads/(?P<thread_id>[0-9]+)$", by_method(get=thread_html)),
-    (r"^/-/comments/api/threads$", by_method(get=list_threads, post=create_thread)),
-    (THREAD + "$", by_method(get=get_thread)),
-    (THREAD + "/comments$", by_method(post=add_reply)),
-    (THREAD + "/(?P<verb>resolve|reopen)$", by_method(post=set_resolved)),
-    (COMMENT + "/edit$", by_method(post=edit_comment)),
-    (COMMENT + "/delete$", by_method(post=delete_comment)),
-    (COMMENT + "/reactions$", by_method(post=toggle_reaction)),
-    (COMMENT + "/revisions$", by_method(get=comment_revisions)),
-    (r"^/-/comments/api/badges$", by_method(get=badges)),
-    (r"^/-/comments/api/activity$", by_method(get=activity_api)),
-    (r"^/-/comments/api/inbox$", by_method(get=inbox_api)),
-    (r"^/-/comments/api/inbox/read$", by_method(post=mark_inbox_read)),
-    (r"^/-/comments/api/actors$", by_method(get=actors_api)),
+    (r"^/-/comments\Z", by_method(get=activity_html)),
+    (r"^/-/comments/inbox\Z", by_method(get=inbox_html)),
+    (r"^/-/comments/target\Z", by_method(get=target_html)),
+    (r"^/-/comments/threads/(?P<thread_id>[0-9]+)\Z", by_method(get=thread_html)),
+    (r"^/-/comments/api/threads\Z", by_method(get=list_threads, post=create_thread)),
+    (THREAD + r"\Z", by_method(get=get_thread)),
+    (THREAD + r"/comments\Z", by_method(post=add_reply)),
+    (THREAD + r"/(?P<verb>resolve|reopen)\Z", by_method(post=set_resolved)),
+    (COMMENT + r"/edit\Z", by_method(post=edit_comment)),
+    (COMMENT + r"/delete\Z", by_method(post=delete_comment)),
+    (COMMENT + r"/reactions\Z", by_method(post=toggle_reaction)),
+    (COMMENT + r"/revisions\Z", by_method(get=comment_revisions)),
+    (r"^/-/comments/api/badges\Z", by_method(get=badges)),
+    (r"^/-/comments/api/activity\Z", by_method(get=activity_api)),
+    (r"^/-/comments/api/inbox\Z", by_method(get=inbox_api)),
+    (r"^/-/comments/api/inbox/read\Z", by_method(post=mark_inbox_read)),
+    (r"^/-/comments/api/actors\Z", by_method(get=actors_api)),
 ]

@@ -10,6 +10,7 @@ import json
 
 from datasette.utils import detect_primary_keys, escape_sqlite, tilde_encode
 from datasette_internal_db import get_internal_db
+from datasette_internal_db.text import fts_query
 
 THREADS = "datasette_internal_comments_threads"
 COMMENTS = "datasette_internal_comments_comments"
@@ -65,12 +66,6 @@ def encode_cell(value):
             ensure_ascii=False,
         )
     return encoded
-
-
-def fts_query(text):
-    """Each word of the user's text as a quoted FTS5 term (so no FTS syntax error is possible)."""
-    terms = ['"' + word.replace('"', '""') + '"' for word in text.split()]
-    return " ".join(terms)
 
 
 # ---------------------------------------------------------------------------- user databases
@@ -404,13 +399,14 @@ async def activity(
     params = {"scope": json.dumps(scope), "limit": limit}
     source = f"{COMMENTS} c"
     order = "c.id"
+    query = fts_query(query) if query else None
     if query:
         # Driving from the FTS index in rowid order stops after `limit` matches; an IN over all
         # matches would first collect every one of them (a second for a word in every comment).
         source = f"{FTS} f join {COMMENTS} c on c.id = f.rowid"
         order = "f.rowid"
         clauses.append(f"{FTS} match :query")
-        params["query"] = fts_query(query)
+        params["query"] = query
     if author:
         clauses.append("c.author_id = :author")
         params["author"] = author

@@ -231,7 +231,8 @@ BAD_THREADS = [
     ({"database": "data", "row": ["1"], "body": "x"}, 400, "need a 'table'"),
     ({"database": "data", "table": "items", "row": {"id": 1}, "body": "x"}, 400, "'row'"),
     ({"database": "data", "table": "items", "row": [True], "body": "x"}, 400, "'row'"),
-    ({"database": "data", "table": "items", "row": [2**70], "body": "x"}, 400, "'row'"),
+    # Core's body reader refuses it before the route sees it.
+    ({"database": "data", "table": "items", "row": [2**70], "body": "x"}, 400, "64 bits"),
     ({"database": "data", "table": "items", "row": [], "body": "x"}, 400, "'row'"),
     ({"database": "nope", "body": "x"}, 404, "not found"),
     ({"database": "data", "table": "nope", "body": "x"}, 404, "not found"),
