@@ -8,7 +8,8 @@ import sqlite3
 
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, jobs
-from datasette_internal_db.web import json_error
+from datasette_internal_db.text import CONTROL_CHARACTERS
+from datasette_internal_db.web import int_param, json_error
 
 from . import store
 from .access import BOOKMARKS_CREATE, may_view
@@ -26,7 +27,6 @@ MAX_TAGS = 20
 MAX_TAG = 50
 MAX_IMPORT = 5_000
 SCAN_BATCH = 100
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_tags(value):
@@ -41,7 +41,7 @@ def parse_tags(value):
         tag = " ".join(raw.split()).lower()
         if not tag:
             continue
-        if len(tag) > MAX_TAG or CONTROL.search(tag) or "," in tag:
+        if len(tag) > MAX_TAG or CONTROL_CHARACTERS.search(tag) or "," in tag:
             raise InvalidInput(f"Each tag is at most {MAX_TAG} characters, without commas")
         if tag not in tags:
             tags.append(tag)
@@ -118,7 +118,7 @@ async def bookmark_fields(datasette, data):
     note = parse_text(data, "note", MAX_NOTE)
     return {
         "url": url,
-        "title": CONTROL.sub(" ", title),
+        "title": CONTROL_CHARACTERS.sub(" ", title),
         "note": note,
         "tags": parse_tags(data.get("tags")),
         "shared": parse_shared(data.get("shared")),
@@ -168,18 +168,11 @@ def parse_listing_args(request):
     scope = args.get("scope") or "all"
     if scope not in ("all", "mine", "shared"):
         raise InvalidInput("scope must be all, mine or shared")
-    try:
-        before = int(args["before"]) if args.get("before") else None
-        limit = int(args.get("limit") or PAGE_SIZE)
-    except ValueError:
-        raise InvalidInput("before and limit must be integers") from None
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}")
-    if before is not None and not 0 <= before <= 2**62:
-        raise InvalidInput("before is out of range")
-    # Control characters cannot be in a tag and break FTS5's query parser.
-    tag = CONTROL.sub(" ", args.get("tag") or "").strip().lower() or None
-    search = CONTROL.sub(" ", args.get("q") or "").strip() or None
+    before = int_param(request, "before", maximum=store.NO_CURSOR)
+    limit = int_param(request, "limit", PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE)
+    # Control characters cannot be in a tag, and mean nothing in a search.
+    tag = CONTROL_CHARACTERS.sub(" ", args.get("tag") or "").strip().lower() or None
+    search = CONTROL_CHARACTERS.sub(" ", args.get("q") or "").strip() or None
     return {"scope": scope, "before": before, "limit": limit, "tag": tag, "search": search}
 
 
@@ -397,7 +390,9 @@ async def api_bookmark(datasette, request):
             await store.update_bookmark(
                 datasette,
                 bookmark["id"],
-                title=CONTROL.sub(" ", parse_text(data, "title", MAX_TITLE, bookmark["title"]))
+                title=CONTROL_CHARACTERS.sub(
+                    " ", parse_text(data, "title", MAX_TITLE, bookmark["title"])
+                )
                 or bookmark["title"],
                 note=parse_text(data, "note", MAX_NOTE, bookmark["note"]),
                 tags=parse_tags(data["tags"]) if "tags" in data else bookmark["tags"],

@@ -8,14 +8,16 @@ import secrets
 import segno
 from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, audit, clock
-from datasette_internal_db.web import json_error
+from datasette_internal_db.paths import UnsafePath, local_path
+from datasette_internal_db.text import CONTROL_CHARACTERS
+from datasette_internal_db.web import json_error, parse_int
 
 from . import store
 from .access import SHORT_LINKS_ADMIN, SHORT_LINKS_CREATE
 from .events import ShortLinkCreatedEvent, ShortLinkDeletedEvent
 from .migrations import PLUGIN
 from .runtime import runtime
-from .targets import UnsafeTarget, local_path, parse_target
+from .targets import parse_target
 from .web import actor_id, read_input, render
 
 log = logging.getLogger("datasette_internal_bookmarks")
@@ -24,7 +26,7 @@ log = logging.getLogger("datasette_internal_bookmarks")
 CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_LENGTH = 7
 CODE_ATTEMPTS = 8
-SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}")
 RESERVED_SLUGS = {
     "api",
     "new",
@@ -43,7 +45,6 @@ RESERVED_SLUGS = {
     "settings",
 }
 MAX_TITLE = 200
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 PAGE_SIZE = 50
 
 
@@ -52,7 +53,7 @@ def random_code():
 
 
 def check_slug(slug):
-    if not isinstance(slug, str) or not SLUG.match(slug):
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         raise InvalidInput(
             "A custom code is 3-64 characters: letters, digits, - and _, starting with a letter "
             "or digit"
@@ -82,11 +83,7 @@ MAX_VISITS_LIMIT = 2**53
 def parse_max_visits(value):
     if value in (None, ""):
         return None
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_VISITS_LIMIT:
-        raise InvalidInput(f"max_visits must be an integer from 1 to {MAX_VISITS_LIMIT} or null")
-    return value
+    return parse_int(value, "max_visits", minimum=1, maximum=MAX_VISITS_LIMIT)
 
 
 def parse_title(value):
@@ -94,7 +91,7 @@ def parse_title(value):
         return ""
     if not isinstance(value, str) or len(value) > MAX_TITLE:
         raise InvalidInput(f"title must be a string of at most {MAX_TITLE} characters")
-    return CONTROL.sub(" ", value).strip()
+    return CONTROL_CHARACTERS.sub(" ", value).strip()
 
 
 def parse_flag(value):
@@ -108,9 +105,9 @@ def parse_flag(value):
 
 
 async def target_fields(datasette, value):
-    target = local_path(value, datasette.setting("base_url"))
+    target = local_path(value, datasette.setting("base_url"), name="target")
     if target.startswith("/-/l/"):
-        raise UnsafeTarget("A short link cannot point to another short link")
+        raise UnsafePath("A short link cannot point to another short link")
     resolved = await store.resolve_target(datasette, parse_target(target))
     return {
         "target": target,

@@ -8,9 +8,11 @@ import sqlite3
 import weakref
 from collections import OrderedDict
 
+from datasette_internal_db.paths import UnsafePath, location_for
+
 from . import store
 from .access import ViewChecks, view_check
-from .targets import Target, UnsafeTarget, location_for
+from .targets import Target
 from .visits import VisitBuffer
 
 LINK_CACHE_SIZE = 10_000
@@ -29,8 +31,8 @@ class CachedLink:
         target = Target(link["resource_kind"], link["resource_database"], link["resource_name"])
         self.action, self.resource = view_check(target)
         try:
-            self.location = location_for(link["target"], base_url)
-        except UnsafeTarget:
+            self.location = location_for(link["target"], base_url, name="target")
+        except UnsafePath:
             self.location = None
         self.visits = visits
 

@@ -3,12 +3,16 @@
 import json
 import sqlite3
 
-from datasette.utils import escape_fts, row_sql_params_pks, urlsafe_components
+from datasette.utils import row_sql_params_pks, urlsafe_components
 from datasette_internal_db import InvalidInput, clock, get_internal_db
+from datasette_internal_db.text import fts_query
 
 from . import notes
 from .migrations import BOOKMARKS, FTS, LINK_DAYS, LINKS, TAG_COUNTS, TAGS
 from .targets import Target
+
+# Bookmark ids are below this: a listing without a cursor starts here.
+NO_CURSOR = 2**62
 
 # ---------------------------------------------------------------- resources and the catalog
 
@@ -226,11 +230,11 @@ async def list_bookmarks(
     """
     params = {
         "actor_id": actor_id,
-        "before": before if before is not None else 2**62,
+        "before": before if before is not None else NO_CURSOR,
         "limit": limit,
         "tag": tag,
     }
-    search = escape_fts(search) if search else ""
+    search = fts_query(search) if search else None
     visible = SCOPES[scope]
     has_tag = f"exists (select 1 from {TAGS} where bookmark_id = b.id and tag = :tag)"
     if search:

@@ -5,7 +5,7 @@ from collections import OrderedDict
 from urllib.parse import parse_qsl
 
 from datasette_internal_db import InvalidInput
-from datasette_internal_db.web import MAX_BODY_BYTES, read_json_object
+from datasette_internal_db.web import read_body, read_json_object
 from markupsafe import Markup
 
 
@@ -20,9 +20,7 @@ async def read_input(request):
     """A JSON object body, or an HTML form's fields (last value of each name wins)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        body = await request.post_body()
-        if len(body) > MAX_BODY_BYTES:
-            raise InvalidInput(f"Request body is larger than {MAX_BODY_BYTES} bytes")
+        body = await read_body(request)
         try:
             return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         except UnicodeDecodeError:
