@@ -13,7 +13,9 @@ ROOT = Path(__file__).parent
 CORE = "core"
 PLUGINS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "plugins").glob("*/pyproject.toml"))
 PLUGINS = [str(Path(p).parent) for p in PLUGINS]
-PACKAGES = [CORE, *PLUGINS]
+# The example plugin authors copy (docs/cookbook/start-a-plugin.md): tested and built like a plugin.
+EXAMPLES = ["examples/hello"]
+PACKAGES = [CORE, *PLUGINS, *EXAMPLES]
 LOWEST_DATASETTE = "datasette==1.0a41"
 
 
