@@ -15,13 +15,13 @@ from .signing import new_secret, verify_github, verify_standard
 
 log = logging.getLogger("datasette_internal_webhooks")
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
+SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
 SCHEMES = ("standard", "github", "bearer")
 
 
 async def create_incoming_record(datasette, state, data, actor):
     slug = data.get("slug")
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
+    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug):
         raise InvalidInput("slug must be 3 to 64 characters: a-z, 0-9 and -, not starting with -")
     scheme = data.get("scheme")
     if scheme not in SCHEMES:

@@ -6,8 +6,14 @@ import re
 
 from datasette import Forbidden
 from datasette.utils.asgi import Response
-from datasette_internal_db import InvalidInput, audit, clock, secrets
-from datasette_internal_db.web import json_error, read_json_object
+from datasette_internal_db import BodyTooLarge, InvalidInput, audit, clock, secrets
+from datasette_internal_db.web import (
+    int_param,
+    json_error,
+    parse_json_object,
+    read_body,
+    read_json_object,
+)
 
 from . import store
 from .config import settings
@@ -31,6 +37,8 @@ from .outgoing import (
 from .runtime import get_state, incoming_secret_name, secret_name
 
 PAGE_SIZE = 50
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+ENDPOINT_ID = re.compile(r"ep_[0-9a-f]{1,32}")
 
 
 # --- shared helpers ----------------------------------------------------------------------------
@@ -71,27 +79,27 @@ def api(action, method):
 
 
 def parse_since(value):
-    """A unix timestamp or an ISO-8601 time (UTC unless it says otherwise) as a float."""
+    """A unix timestamp or an ISO-8601 time (UTC unless it says otherwise) as a float, from
+    1970 to the end of 9999."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value:
+        since = value
+    elif isinstance(value, str) and value:
         try:
             moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidInput("since must be an ISO-8601 time or a unix timestamp") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.timezone.utc)
-        return moment.timestamp()
-    raise InvalidInput("since is required: an ISO-8601 time or a unix timestamp")
+        since = moment.timestamp()
+    else:
+        raise InvalidInput("since is required: an ISO-8601 time or a unix timestamp")
+    if not 0 <= since <= MAX_TIMESTAMP:
+        raise InvalidInput("since must be a time from 1970 to the end of 9999")
+    return float(since)
 
 
 def page_args(request):
-    value = request.args.get("before")
-    if not value:
-        return None
-    if not value.isdigit() or len(value) > 18:
-        raise InvalidInput("before must be a row id")
-    return int(value)
+    return int_param(request, "before")
 
 
 # --- endpoint validation -----------------------------------------------------------------------
@@ -278,6 +286,10 @@ async def api_recover(datasette, request, state):
     data = await read_json_object(request)
     since = parse_since(data.get("since"))
     endpoint_id = data.get("endpoint_id") or request.url_vars.get("endpoint_id")
+    if endpoint_id is not None and not (
+        isinstance(endpoint_id, str) and ENDPOINT_ID.fullmatch(endpoint_id)
+    ):
+        raise InvalidInput("endpoint_id must be an endpoint id like ep_3f9c1a2b4d5e6f70")
     if endpoint_id is not None and await store.get_endpoint(state.db, endpoint_id) is None:
         return not_found("Endpoint")
     job_id, total = await start_recovery(datasette, state, since, endpoint_id, request.actor)
@@ -411,20 +423,6 @@ async def api_incoming_received(datasette, request, state):
 # --- the incoming receiver ---------------------------------------------------------------------
 
 
-async def read_body(request, limit):
-    """The request body, or None as soon as it grows past ``limit`` bytes."""
-    chunks, size, more = [], 0, True
-    while more:
-        message = await request.receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
 async def receive(datasette, request):
     state = get_state(datasette)
     row = await store.get_incoming_by_slug(state.db, request.url_vars["slug"])
@@ -436,20 +434,22 @@ async def receive(datasette, request):
     if content_type != "application/json":
         return json_error(415, "Content-Type must be application/json")
     limit = state.options.max_incoming_bytes
-    declared_length = request.headers.get("content-length", "")
-    if declared_length.isdigit() and int(declared_length) > limit:
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
         return json_error(413, f"Payloads are limited to {limit} bytes")
-    body = await read_body(request, limit)
-    if body is None:
-        return json_error(413, f"Payloads are limited to {limit} bytes")
+    except InvalidInput as error:
+        return json_error(400, str(error))
     headers = {key.lower(): value for key, value in request.headers.items()}
     if not await verify_incoming(datasette, row, headers, body):
         return json_error(401, "Unauthorized")
     try:
         text = body.decode("utf-8")
-        payload = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
-        return json_error(400, "Body is not valid UTF-8 JSON")
+        payload = parse_json_object(body)
+    except UnicodeDecodeError:
+        return json_error(400, "Body is not valid UTF-8")
+    except InvalidInput as error:
+        return json_error(400, str(error))
     message_id = incoming_message_id(row["scheme"], headers)
     if message_id is not None and len(message_id) > 200:
         return json_error(400, "Message id is too long")

@@ -4,6 +4,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import time
 from collections import Counter, deque
 
@@ -48,7 +49,7 @@ def parse_retry_after(value, now):
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch("[0-9]+", value):
         return float(value)
     try:
         moment = email.utils.parsedate_to_datetime(value)

@@ -242,6 +242,8 @@ async def test_bad_incoming_input_is_a_400(ds):
         {"slug": "partner"},
         {"slug": "partner", "scheme": "standard", "description": ["x"]},
         {"slug": "partner", "scheme": "standard", "secret": "mine"},
+        {"slug": "x\n", "scheme": "standard"},
+        {"slug": "partner\n", "scheme": "standard"},
     ]
     for body in cases:
         response = await ds.client.post(
@@ -279,3 +281,37 @@ async def test_received_payloads_are_pruned_after_retention(ds, fake_clock):
         await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_seen")
     ).single_value()
     assert seen == 0
+
+
+def signed_headers(scheme, secret, body, message_id):
+    if scheme == "standard":
+        return standard_headers(secret, body.decode(), message_id)
+    if scheme == "github":
+        signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        return {
+            "content-type": "application/json",
+            "x-hub-signature-256": "sha256=" + signature,
+            "x-github-delivery": message_id,
+        }
+    return {"content-type": "application/json", "authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.parametrize("scheme", ["standard", "github", "bearer"])
+async def test_a_verified_body_nested_too_deep_or_not_an_object_is_a_400(ds, scheme):
+    """Core's body parser decides (one place for every route): no RecursionError, no 500."""
+    _, secret = await create_incoming(ds, f"deep-{scheme}", scheme)
+    cases = [
+        (b"[" * 100_000 + b"]" * 100_000, "nested"),
+        (b'{"a": ' * 5_000 + b"1" + b"}" * 5_000, "nested"),
+        (b'{"n": ' + b"9" * 401 + b"}", "64 bits"),
+        (b'{"n": NaN}', "not a JSON number"),
+        (b"[1, 2]", "JSON object"),
+    ]
+    for number, (body, expected) in enumerate(cases):
+        headers = signed_headers(scheme, secret, body, f"msg_{number}")
+        response = await ds.client.post(
+            f"/-/webhooks/in/deep-{scheme}", content=body, headers=headers
+        )
+        assert response.status_code == 400, (body[:20], response.text)
+        assert expected in response.json()["errors"][0]
+    assert await stored_count(ds) == 0

@@ -450,6 +450,7 @@ def test_parse_retry_after():
     assert parse_retry_after(http_date, moment - 90) == 90
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after("", now) is None
+    assert parse_retry_after("\u00b2", now) is None  # str.isdigit() says yes; float() says no
 
 
 async def test_worker_loop_restarts_after_an_error(ds, receiver, caplog):
@@ -511,3 +512,38 @@ async def test_pruning_in_chunks_keeps_pending_deliveries(ds, receiver, fake_clo
         )
     ).single_value()
     assert count == 2
+
+
+async def test_numbers_and_ids_out_of_range_are_400s_not_500s(ds):
+    """Failure 5 of issue 12 and its relatives: every number a route takes is bounded."""
+    endpoint, _ = await create_endpoint(ds, "http://127.0.0.1:9/hook")
+    cookies = root_cookies(ds)
+    paths = ["/-/webhooks/api/redeliver-failed", f"/-/webhooks/api/endpoints/{endpoint['id']}"]
+    paths[1] += "/redeliver-failed"
+    bodies = [
+        {"since": int("9" * 401)},
+        {"since": 1e300},
+        {"since": -1},
+        {"since": "99999-01-01"},
+        {"since": "2026-01-01T00:00:00Z", "endpoint_id": ["ep_1"]},
+        {"since": "2026-01-01T00:00:00Z", "endpoint_id": {"id": "ep_1"}},
+        {"since": "2026-01-01T00:00:00Z", "endpoint_id": endpoint["id"] + "\n"},
+    ]
+    for path in paths:
+        for body in bodies:
+            response = await ds.client.post(path, content=json.dumps(body), cookies=cookies)
+            assert response.status_code == 400, (path, body, response.text)
+    for before in ("\u00b2", "\u0661\u0662", "9" * 19, "-1", "1.5"):
+        for what in ("deliveries", "attempts"):
+            response = await ds.client.get(
+                f"/-/webhooks/api/endpoints/{endpoint['id']}/{what}",
+                params={"before": before},
+                cookies=cookies,
+            )
+            assert response.status_code == 400, (what, before, response.text)
+    unknown = await ds.client.post(
+        "/-/webhooks/api/redeliver-failed",
+        json={"since": 0, "endpoint_id": "ep_0123456789abcdef"},
+        cookies=cookies,
+    )
+    assert unknown.status_code == 404
