@@ -25,6 +25,7 @@ class Job:
         self.total = total
         self.errors = []
         self.error_count = 0
+        self.result = None
         self._written_at = 0.0
 
     async def advance(self, count=1):
@@ -56,7 +57,7 @@ class Job:
         await get_internal_db(self.datasette).execute_write(
             "update _datasette_internal_jobs set done = ?, total = ?, errors = ?,"
             " error_count = ?, updated_at = ?, status = coalesce(?, status),"
-            " finished_at = coalesce(?, finished_at) where id = ?",
+            " finished_at = coalesce(?, finished_at), result = ? where id = ?",
             [
                 self.done,
                 self.total,
@@ -65,6 +66,7 @@ class Job:
                 clock.iso(),
                 status,
                 finished_at,
+                None if self.result is None else json.dumps(self.result),
                 self.id,
             ],
         )
@@ -74,6 +76,8 @@ async def start(datasette, plugin, kind, work, *, actor_id=None, total=None):
     """Record a job and run ``await work(job)`` in the background; returns the job id at once.
 
     ``work`` should check ``await job.cancel_requested()`` between units and return early.
+    What it returns (JSON-serializable, or None) is kept as the job's ``result``, shown on the
+    job's page and in its JSON.
     """
     job_id = secrets.token_hex(8)
     created_at = clock.iso()
@@ -92,7 +96,7 @@ async def start(datasette, plugin, kind, work, *, actor_id=None, total=None):
 
 async def _run(job, work):
     try:
-        await work(job)
+        job.result = await work(job)
     except Exception as error:
         job.errors.append("".join(traceback.format_exception_only(error)).strip()[:500])
         job.error_count += 1
@@ -107,13 +111,35 @@ async def get(datasette, job_id):
             "select * from _datasette_internal_jobs where id = ?", [job_id]
         )
     ).first()
-    if row is None:
-        return None
+    return None if row is None else _job(row)
+
+
+def _job(row):
     job = dict(row)
     job["errors"] = json.loads(job["errors"] or "[]")
+    job["result"] = None if job["result"] is None else json.loads(job["result"])
     job["cancel_requested"] = bool(job["cancel_requested"])
     job["finished"] = job["status"] in FINISHED
     return job
+
+
+async def listing(datasette, *, actor_id=None, limit=50, after=None):
+    """Jobs newest first: every actor's, or only ``actor_id``'s. ``after`` is the
+    ``(created_at, id)`` of the last job of the previous page."""
+    clauses, params = [], {"limit": limit}
+    if actor_id is not None:
+        clauses.append("actor_id = :actor_id")
+        params["actor_id"] = actor_id
+    if after is not None:
+        clauses.append("(created_at, id) < (:created_at, :id)")
+        params["created_at"], params["id"] = after
+    where = ("where " + " and ".join(clauses)) if clauses else ""
+    rows = await get_internal_db(datasette).execute(
+        f"select * from _datasette_internal_jobs {where}"
+        " order by created_at desc, id desc limit :limit",
+        params,
+    )
+    return [_job(row) for row in rows]
 
 
 async def request_cancel(datasette, job_id):

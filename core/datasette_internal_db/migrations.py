@@ -103,6 +103,12 @@ def m006_secrets(db):
     )
 
 
+@migrations()
+def m007_job_results(db):
+    db["_datasette_internal_jobs"].add_column("result", str)
+    db["_datasette_internal_jobs"].create_index(["actor_id", "created_at"])
+
+
 class MigrationFailed(Exception):
     def __init__(self, set_name, step, error):
         self.set_name = set_name

@@ -9,8 +9,8 @@
   refused → 403;
 - ``InvalidInput`` → 400 (413 for a body past its size limit), ``NotFound`` → 404,
   ``Forbidden`` → 403, a full disk or a locked database → 507 / 503;
-- errors are ``{"ok": false, "errors": [...]}`` for API clients (a path ending in ``.json`` or
-  holding ``/api/``, or ``Accept: application/json``) and Datasette's own error page for browsers.
+- errors are ``{"ok": false, "errors": [...]}`` for API clients (see ``wants_json``) and an
+  error page for browsers.
 
 Pagination follows Datasette's convention: ``?_size=`` and ``?_next=``, answered with ``next``
 (the token) and ``next_url`` in JSON. A token is the sort key of the last row shown, its values
@@ -30,12 +30,19 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def wants_json(request):
+    """API clients: a ``.json`` or ``/api/`` path, ``Accept: application/json``, or a write
+    whose body is not a browser form. Everyone else is a browser and gets pages."""
     path = request.path
+    content_type = request.headers.get("content-type", "")
     return (
         path.endswith(".json")
         or "/api/" in path
         or "application/json" in request.headers.get("accept", "")
+        or (request.method not in ("GET", "HEAD") and not content_type.startswith(FORM_TYPES))
     )
 
 

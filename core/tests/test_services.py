@@ -471,17 +471,17 @@ async def test_full_internal_db_gives_507_json_and_recovers(ds):
 
 
 async def test_menu_links_internal_page_for_admins_only(ds, frozen_time):
-    from datasette_internal_db.routes import MENU_ANSWER_SECONDS
+    from datasette_internal_db.answers import ANSWER_SECONDS
 
     root = await ds.client.get("/", actor={"id": "root"})
     assert 'href="/-/internal"' in root.text
     alice = await ds.client.get("/", actor={"id": "alice"})
     assert 'href="/-/internal"' not in alice.text
-    # The link's answer is reused for a few seconds; the page itself always checks.
+    # The link's answer is reused for a second; the page itself always checks.
     ds.config = {"permissions": {"internal-db-admin": {"id": "alice"}}}
     assert 'href="/-/internal"' not in (await ds.client.get("/", actor={"id": "alice"})).text
     assert (await ds.client.get("/-/internal.json", actor={"id": "alice"})).status_code == 200
-    frozen_time.advance(MENU_ANSWER_SECONDS)
+    frozen_time.advance(ANSWER_SECONDS)
     assert 'href="/-/internal"' in (await ds.client.get("/", actor={"id": "alice"})).text
 
 

@@ -14,7 +14,9 @@ document.querySelectorAll(".datasette-internal-job").forEach((element) => {
     text.textContent = `${job.status}: ${job.done}${job.total ? " / " + job.total : ""}` +
       (job.error_count ? `, ${job.error_count} error(s)` : "");
     element.dataset.status = job.status;
-    if (job.finished) { cancel.hidden = true; } else { setTimeout(poll, 500); }
+    if (!job.finished) { setTimeout(poll, 500); return; }
+    cancel.hidden = true;
+    if ("reloadWhenDone" in element.dataset) location.reload();
   };
   poll();
 });
