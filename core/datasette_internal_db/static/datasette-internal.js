@@ -21,7 +21,8 @@
       const date = new Date(element.getAttribute("datetime"));
       if (Number.isNaN(date.getTime())) continue;
       element.title = date.toLocaleString(undefined, {
-        dateStyle: "medium", timeStyle: "short", timeZoneName: "short",
+        year: "numeric", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", timeZoneName: "short",
       });
       element.textContent = describe(date);
     }
