@@ -66,7 +66,7 @@ def parse_hosts(values):
     hosts = set()
     for value in values:
         try:
-            host = yarl.URL.build(scheme="http", host=value).raw_host
+            host = yarl.URL.build(scheme="http", host=value.lower()).raw_host
         except ValueError:
             host = None
         if not host or not is_hostname(host):
