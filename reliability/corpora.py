@@ -49,6 +49,46 @@ OFF_SITE_TARGETS = [
     "/\r\nLocation: https://evil.example",
 ]
 
+# Redirect targets as a `next`-style value reads once its form encoding is undone: encoded
+# slashes, backslashes, dots, DEL, C1 and CR/LF that a proxy, server or browser may decode once
+# more, and raw DEL, C1, line separators and UTF-8. None may reach a Location header as it is:
+# each is refused, or sent percent-encoded as a path on this site.
+ENCODED_REDIRECT_TARGETS = [
+    "/%2F%2Fevil.example",
+    "/%2f%2fevil.example",
+    "/%2F/evil.example",
+    "/%2F",
+    "%2F%2Fevil.example",
+    "%2F",
+    "/%252F%252Fevil.example",
+    "/%25252F%25252Fevil.example",
+    "/%5Cevil.example",
+    "/%5C%5Cevil.example",
+    "/%5c/evil.example",
+    "/%2e%2e/%2F%2Fevil.example",
+    "/.%2e/evil.example",
+    "/%2E%2E%2F%2E%2E%2F%2Fevil.example",
+    "/%7F",
+    "/%7Fevil.example",
+    "/%00",
+    "/%00//evil.example",
+    "/%09/evil.example",
+    "/%0D%0ALocation:%20https://evil.example",
+    "/%C2%85evil.example",
+    "/%E2%80%A8evil.example",
+    "/%EF%BC%8F%EF%BC%8Fevil.example",
+    "/\x7f",
+    "/\x7fevil.example",
+    "/\x85evil.example",
+    "/\x9b31m",
+    "/\u2028evil.example",
+    "/\uff0f\uff0fevil.example",
+    "/é/Zoë",
+    "/data/species?name=Zoë",
+    "/data/species#%2F%2Fevil.example",
+    "/data/species?next=//evil.example",
+]
+
 # Webhook URLs that reach the server itself, its network or the cloud metadata service.
 SSRF_URLS = [
     "http://127.0.0.1/",

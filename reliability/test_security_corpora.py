@@ -4,8 +4,10 @@ Open redirects, SSRF, cross-site POSTs with cookies, reading or changing another
 and leaks of a private table. (Stored XSS is checked in a browser: test_xss_browser.py.)
 """
 
+import html
 import html.parser
 import json
+import re
 import socket
 import time
 import urllib.parse
@@ -13,6 +15,7 @@ import urllib.parse
 import pytest
 from corpora import (
     CROSS_SITE_HEADERS,
+    ENCODED_REDIRECT_TARGETS,
     OFF_SITE_TARGETS,
     SSRF_LOOPBACK_HOSTS,
     SSRF_SPELLED_URLS,
@@ -122,6 +125,87 @@ def test_bookmarks_only_point_inside_the_site(server, target):
     response = request(server, "POST", "/-/bookmarks/api/bookmarks", "alice", json={"url": target})
     if response.status_code in (200, 201):
         assert stays_on_site(server, response.json()["bookmark"]["url"])
+    else:
+        assert response.status_code == 400, response.text[:300]
+
+
+def location_is_safe(server, location):
+    """Stays on this site as sent, and in every percent-decoded form: printable ASCII, one
+    leading slash, no backslash, no control character."""
+    if not stays_on_site(server, location) or not all(" " < c < "\x7f" for c in location):
+        return False
+    form = location
+    for _ in range(4):
+        form = urllib.parse.unquote(form)
+        if not form.startswith("/") or form.startswith("//") or "\\" in form:
+            return False
+        if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in form):
+            return False
+    return True
+
+
+def form_post(server, path, fields):
+    return request(
+        server,
+        "POST",
+        path,
+        "alice",
+        content=urllib.parse.urlencode(fields).encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+
+@pytest.fixture
+def next_routes(server):
+    """Every comments route that takes a form and answers with a redirect to its ``next``, on
+    a fresh thread (the last one deletes its comment)."""
+    with client(server) as http:
+        thread = create_comment_thread(http, server.actors.alice, "next-style target")
+    thread_id, comment_id = thread["id"], thread["comments"][0]["id"]
+    return [
+        ("/-/comments/api/threads", {"database": "data", "table": "species", "body": "x"}),
+        (f"/-/comments/api/threads/{thread_id}/comments", {"body": "reply"}),
+        (f"/-/comments/api/threads/{thread_id}/resolve", {}),
+        (f"/-/comments/api/threads/{thread_id}/reopen", {}),
+        (f"/-/comments/api/comments/{comment_id}/edit", {"body": "edited"}),
+        (f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"}),
+        ("/-/comments/api/inbox/read", {"all": "1"}),
+        (f"/-/comments/api/comments/{comment_id}/delete", {}),
+    ]
+
+
+@pytest.mark.parametrize("target", ENCODED_REDIRECT_TARGETS + OFF_SITE_TARGETS)
+def test_every_next_parameter_redirects_only_on_site(server, next_routes, target):
+    for path, fields in next_routes:
+        response = form_post(server, path, dict(fields, next=target))
+        assert response.status_code == 303, (path, response.text[:300])
+        location = response.headers["location"]
+        assert location_is_safe(server, location), (path, location)
+    fragment = request(
+        server,
+        "GET",
+        "/-/comments/target?"
+        + urllib.parse.urlencode(
+            {"database": "data", "table": "species", "fragment": "1", "next": target}
+        ),
+        "alice",
+    )
+    for value in re.findall(r'name="next" value="([^"]*)"', fragment.text):
+        assert location_is_safe(server, html.unescape(value)), value
+
+
+@pytest.mark.parametrize("target", ENCODED_REDIRECT_TARGETS)
+def test_encoded_short_link_and_bookmark_targets_stay_on_site(server, target):
+    response = request(server, "POST", "/-/l/api/links", "alice", json={"target": target})
+    if response.status_code == 201:
+        code = response.json()["link"]["code"]
+        location = request(server, "GET", f"/-/l/{code}", "alice").headers.get("location")
+        assert location is None or location_is_safe(server, location), location
+    else:
+        assert response.status_code == 400, response.text[:300]
+    response = request(server, "POST", "/-/bookmarks/api/bookmarks", "alice", json={"url": target})
+    if response.status_code in (200, 201):
+        assert location_is_safe(server, response.json()["bookmark"]["url"])
     else:
         assert response.status_code == 400, response.text[:300]
 
