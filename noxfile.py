@@ -152,24 +152,50 @@ def lint(session):
 FIND_CHROMIUM = (
     "from datasette_internal_db.testing import find_chromium; print(find_chromium() or '')"
 )
+# Browser tests need Chromium, zbarimg (to read QR codes back) and axe-core (accessibility).
+DEBIAN_PACKAGES = {"chromium": None, "zbar-tools": "zbarimg"}
+AXE_CORE = "axe-core@4.14.1"
 
 
-def ensure_chromium(session):
-    """Find a Chromium for the browser tests, install Debian's when root, else stop with the fix."""
-    found = session.run("python", "-c", FIND_CHROMIUM, silent=True).strip()
-    if found:
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("No Chromium found for the browser tests: installing Debian's package")
+def ensure_browser_tools(session):
+    """Find or install what the browser tests use; stop with the fix when that cannot be done.
+
+    Installs happen here, before any test runs: Debian's packages when run as root, axe-core
+    from npm into .nox/axe-core. Nothing is downloaded while tests run.
+    """
+    missing = []
+    if not session.run("python", "-c", FIND_CHROMIUM, silent=True).strip():
+        missing.append("chromium")
+    missing += [
+        name for name, command in DEBIAN_PACKAGES.items() if command and not shutil.which(command)
+    ]
+    if missing:
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            session.error(
+                f"The browser tests need {', '.join(missing)} and cannot install them without "
+                f"root. Run `sudo apt-get install {' '.join(missing)}` (Debian/Ubuntu) — or point "
+                "CHROMIUM_PATH at a Chromium — then run `nox -s tests` again."
+            )
+        session.log(f"Installing Debian's {', '.join(missing)} for the browser tests")
         apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
         session.run("apt-get", "update", "-qq", external=True, env=apt_env)
-        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=apt_env)
-        return
-    session.error(
-        "The browser tests need Chromium and none was found. Install it once with "
-        "`sudo apt-get install chromium` (Debian/Ubuntu), or point CHROMIUM_PATH at a Chromium "
-        "or Chrome binary, then run `nox -s tests` again."
-    )
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=apt_env)
+    axe_folder = ROOT / ".nox" / "axe-core"
+    if not (axe_folder / "package" / "axe.min.js").exists():
+        if not shutil.which("npm"):
+            session.error("The accessibility tests need npm to fetch axe-core: apt-get install npm")
+        axe_folder.mkdir(parents=True, exist_ok=True)
+        session.run(
+            "npm",
+            "pack",
+            "--silent",
+            AXE_CORE,
+            "--pack-destination",
+            str(axe_folder),
+            external=True,
+        )
+        tarball = next(axe_folder.glob("axe-core-*.tgz"))
+        session.run("tar", "-xzf", str(tarball), "-C", str(axe_folder), external=True)
 
 
 @nox.session
@@ -179,13 +205,13 @@ def tests(session, package):
     if package == "all":
         requirements = ["-rreliability/requirements.txt", "-rbench/requirements.txt"]
         install(session, *PACKAGES, extra_requirements=requirements)
-        ensure_chromium(session)
+        ensure_browser_tools(session)
         # One pytest run per folder: each package's tests import their own conftest by name.
         for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs", "bench"]:
             run_pytest(session, tests_folder)
     else:
         install(session, *dict.fromkeys([CORE, package]))
-        ensure_chromium(session)
+        ensure_browser_tools(session)
         run_pytest(session, f"{package}/tests")
 
 

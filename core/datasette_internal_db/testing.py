@@ -145,6 +145,47 @@ def find_chromium():
     return None
 
 
+AXE_CORE_VERSION = "4.14.1"
+SERIOUS = ("serious", "critical")
+
+
+def find_axe_core():
+    """axe-core's ``axe.min.js`` from the npm package, or None: ``$AXE_CORE_PATH``, else where
+    ``nox -s tests`` unpacks it (``.nox/axe-core/package/axe.min.js`` in this folder or above)."""
+    found = os.environ.get("AXE_CORE_PATH")
+    if found and os.path.exists(found):
+        return found
+    folder = os.getcwd()
+    while True:
+        candidate = os.path.join(folder, ".nox", "axe-core", "package", "axe.min.js")
+        if os.path.exists(candidate):
+            return candidate
+        if os.path.dirname(folder) == folder:
+            return None
+        folder = os.path.dirname(folder)
+
+
+def serious_violations(page):
+    """axe-core's serious and critical violations on the page Playwright shows, as
+    ``{(rule id, CSS selector of the element)}``. Datasette's own pages have some: compare
+    with one of them (``new = serious_violations(page) - baseline``)."""
+    path = find_axe_core()
+    if path is None:
+        raise RuntimeError(
+            f"axe-core not found: nox -s tests unpacks it (npm pack axe-core@{AXE_CORE_VERSION}); "
+            "or set AXE_CORE_PATH to its axe.min.js"
+        )
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=path)
+    violations = page.evaluate("axe.run(document).then(r => r.violations)")
+    return {
+        (violation["id"], " ".join(node["target"]))
+        for violation in violations
+        if violation["impact"] in SERIOUS
+        for node in violation["nodes"]
+    }
+
+
 def launch_chromium(playwright):
     """Headless Chromium for browser tests: ``with sync_playwright() as p: launch_chromium(p)``."""
     executable = find_chromium()
