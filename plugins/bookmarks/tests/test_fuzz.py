@@ -40,7 +40,7 @@ def bodies(fields, required, valid):
     return st.one_of(random, random.map(lambda body: {**body, required: valid}))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
     link=bodies(LINK_FIELDS, "target", "/data/places"),
     bookmark=bodies(BOOKMARK_FIELDS, "url", "/data/places?country=fr"),
