@@ -243,6 +243,7 @@ def minimums(session, package):
         # A local core's dependencies are direct too, so uv installs their lowest as well.
         direct = [CORE, package] if core.startswith("-e") else [package]
     session.install("--resolution", "lowest-direct", *targets)
+    ensure_browser_tools(session)
 
     expected = {}
     for requirement in (r for p in direct for r in requirements(p)):
@@ -267,6 +268,7 @@ def pythons(session):
     """Every package's tests, all installed, on each Python the classifiers claim that this
     machine has (CI's test.yml runs `nox -s tests` on each of them instead)."""
     install(session, *PACKAGES)
+    ensure_browser_tools(session)
     for package in PACKAGES:
         run_pytest(session, f"{package}/tests")
 
