@@ -16,6 +16,7 @@ PACKAGES = {
     "datasette-internal-comments": "datasette_internal_comments",
     "datasette-internal-bookmarks": "datasette_internal_bookmarks",
     "datasette-internal-webhooks": "datasette_internal_webhooks",
+    "datasette-internal-hello": "datasette_internal_hello",
 }
 
 REPORT = """

@@ -14,7 +14,7 @@ from datasette_internal_db import (
 from . import store
 from .access import GREET
 from .events import GreetingAddedEvent
-from .plugin import plugin
+from .settings import plugin
 
 
 async def greet(datasette, actor, text):

@@ -2,7 +2,7 @@
 order at startup, each in its own transaction. Append only: never edit a step that has shipped;
 add the next one (``m002_...``)."""
 
-from .plugin import plugin
+from .settings import plugin
 
 migrations = plugin.migrations  # sqlite-utils Migrations("datasette-internal-hello")
 

@@ -5,7 +5,7 @@ from datasette_internal_db import page_links, route, web
 
 from .access import GREET
 from .api import greet, page_of_greetings
-from .plugin import plugin
+from .settings import plugin
 
 
 @route(methods=("GET", "POST"), action=GREET)

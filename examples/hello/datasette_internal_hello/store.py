@@ -8,7 +8,7 @@ from datasette_internal_db import (
     render_markdown,
 )
 
-from .plugin import plugin
+from .settings import plugin
 
 GREETINGS = plugin.table("greetings")
 

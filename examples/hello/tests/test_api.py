@@ -1,7 +1,7 @@
 """The JSON API: create, list newest first, page with _size/_next, and every refusal."""
 
 import pytest
-from datasette_internal_hello.plugin import plugin
+from datasette_internal_hello.settings import plugin
 from datasette_internal_hello.store import GREETINGS
 
 API = "/-/hello/api/greetings"

@@ -3,7 +3,7 @@
 from datasette import hookimpl
 from datasette.plugins import pm
 from datasette_internal_db.testing import close, make_datasette
-from datasette_internal_hello.plugin import plugin
+from datasette_internal_hello.settings import plugin
 
 ALICE = {"id": "alice"}
 
