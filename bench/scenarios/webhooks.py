@@ -189,7 +189,7 @@ def enqueue_backlog(internal_path, count):
     Written from this process into the running server's WAL-mode file (SQLite locks across
     processes); the worker finds them at its next poll, as it would a burst of events.
     """
-    from datasette_internal_webhooks import events, store
+    from datasette_internal_webhooks import events, store_deliveries
 
     conn = sqlite3.connect(internal_path)
     (endpoint_id,) = conn.execute(
@@ -207,7 +207,7 @@ def enqueue_backlog(internal_path, count):
         for _ in range(count)
     ]
     with conn:
-        store.enqueue_sql(conn, messages, now)
+        store_deliveries.enqueue_sql(conn, messages, now)
     conn.close()
     return [payload for _, _, payload, _ in messages]
 

@@ -1,14 +1,13 @@
 """datasette-internal-webhooks: signed outgoing webhooks and verified incoming webhooks.
-
-Hooks import the rest lazily: datasette_internal_db imports datasette.plugins, which loads
-every entry point, this one included, while datasette_internal_db is still half-imported.
-"""
+Hook wiring only."""
 
 from datasette import hookimpl
-from datasette.permissions import Action
 
+from . import access, state
+from .activity import count_requests
+from .events import EVENTS
 from .migrations import migrations
-from .names import MANAGE, VIEW_LOG
+from .routes import routes
 
 
 @hookimpl
@@ -18,63 +17,39 @@ def register_internal_migrations(datasette):
 
 @hookimpl
 def register_events(datasette):
-    from .events import WebhookReceivedEvent
-
-    return [WebhookReceivedEvent]
+    return EVENTS
 
 
 @hookimpl
 def register_actions(datasette):
-    return [
-        Action(
-            name=MANAGE,
-            description="Manage webhook endpoints and their secrets; redeliver messages",
-        ),
-        Action(name=VIEW_LOG, description="See webhook endpoints and their delivery logs"),
-    ]
+    return access.ACTIONS
 
 
 @hookimpl
 def asgi_wrapper(datasette):
-    from .activity import count_requests
-
     return lambda app: count_requests(datasette, app)
 
 
 @hookimpl
 def register_routes(datasette):
-    from .routes import routes
-
     return routes
 
 
 @hookimpl
-def menu_links(datasette, actor, request):
-    async def inner():
-        for action in (VIEW_LOG, MANAGE):
-            if await datasette.allowed(action=action, actor=actor):
-                return [{"href": datasette.urls.path("/-/webhooks"), "label": "Webhooks"}]
-        return []
-
-    return inner()
+def menu_links(datasette, actor):
+    return access.menu_links(datasette, actor)
 
 
 @hookimpl
 def startup(datasette):
-    from . import lifecycle
-
-    return lifecycle.start(datasette)
+    return state.start(datasette)
 
 
 @hookimpl
 def shutdown(datasette):
-    from . import lifecycle
-
-    return lifecycle.stop(datasette)
+    return state.stop(datasette)
 
 
 @hookimpl
 def track_event(datasette, event):
-    from . import lifecycle
-
-    return lifecycle.handle_event(datasette, event)
+    return state.handle_event(datasette, event)

@@ -1,83 +1,96 @@
-"""Incoming endpoints: creating them, verifying calls, copying payloads to a configured table."""
+"""The public receiver ``POST /-/webhooks/in/<slug>``: its own trust boundary.
+
+Anyone on the internet may call it, so it checks nothing about the caller but the signature (or
+bearer token) of its incoming endpoint, reads at most ``max_incoming_bytes``, and answers in
+JSON with no detail a sender could use to probe: 404 for an unknown or disabled slug, 401 for
+any failed verification, 409 for a message id already received.
+"""
 
 import json
 import logging
-import re
-import secrets as random
 
-from datasette_internal_db import InvalidInput, audit, clock, secrets
+from datasette.utils.asgi import Response
+from datasette_internal_db import (
+    BodyTooLarge,
+    InvalidInput,
+    SecretsUnreadable,
+    clock,
+    route,
+    secrets,
+)
+from datasette_internal_db.web import json_error, parse_json_object, read_body
 
 from . import store
-from .names import PLUGIN
-from .outgoing import optional_text
-from .runtime import incoming_secret_name
-from .signing import new_secret, verify_github, verify_standard
+from .endpoints import incoming_secret_name
+from .events import WebhookReceivedEvent
+from .settings import plugin
+from .signing import verify_github, verify_standard
+from .state import get_state
 
 log = logging.getLogger("datasette_internal_webhooks")
 
-SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
-SCHEMES = ("standard", "github", "bearer")
+MAX_MESSAGE_ID = 200
 
 
-async def create_incoming_record(datasette, state, data, actor):
-    slug = data.get("slug")
-    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug):
-        raise InvalidInput("slug must be 3 to 64 characters: a-z, 0-9 and -, not starting with -")
-    scheme = data.get("scheme")
-    if scheme not in SCHEMES:
-        raise InvalidInput(f"scheme must be one of {', '.join(SCHEMES)}")
-    unknown = set(data) - {"slug", "scheme", "description"}
-    if unknown:
-        raise InvalidInput(f"Unknown field(s): {', '.join(sorted(unknown))}")
-    incoming_id = "in_" + random.token_hex(8)
-    secret, token_hash = await new_incoming_secret(datasette, incoming_id, scheme)
-    now = clock.iso()
-    created = await store.insert_incoming(
-        state.db,
-        {
-            "id": incoming_id,
-            "slug": slug,
-            "scheme": scheme,
-            "description": optional_text(data, "description") or "",
-            "token_hash": token_hash,
-            "created_by": (actor or {}).get("id"),
-            "created_at": now,
-            "updated_at": now,
-        },
+@route(methods=("POST",))
+async def receive(datasette, request):
+    state = get_state(datasette)
+    row = await store.get_incoming(datasette, slug=request.url_vars["slug"])
+    if row is None or not row["active"]:
+        return json_error(404, "Not found")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return json_error(415, "Content-Type must be application/json")
+    limit = state.options.max_incoming_bytes
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        return json_error(413, f"Payloads are limited to {limit} bytes")
+    except InvalidInput as error:
+        return json_error(400, str(error))
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    if not await verify(datasette, row, headers, body):
+        return json_error(401, "Unauthorized")
+    try:
+        text = body.decode("utf-8")
+        payload = parse_json_object(body)
+    except UnicodeDecodeError:
+        return json_error(400, "Body is not valid UTF-8")
+    except InvalidInput as error:
+        return json_error(400, str(error))
+    message_id = message_id_of(row["scheme"], headers)
+    if message_id is not None and len(message_id) > MAX_MESSAGE_ID:
+        return json_error(400, "Message id is too long")
+    received_at = clock.now()
+    received_id = await store.store_received(
+        datasette, row["id"], message_id, received_at, content_type, text
     )
-    if not created:
-        await secrets.delete(datasette, PLUGIN, incoming_secret_name(incoming_id))
-        raise InvalidInput(f"The slug {slug!r} is taken")
-    await audit.record(
-        datasette,
-        PLUGIN,
-        "incoming-create",
-        actor=actor,
-        resource=f"incoming/{incoming_id}",
-        details={"slug": slug, "scheme": scheme},
+    if received_id is None:
+        return json_error(409, "This message was already received")
+    target = state.options.incoming_targets.get(row["slug"])
+    if target is not None:
+        await copy_to_target(datasette, target, row, message_id, received_at, payload)
+    await datasette.track_event(
+        WebhookReceivedEvent(
+            actor=None,
+            slug=row["slug"],
+            received_id=received_id,
+            message_id=message_id,
+            scheme=row["scheme"],
+        )
     )
-    return store.incoming_from_row(await store.get_incoming(state.db, incoming_id)), secret
+    return Response.json({"ok": True, "id": received_id})
 
 
-async def new_incoming_secret(datasette, incoming_id, scheme):
-    """(secret to show once, token hash to store) for a new or rotated incoming endpoint."""
-    if scheme == "bearer":
-        token = secrets.new_token("whin_")
-        return token, secrets.hash_token(token)
-    secret = new_secret() if scheme == "standard" else random.token_urlsafe(32)
-    await secrets.store(datasette, PLUGIN, incoming_secret_name(incoming_id), secret)
-    return secret, None
-
-
-async def verify_incoming(datasette, row, headers, body):
+async def verify(datasette, row, headers, body):
     scheme = row["scheme"]
     if scheme == "bearer":
         authorization = headers.get("authorization", "")
         token = authorization[7:] if authorization[:7].lower() == "bearer " else ""
         return secrets.verify_token(token, row["token_hash"] or "")
     try:
-        secret = await secrets.read(datasette, PLUGIN, incoming_secret_name(row["id"]))
-    except secrets.SecretsUnreadable as error:
+        secret = await plugin.secrets.read(datasette, incoming_secret_name(row["id"]))
+    except SecretsUnreadable as error:
         log.error("Incoming webhook %r cannot verify: %s Rotate its secret.", row["slug"], error)
         return False
     if secret is None:
@@ -87,13 +100,13 @@ async def verify_incoming(datasette, row, headers, body):
     return verify_github(secret, headers, body)
 
 
-def incoming_message_id(scheme, headers):
+def message_id_of(scheme, headers):
     if scheme == "github":
         return headers.get("x-github-delivery") or None
     return headers.get("webhook-id") or headers.get("idempotency-key") or None
 
 
-async def insert_into_target(datasette, target, row, message_id, received_at, payload):
+async def copy_to_target(datasette, target, row, message_id, received_at, payload):
     record = {
         "received_at": clock.iso(received_at),
         "incoming_slug": row["slug"],
@@ -101,9 +114,7 @@ async def insert_into_target(datasette, target, row, message_id, received_at, pa
         "payload": json.dumps(payload),
     }
     try:
-        await datasette.get_database(target["database"]).execute_write_fn(
-            lambda conn: store.insert_into_target_sql(conn, target["table"], record)
-        )
+        await store.insert_into_target(datasette, target["database"], target["table"], record)
     except Exception:
         # The payload is already kept in the internal DB; the sender must not retry for this.
         log.exception(

@@ -1,51 +1,68 @@
-"""Tables this plugin owns in the internal database (all prefixed datasette_internal_webhooks_)."""
+"""Tables this plugin owns in the internal database (all named datasette_internal_webhooks_*).
 
-from sqlite_utils import Migrations
+Append only: never edit a step that has shipped, add the next one. These two steps were raw
+SQL until 0.1.0 and were rewritten with the sqlite-utils API, step names unchanged; a fresh file
+gets the schema older files have (tests/test_migrations.py compares them). Two tables keep
+``db.execute``: their CHECK constraints have no public sqlite-utils spelling.
+"""
 
-from .names import PLUGIN
+from .settings import plugin
 
-migrations = Migrations(PLUGIN)
+migrations = plugin.migrations
+
+ENDPOINTS = plugin.table("endpoints")
+MESSAGES = plugin.table("messages")
+DELIVERIES = plugin.table("deliveries")
+ATTEMPTS = plugin.table("attempts")
+INCOMING = plugin.table("incoming")
+RECEIVED = plugin.table("received")
+SEEN = plugin.table("seen")
 
 
 @migrations()
 def m001_outgoing(db):
-    db.execute(
-        """
-        create table datasette_internal_webhooks_endpoints (
-            id text primary key,
-            url text not null,
-            description text not null default '',
-            event_types text not null,
-            filter_database text,
-            filter_table text,
-            active integer not null default 1,
-            disabled_reason text,
-            disabled_at text,
-            failing_since real,
-            previous_secret_expires_at real,
-            config_key text unique,
-            secret_from_config integer not null default 0,
-            created_by text,
-            created_at text not null,
-            updated_at text not null
-        )
-        """
+    db[ENDPOINTS].create(
+        {
+            "id": str,
+            "url": str,
+            "description": str,
+            "event_types": str,
+            "filter_database": str,
+            "filter_table": str,
+            "active": int,
+            "disabled_reason": str,
+            "disabled_at": str,
+            "failing_since": float,
+            "previous_secret_expires_at": float,
+            "config_key": str,
+            "secret_from_config": int,
+            "created_by": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={
+            "url",
+            "description",
+            "event_types",
+            "active",
+            "secret_from_config",
+            "created_at",
+            "updated_at",
+        },
+        defaults={"description": "", "active": 1, "secret_from_config": 0},
+    )
+    db[ENDPOINTS].create_index(["config_key"], unique=True)
+    db[MESSAGES].create(
+        {"id": str, "event_type": str, "payload": str, "created_at": float},
+        pk="id",
+        not_null={"event_type", "payload", "created_at"},
     )
     db.execute(
-        """
-        create table datasette_internal_webhooks_messages (
-            id text primary key,
-            event_type text not null,
-            payload text not null,
-            created_at real not null
-        )
-        """
-    )
-    db.execute(
-        """
-        create table datasette_internal_webhooks_deliveries (
+        f"""
+        create table {DELIVERIES} (
             id integer primary key,
-            message_id text not null references datasette_internal_webhooks_messages(id),
+            message_id text not null references {MESSAGES}(id),
             endpoint_id text not null,
             status text not null check (status in ('pending', 'succeeded', 'failed')),
             attempts integer not null default 0,
@@ -57,57 +74,38 @@ def m001_outgoing(db):
         )
         """
     )
-    db.execute(
-        "create index datasette_internal_webhooks_messages_created"
-        " on datasette_internal_webhooks_messages (created_at, id)"
+    db[MESSAGES].create_index(["created_at", "id"], index_name=f"{MESSAGES}_created")
+    db[DELIVERIES].create_index(["status", "next_attempt_at"], index_name=f"{DELIVERIES}_due")
+    db[DELIVERIES].create_index(
+        ["endpoint_id", "status", "next_attempt_at"], index_name=f"{DELIVERIES}_endpoint"
     )
-    db.execute(
-        "create index datasette_internal_webhooks_deliveries_due"
-        " on datasette_internal_webhooks_deliveries (status, next_attempt_at)"
+    db[DELIVERIES].create_index(["message_id"], index_name=f"{DELIVERIES}_message")
+    db[ATTEMPTS].create(
+        {
+            "id": int,
+            "delivery_id": int,
+            "message_id": str,
+            "endpoint_id": str,
+            "attempted_at": float,
+            "status_code": int,
+            "latency_ms": float,
+            "response_body": str,
+            "error": str,
+            "succeeded": int,
+        },
+        pk="id",
+        not_null={"delivery_id", "message_id", "endpoint_id", "attempted_at", "succeeded"},
     )
-    db.execute(
-        "create index datasette_internal_webhooks_deliveries_endpoint"
-        " on datasette_internal_webhooks_deliveries (endpoint_id, status, next_attempt_at)"
-    )
-    db.execute(
-        "create index datasette_internal_webhooks_deliveries_message"
-        " on datasette_internal_webhooks_deliveries (message_id)"
-    )
-    db.execute(
-        """
-        create table datasette_internal_webhooks_attempts (
-            id integer primary key,
-            delivery_id integer not null,
-            message_id text not null,
-            endpoint_id text not null,
-            attempted_at real not null,
-            status_code integer,
-            latency_ms real,
-            response_body text,
-            error text,
-            succeeded integer not null
-        )
-        """
-    )
-    db.execute(
-        "create index datasette_internal_webhooks_attempts_endpoint"
-        " on datasette_internal_webhooks_attempts (endpoint_id, id)"
-    )
-    db.execute(
-        "create index datasette_internal_webhooks_attempts_delivery"
-        " on datasette_internal_webhooks_attempts (delivery_id)"
-    )
-    db.execute(
-        "create index datasette_internal_webhooks_attempts_time"
-        " on datasette_internal_webhooks_attempts (attempted_at)"
-    )
+    db[ATTEMPTS].create_index(["endpoint_id", "id"], index_name=f"{ATTEMPTS}_endpoint")
+    db[ATTEMPTS].create_index(["delivery_id"], index_name=f"{ATTEMPTS}_delivery")
+    db[ATTEMPTS].create_index(["attempted_at"], index_name=f"{ATTEMPTS}_time")
 
 
 @migrations()
 def m002_incoming(db):
     db.execute(
-        """
-        create table datasette_internal_webhooks_incoming (
+        f"""
+        create table {INCOMING} (
             id text primary key,
             slug text not null unique,
             scheme text not null check (scheme in ('standard', 'github', 'bearer')),
@@ -120,37 +118,23 @@ def m002_incoming(db):
         )
         """
     )
-    db.execute(
-        """
-        create table datasette_internal_webhooks_received (
-            id integer primary key,
-            incoming_id text not null,
-            message_id text,
-            received_at real not null,
-            content_type text,
-            body text not null
-        )
-        """
+    db[RECEIVED].create(
+        {
+            "id": int,
+            "incoming_id": str,
+            "message_id": str,
+            "received_at": float,
+            "content_type": str,
+            "body": str,
+        },
+        pk="id",
+        not_null={"incoming_id", "received_at", "body"},
     )
-    db.execute(
-        "create index datasette_internal_webhooks_received_incoming"
-        " on datasette_internal_webhooks_received (incoming_id, id)"
+    db[RECEIVED].create_index(["incoming_id", "id"], index_name=f"{RECEIVED}_incoming")
+    db[RECEIVED].create_index(["received_at"], index_name=f"{RECEIVED}_time")
+    db[SEEN].create(
+        {"incoming_id": str, "message_id": str, "seen_at": float},
+        pk=("incoming_id", "message_id"),
+        not_null={"incoming_id", "message_id", "seen_at"},
     )
-    db.execute(
-        "create index datasette_internal_webhooks_received_time"
-        " on datasette_internal_webhooks_received (received_at)"
-    )
-    db.execute(
-        """
-        create table datasette_internal_webhooks_seen (
-            incoming_id text not null,
-            message_id text not null,
-            seen_at real not null,
-            primary key (incoming_id, message_id)
-        )
-        """
-    )
-    db.execute(
-        "create index datasette_internal_webhooks_seen_time"
-        " on datasette_internal_webhooks_seen (seen_at)"
-    )
+    db[SEEN].create_index(["seen_at"], index_name=f"{SEEN}_time")

@@ -23,8 +23,6 @@ import socket
 import yarl
 from aiohttp.resolver import DefaultResolver
 
-from .names import PLUGIN
-
 # Networks that embed an IPv4 address: judged by the address inside, never trusted as such.
 NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
@@ -32,13 +30,15 @@ IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d form
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
+# The plugin's name is spelled out: settings.py, which holds it, imports this module.
 ALLOW_NETWORKS_HINT = (
-    f"an operator can allow it with allow_networks in the {PLUGIN} block of datasette.yaml,"
-    ' for example allow_networks: ["127.0.0.1/32"]'
+    "an operator can allow it with allow_networks in the datasette-internal-webhooks block of"
+    ' datasette.yaml, for example allow_networks: ["127.0.0.1/32"]'
 )
 ALLOW_HOSTS_HINT = (
-    f"an operator can allow a name that does not resolve yet with allow_hosts in the {PLUGIN}"
-    ' block of datasette.yaml, for example allow_hosts: ["hooks.example.com"]'
+    "an operator can allow a name that does not resolve yet with allow_hosts in the"
+    " datasette-internal-webhooks block of datasette.yaml, for example allow_hosts:"
+    ' ["hooks.example.com"]'
 )
 
 

@@ -12,8 +12,8 @@ import aiohttp
 from datasette.database import DatasetteClosedError
 from datasette_internal_db import clock
 
-from . import store
-from .config import settings
+from . import store, store_deliveries
+from .settings import plugin
 from .signing import signature_header
 from .ssrf import RefusedAddress, UnsafeURL, check_url, guarded_socket
 
@@ -154,7 +154,7 @@ class Worker:
         """A runtime setting, read at most every SETTINGS_CHECK_INTERVAL seconds."""
         value, read_at = self._settings.get(key, (None, None))
         if read_at is None or time.monotonic() - read_at > SETTINGS_CHECK_INTERVAL:
-            value = await settings.get(self.state.datasette, key)
+            value = await plugin.settings.get(self.state.datasette, key)
             self._settings[key] = (value, time.monotonic())
         return value
 
@@ -209,9 +209,7 @@ class Worker:
         """
         now = clock.now()
         self._written_during_query = set()
-        rows = await self.state.db.execute_fn(
-            lambda conn: store.due_deliveries_sql(conn, limits, now)
-        )
+        rows = await store_deliveries.due_deliveries(self.state.datasette, limits, now)
         skip = (
             self._written_during_query
             | self._queued_ids
@@ -337,8 +335,8 @@ class Worker:
         disable_after = await self._setting("disable_after_hours") * 3600
         now = clock.now()
         try:
-            disabled = await self.state.db.execute_write_fn(
-                lambda conn: store.record_outcomes_sql(conn, batch, now, disable_after)
+            disabled = await store_deliveries.record_outcomes(
+                self.state.datasette, batch, now, disable_after
             )
         finally:
             # Written or not, these may be picked up again: at worst a message goes out twice.
@@ -356,14 +354,14 @@ class Worker:
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_INTERVAL:
             return
         self._pruned_at = now
-        await prune(self.state.datasette, self.state.db, now)
+        await prune(self.state.datasette, now)
 
     async def idle(self, timeout=10):
         """For tests: wait until nothing is due now, in flight or unwritten."""
         deadline = time.monotonic() + timeout
         await self.state.outbox.committed()
         while time.monotonic() < deadline:
-            due = await store.next_due_time(self.state.db)
+            due = await store_deliveries.next_due_time(self.state.datasette)
             busy = self._sending or self._unwritten or self._queued_ids
             if not busy and (due is None or due > clock.now()):
                 return
@@ -372,8 +370,8 @@ class Worker:
         raise TimeoutError("webhook worker still busy")
 
 
-async def prune(datasette, db, now):
-    log_days = await settings.get(datasette, "log_retention_days")
-    received_days = await settings.get(datasette, "received_retention_days")
-    await store.prune_outgoing(db, now - log_days * 86400)
-    await store.prune_incoming(db, now - received_days * 86400, now - received_days * 86400)
+async def prune(datasette, now):
+    log_days = await plugin.settings.get(datasette, "log_retention_days")
+    received_days = await plugin.settings.get(datasette, "received_retention_days")
+    await store_deliveries.prune_outgoing(datasette, now - log_days * 86400)
+    await store.prune_incoming(datasette, now - received_days * 86400)

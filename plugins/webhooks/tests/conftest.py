@@ -6,9 +6,14 @@ import time
 
 import pytest
 from aiohttp import web
-from datasette_internal_db import clock
-from datasette_internal_db.testing import close, cookies_for, free_port, make_datasette
-from datasette_internal_webhooks.runtime import get_state
+from datasette_internal_db.testing import (  # noqa: F401 (frozen_time: a fixture)
+    close,
+    cookies_for,
+    free_port,
+    frozen_time,
+    make_datasette,
+)
+from datasette_internal_webhooks.state import get_state
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 ALLOW_LOOPBACK = {"allow_networks": ["127.0.0.1/32"], "poll_interval": 0.05}
@@ -177,18 +182,3 @@ async def create_endpoint(datasette, url, **fields):
 
 async def idle(datasette, timeout=10):
     await get_state(datasette).worker.idle(timeout)
-
-
-@pytest.fixture
-def fake_clock(monkeypatch):
-    """Core's clock, moved by hand from the real time of now."""
-
-    class Clock:
-        value = time.time()
-
-        def advance(self, seconds):
-            self.value += seconds
-
-    fake = Clock()
-    monkeypatch.setattr(clock, "now", lambda: fake.value)
-    return fake

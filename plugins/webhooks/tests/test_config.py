@@ -63,6 +63,10 @@ async def test_bad_config_stops_startup(tmp_path, data_db):
         {"allow_hosts": ["127.0.0.1"]},
         {"allow_hosts": "hooks.example.com"},
         {"endpoints": [{"name": "x", "url": f"http://{chr(0x1FBF1)}27.0.0.1:9/"}]},
+        {"log_retention_days": 10**12},
+        {"disable_after_hours": 0},
+        {"received_retention_days": "30"},
+        {"paused": "yes"},
     ]
     for number, plugin_config in enumerate(bad_configs):
         with pytest.raises(StartupError):
@@ -124,3 +128,18 @@ async def test_a_configured_endpoint_name_need_not_resolve_at_startup(make_ds):
     )
     listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
     assert [e["url"] for e in listing.json()["endpoints"]] == ["https://nothing-here.invalid/hook"]
+
+
+async def test_runtime_settings_are_bounded(ds):
+    """A huge retention or failure period would overflow the worker's SQL parameters."""
+    for key, value in (
+        ("log_retention_days", 10**12),
+        ("received_retention_days", 0),
+        ("disable_after_hours", 10**15),
+    ):
+        response = await ds.client.post(
+            "/-/internal/settings",
+            json={"plugin": "datasette-internal-webhooks", "key": key, "value": value},
+            cookies=root_cookies(ds),
+        )
+        assert response.status_code == 400, (key, response.text)

@@ -8,7 +8,7 @@ from conftest import create_endpoint, idle, root_cookies, shutdown
 from datasette_internal_db import get_internal_db
 from datasette_internal_webhooks.activity import MAX_YIELD
 from datasette_internal_webhooks.events import TEST_EVENT, encode_payload
-from datasette_internal_webhooks.runtime import get_state
+from datasette_internal_webhooks.state import get_state
 
 
 def journal_of(tmp_path):

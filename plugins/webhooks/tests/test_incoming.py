@@ -262,7 +262,7 @@ async def test_bad_incoming_input_is_a_400(ds):
     assert "taken" in taken.json()["errors"][0]
 
 
-async def test_received_payloads_are_pruned_after_retention(ds, fake_clock):
+async def test_received_payloads_are_pruned_after_retention(ds, frozen_time):
     from datasette_internal_webhooks.worker import prune
 
     incoming, token = await create_incoming(ds, "bearer-in", "bearer")
@@ -274,8 +274,8 @@ async def test_received_payloads_are_pruned_after_retention(ds, fake_clock):
             headers=dict(headers, **{"webhook-id": f"m{number}"}),
         )
         assert response.status_code == 200
-    fake_clock.advance(31 * 86400)
-    await prune(ds, get_internal_db(ds), fake_clock.value)
+    frozen_time.advance(31 * 86400)
+    await prune(ds, frozen_time.value)
     assert await stored_count(ds) == 0
     seen = (
         await get_internal_db(ds).execute("select count(*) from datasette_internal_webhooks_seen")

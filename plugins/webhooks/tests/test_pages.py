@@ -74,13 +74,63 @@ async def test_menu_links_to_webhooks_only_for_permitted_actors(ds):
     assert 'href="/-/webhooks"' not in alice_page.text
 
 
+async def test_the_menu_adds_no_uncached_permission_check_to_pages(ds, monkeypatch, frozen_time):
+    """Issue 17: every page draws the menu; its webhooks answers come from core's recent_answers."""
+    from datasette_internal_db.testing import cookies_for
+
+    asked = []
+    allowed = ds.allowed
+
+    async def counting(*, action, **kwargs):
+        if action.startswith("webhooks-"):
+            asked.append(action)
+        return await allowed(action=action, **kwargs)
+
+    monkeypatch.setattr(ds, "allowed", counting)
+    alice = cookies_for(ds, "alice")
+    assert (await ds.client.get("/", cookies=alice)).status_code == 200
+    first = len(asked)
+    assert 0 < first <= 2
+    for path in ("/", "/data", "/data/species"):
+        assert (await ds.client.get(path, cookies=alice)).status_code == 200
+    assert len(asked) == first, asked
+    frozen_time.advance(2)  # past the answers' lifetime: asked again
+    await ds.client.get("/", cookies=alice)
+    assert len(asked) == 2 * first
+
+
+async def test_lists_page_with_size_and_next(ds, receiver):
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    for name in ("a", "b", "c"):
+        await ds.client.post(
+            "/data/species/-/insert", json={"row": {"name": name}}, cookies=root_cookies(ds)
+        )
+    await idle(ds)
+    for what in ("deliveries", "attempts"):
+        path = f"/-/webhooks/api/endpoints/{endpoint['id']}/{what}?_size=2"
+        seen = []
+        while path:
+            page = (await ds.client.get(path, cookies=root_cookies(ds))).json()
+            seen += [row["id"] for row in page[what]]
+            assert len(page[what]) <= 2
+            assert (page["next"] is None) == (page["next_url"] is None)
+            path = page["next_url"]
+        assert len(seen) == 3 and seen == sorted(seen, reverse=True), (what, seen)
+    for size in ("0", "501", "x"):
+        response = await ds.client.get(
+            f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?_size={size}",
+            cookies=root_cookies(ds),
+        )
+        assert response.status_code == 400, size
+
+
 async def test_odd_ids_and_pages_are_4xx_not_500(ds, receiver):
     endpoint, _ = await create_endpoint(ds, receiver.url)
     paths = [
         "/-/webhooks/api/deliveries/99999999999999999999999",
         "/-/webhooks/api/deliveries/12",
-        f"/-/webhooks/api/endpoints/{endpoint['id']}/attempts?before=99999999999999999999999",
-        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?before=-1",
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/attempts?_next=99999999999999999999999",
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries?_next=-1",
         "/-/webhooks/api/endpoints/ep_ffff",
         "/-/webhooks/api/incoming/in_ffff/received",
     ]

@@ -4,7 +4,6 @@ import aiohttp
 import pytest
 from conftest import Receiver, create_endpoint, idle, root_cookies, shutdown
 from datasette_internal_webhooks import store
-from datasette_internal_webhooks.runtime import get_state
 from datasette_internal_webhooks.ssrf import (
     UnsafeURL,
     check_hostname,
@@ -13,6 +12,7 @@ from datasette_internal_webhooks.ssrf import (
     parse_hosts,
     parse_networks,
 )
+from datasette_internal_webhooks.state import get_state
 
 
 def segmented(text):
@@ -167,7 +167,7 @@ async def endpoint_with_stored_url(datasette, url):
     or under an allow-list since removed): only the send-time checks stand in the way."""
     endpoint, _ = await create_endpoint(datasette, "http://93.184.216.34/hook")
     state = get_state(datasette)
-    await store.update_endpoint(state.db, endpoint["id"], {"url": url})
+    await store.update_endpoint(datasette, endpoint["id"], {"url": url})
     await state.reload_endpoints()
     return endpoint
 

@@ -1,0 +1,142 @@
+"""The outbox: messages enqueued by events, committed to the delivery tables in batches."""
+
+import asyncio
+import json
+import logging
+import os
+import time
+
+from datasette.database import DatasetteClosedError
+from datasette_internal_db import clock
+
+from . import store_deliveries
+
+log = logging.getLogger("datasette_internal_webhooks")
+
+FLUSH_RETRY_DELAY = 1.0
+
+
+class Outbox:
+    """Enqueue messages with group commit: every write carries all messages buffered meanwhile.
+
+    With a ``journal_path`` (``durable_enqueue``, the default) ``add`` first appends the message
+    to that file with one ``write(2)``, so once ``add`` returns the message survives a crash of
+    this process (the same promise as the internal DB's WAL with ``synchronous=NORMAL``); the
+    journal is emptied whenever everything in it is committed, and read back into the outbox at
+    startup. Without a journal a crash loses the messages not yet committed (a few milliseconds).
+    """
+
+    def __init__(self, datasette, journal_path, activity, on_flushed):
+        self.datasette = datasette
+        self.activity = activity
+        self.journal_path = journal_path
+        self.on_flushed = on_flushed
+        self._journal = None
+        if journal_path is not None:
+            self._journal = os.open(journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        self._buffer = []
+        self._buffered_since = None  # time.monotonic() of the oldest message in the buffer
+        self._uncommitted = 0  # messages added or recovered and not yet committed
+        self._waiters = 0  # callers of committed(): they need the commit now
+        self._closing = False  # shutting down: one more attempt, no retries
+        self._retrying = False  # the latest attempt failed; the next one is a second away
+        self._flusher = None
+
+    def recover(self, known_endpoint_ids):
+        """Queue the messages a crash left in the journal; returns how many it holds.
+
+        Deliveries to endpoints deleted meanwhile are dropped.
+        """
+        if self._journal is None:
+            return 0
+        with open(self.journal_path, "rb") as journal:
+            lines = journal.read().split(b"\n")
+        recovered = []
+        for line in lines:
+            try:
+                message_id, event_type, payload, endpoint_ids = json.loads(line)
+            except ValueError:
+                continue  # an empty line, or the tail of a write cut short
+            endpoint_ids = [e for e in endpoint_ids if e in known_endpoint_ids]
+            recovered.append((message_id, event_type, payload, endpoint_ids))
+        # Already in the journal: queued without writing them there again.
+        self._buffer[:0] = recovered
+        self._uncommitted += len(recovered)
+        self._start_flusher()
+        return len(recovered)
+
+    def add(self, message_id, event_type, payload, endpoint_ids):
+        message = (message_id, event_type, payload, endpoint_ids)
+        if self._journal is not None:
+            line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+            try:
+                os.write(self._journal, line)
+            except OSError:
+                log.exception("Could not journal webhook message %s; kept in memory", message_id)
+        self._buffer.append(message)
+        self._uncommitted += 1
+        self._start_flusher()
+
+    def _start_flusher(self):
+        if not self._buffer:
+            return
+        if self._buffered_since is None:
+            self._buffered_since = time.monotonic()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self):
+        while self._buffer:
+            # Journaled messages are safe already: commit them in a quiet moment, in bulk.
+            while (
+                self._journal is not None
+                and not self._waiters
+                and (delay := self.activity.yield_time(self._buffered_since))
+            ):
+                await asyncio.sleep(delay)
+            batch, self._buffer = self._buffer, []
+            queued_at, self._buffered_since = self._buffered_since, None
+            try:
+                due = await store_deliveries.enqueue(self.datasette, batch, clock.now())
+            except DatasetteClosedError:
+                return  # shutting down: the journal keeps the batch for the next start
+            except Exception:
+                log.exception("Could not store %d webhook message(s); retrying", len(batch))
+                self._buffer[:0] = batch
+                self._buffered_since = queued_at
+                if self._closing:
+                    return  # the journal keeps them for the next start
+                self._retrying = True
+                await asyncio.sleep(FLUSH_RETRY_DELAY)
+                self._retrying = False
+                continue
+            self._uncommitted -= len(batch)
+            if self._uncommitted == 0 and self._journal is not None:
+                os.ftruncate(self._journal, 0)  # every journaled message is committed
+            self.on_flushed(due, queued_at)
+
+    async def committed(self):
+        """Wait until every message added so far is committed (or could not be)."""
+        self._waiters += 1
+        try:
+            while self._flusher is not None and not self._flusher.done():
+                await asyncio.wait({self._flusher})
+        finally:
+            self._waiters -= 1
+
+    async def drain(self, timeout=5):
+        """Commit what is buffered (for shutdown); the journal keeps anything that could not be."""
+        self._waiters += 1
+        self._closing = True
+        if self._flusher is not None and self._retrying:
+            self._flusher.cancel()  # no waiting out the retry delay: one last attempt now
+            self._flusher, self._retrying = None, False
+            self._start_flusher()
+        if self._flusher is not None:
+            await asyncio.wait({self._flusher}, timeout=timeout)
+            self._flusher.cancel()
+        if self._journal is not None:
+            os.close(self._journal)
+            self._journal = None
+            if self._uncommitted == 0:
+                os.unlink(self.journal_path)

@@ -1,0 +1,179 @@
+"""Per-Datasette state and its life: started by the startup hook, fed by track_event, drained
+at shutdown. It holds the options, the active endpoints, signing keys, the outbox and the
+worker."""
+
+import logging
+import secrets as random
+import weakref
+
+from datasette.utils import StartupError
+from datasette_internal_db import InvalidInput, clock, get_internal_db
+
+from . import store
+from .activity import activity_of
+from .endpoints import clean_endpoint, secret_name
+from .events import event_properties, matches, new_message_id, payload_for
+from .outbox import Outbox
+from .settings import PLUGIN, check_incoming_targets, load_options, plugin
+from .signing import InvalidSecret, new_secret, secret_key
+from .worker import Worker
+
+log = logging.getLogger("datasette_internal_webhooks")
+
+_states = weakref.WeakKeyDictionary()
+
+
+def journal_path(datasette, options):
+    """The outbox journal beside the internal DB file (core's flock makes this process its
+    only user), or None without ``durable_enqueue`` or without a file."""
+    path = get_internal_db(datasette).path
+    if not options.durable_enqueue or not path:
+        return None
+    return f"{path}-webhooks-outbox"
+
+
+class State:
+    def __init__(self, datasette, options):
+        self.datasette = datasette
+        self.options = options
+        self.activity = activity_of(datasette)
+        self.active_endpoints = []
+        self.event_names = sorted({cls.name for cls in datasette.event_classes})
+        self._keys = {}
+        self.worker = None
+        self.outbox = Outbox(
+            datasette, journal_path(datasette, options), self.activity, self.offer_to_worker
+        )
+
+    def wake_worker(self):
+        if self.worker is not None:
+            self.worker.wake()
+
+    def offer_to_worker(self, due, queued_at):
+        if self.worker is not None:
+            self.worker.offer(due, queued_at)
+
+    async def reload_endpoints(self):
+        endpoints = await store.list_endpoints(self.datasette)
+        self.active_endpoints = [e for e in endpoints if e["active"]]
+        self.wake_worker()
+
+    def forget_keys(self, endpoint_id):
+        self._keys.pop(endpoint_id, None)
+
+    async def signing_keys(self, endpoint):
+        """Raw HMAC keys to sign with: the current key, and the previous one in its grace period."""
+        endpoint_id = endpoint["id"]
+        if endpoint_id not in self._keys:
+            current = await plugin.secrets.read(self.datasette, secret_name(endpoint_id))
+            previous = await plugin.secrets.read(
+                self.datasette, secret_name(endpoint_id, previous=True)
+            )
+            self._keys[endpoint_id] = (
+                secret_key(current),
+                None if previous is None else secret_key(previous),
+                endpoint["previous_secret_expires_at"],
+            )
+        current, previous, expires_at = self._keys[endpoint_id]
+        if previous is not None and expires_at is not None and clock.now() < expires_at:
+            return [current, previous]
+        return [current]
+
+    async def handle_event(self, event):
+        """Enqueue ``event`` for every active endpoint that wants it. Cheap when none does."""
+        if not self.active_endpoints:
+            return
+        properties = event_properties(event)
+        endpoint_ids = [
+            endpoint["id"]
+            for endpoint in self.active_endpoints
+            if matches(endpoint, event.name, properties)
+        ]
+        if not endpoint_ids:
+            return
+        payload = await payload_for(self.datasette, event, properties)
+        self.outbox.add(new_message_id(), event.name, payload, endpoint_ids)
+
+
+def get_state(datasette):
+    return _states.get(datasette)
+
+
+async def start(datasette):
+    """The startup hook: read config, sync config-declared endpoints, start the worker."""
+    options = load_options(datasette)
+    check_incoming_targets(datasette, options)
+    state = _states[datasette] = State(datasette, options)
+    await sync_config_endpoints(datasette, state)
+    await state.reload_endpoints()
+    known = {endpoint["id"] for endpoint in await store.list_endpoints(datasette)}
+    recovered = state.outbox.recover(known)
+    if recovered:
+        log.warning("Recovered %d webhook message(s) from the outbox journal", recovered)
+    state.worker = Worker(state)
+    datasette.add_background_task(state.worker.run, name="datasette-internal-webhooks-worker")
+
+
+async def sync_config_endpoints(datasette, state):
+    """Create, update or remove the endpoints declared in datasette.yaml (StartupError if one
+    is wrong) and store their secrets."""
+    declared, config_secrets = {}, {}
+    for position, entry in enumerate(state.options.endpoints):
+        key = entry.get("name")
+        where = f"{PLUGIN}: endpoints[{position}]"
+        if not isinstance(key, str) or not key:
+            raise StartupError(f"{where} needs a name (a stable key for this endpoint)")
+        fields = {k: v for k, v in entry.items() if k not in ("name", "secret")}
+        try:
+            changes = await clean_endpoint(state, fields, partial=False, declared_in_config=True)
+        except InvalidInput as error:
+            raise StartupError(f"{where} ({key}): {error}") from None
+        secret = entry.get("secret")
+        if secret is not None:
+            try:
+                secret_key(secret)
+            except InvalidSecret as error:
+                raise StartupError(f"{where} ({key}): secret: {error}") from None
+            config_secrets[key] = secret
+        now = clock.iso()
+        declared[key] = dict(
+            changes,
+            id="ep_" + random.token_hex(8),
+            config_key=key,
+            secret_from_config=secret is not None,
+            created_by=None,
+            created_at=now,
+            updated_at=now,
+        )
+    created, removed = await store.sync_config_endpoints(datasette, declared, clock.iso())
+    for endpoint_id in removed:
+        await plugin.secrets.delete(datasette, secret_name(endpoint_id))
+        await plugin.secrets.delete(datasette, secret_name(endpoint_id, previous=True))
+    endpoints = await store.list_endpoints(datasette)
+    for endpoint in endpoints:
+        key = endpoint["config_key"]
+        if key in config_secrets:
+            await plugin.secrets.store(datasette, secret_name(endpoint["id"]), config_secrets[key])
+        elif key is not None and endpoint["id"] in created:
+            await plugin.secrets.store(datasette, secret_name(endpoint["id"]), new_secret())
+            log.warning(
+                "Webhook endpoint %r from datasette.yaml has no secret: one was generated;"
+                " rotate it at /-/webhooks to see it, or set secret in the config",
+                key,
+            )
+
+
+async def stop(datasette):
+    state = get_state(datasette)
+    if state is not None:
+        await state.outbox.drain()
+
+
+async def handle_event(datasette, event):
+    """The track_event hook body: never raises into the write that fired the event."""
+    try:
+        state = get_state(datasette)
+        if state is not None:
+            await state.handle_event(event)
+    except Exception:
+        log.exception("Could not enqueue webhook for event %r", getattr(event, "name", event))

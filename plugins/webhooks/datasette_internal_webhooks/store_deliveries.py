@@ -1,0 +1,289 @@
+"""SQL for the outbox and the delivery log: messages, deliveries, attempts. Every public function
+takes ``datasette`` first, except ``enqueue_sql``, which writes through a connection it is
+given (the benchmark fills a backlog into a server's file that way)."""
+
+from datasette_internal_db import clock, get_internal_db
+
+from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, MESSAGES
+
+PRUNE_CHUNK = 2000
+
+
+def enqueue_sql(conn, messages, now):
+    """``messages``: [(message_id, event_type, payload_json, [endpoint_id, ...])].
+
+    A message whose id is already stored is skipped (a journal replayed after a crash that
+    came between the commit and the journal's truncation). Returns the new deliveries as due
+    rows (the shape ``due_deliveries`` returns), so the worker can start them without
+    reading them back.
+    """
+    due = []
+    for message_id, event_type, payload, endpoint_ids in messages:
+        inserted = conn.execute(
+            f"insert or ignore into {MESSAGES} (id, event_type, payload, created_at)"
+            " values (?, ?, ?, ?)",
+            [message_id, event_type, payload, now],
+        ).rowcount
+        if not inserted:
+            continue
+        for endpoint_id in endpoint_ids:
+            delivery_id = conn.execute(
+                f"insert into {DELIVERIES} (message_id, endpoint_id, status, next_attempt_at,"
+                " created_at, updated_at) values (?, ?, 'pending', ?, ?, ?)",
+                [message_id, endpoint_id, now, now, now],
+            ).lastrowid
+            due.append((delivery_id, message_id, endpoint_id, 0, payload))
+    return due
+
+
+async def enqueue(datasette, messages, now):
+    """``enqueue_sql`` in one write of the internal DB."""
+    return await get_internal_db(datasette).execute_write_fn(
+        lambda conn: enqueue_sql(conn, messages, now)
+    )
+
+
+async def due_deliveries(datasette, endpoint_limits, now):
+    """Pending deliveries that are due, at most ``limit`` per active endpoint, oldest first, as
+    (id, message_id, endpoint_id, attempts, payload) rows.
+
+    ``endpoint_limits``: {endpoint_id: limit}. One indexed query per endpoint keeps a backlog on
+    one endpoint from starving the others; all of them in one trip to the read thread.
+    """
+
+    def read(conn):
+        due = []
+        for endpoint_id, limit in endpoint_limits.items():
+            due.extend(
+                conn.execute(
+                    f"select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
+                    f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
+                    " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
+                    " order by d.next_attempt_at, d.id limit ?",
+                    [endpoint_id, now, limit],
+                ).fetchall()
+            )
+        return due
+
+    return await get_internal_db(datasette).execute_fn(read)
+
+
+async def next_due_time(datasette):
+    return (
+        await get_internal_db(datasette).execute(
+            f"select min(d.next_attempt_at) from {DELIVERIES} d join {ENDPOINTS} e"
+            " on e.id = d.endpoint_id where d.status = 'pending' and e.active = 1"
+        )
+    ).single_value()
+
+
+def _record_outcomes(conn, outcomes, now, disable_after_seconds):
+    conn.executemany(
+        f"insert into {ATTEMPTS} (delivery_id, message_id, endpoint_id, attempted_at, status_code,"
+        " latency_ms, response_body, error, succeeded) values (:delivery_id, :message_id,"
+        " :endpoint_id, :attempted_at, :status_code, :latency_ms, :response_body, :error,"
+        " :succeeded)",
+        outcomes,
+    )
+    conn.executemany(
+        f"update {DELIVERIES} set attempts = attempts + 1, status = :status,"
+        " next_attempt_at = :next_attempt_at, last_status_code = :status_code,"
+        " last_error = :error, updated_at = :attempted_at where id = :delivery_id",
+        [
+            dict(
+                outcome,
+                status="succeeded"
+                if outcome["succeeded"]
+                else ("pending" if outcome["next_attempt_at"] is not None else "failed"),
+            )
+            for outcome in outcomes
+        ],
+    )
+    succeeded = {o["endpoint_id"] for o in outcomes if o["succeeded"]}
+    failed = {o["endpoint_id"]: o["attempted_at"] for o in outcomes if not o["succeeded"]}
+    conn.executemany(
+        f"update {ENDPOINTS} set failing_since = null where id = ?", [(e,) for e in succeeded]
+    )
+    conn.executemany(
+        f"update {ENDPOINTS} set failing_since = coalesce(failing_since, ?) where id = ?",
+        [(at, e) for e, at in failed.items() if e not in succeeded],
+    )
+    disabled = []
+    gone = {o["endpoint_id"] for o in outcomes if o["gone"]}
+    for endpoint_id in gone:
+        disabled.append((endpoint_id, "The receiver answered 410 Gone"))
+    for (endpoint_id,) in conn.execute(
+        f"select id from {ENDPOINTS} where active = 1 and failing_since <= ?",
+        [now - disable_after_seconds],
+    ).fetchall():
+        if endpoint_id not in gone:
+            disabled.append((endpoint_id, "Deliveries failed for too long"))
+    conn.executemany(
+        f"update {ENDPOINTS} set active = 0, disabled_reason = ?, disabled_at = ?"
+        " where id = ? and active = 1",
+        [(reason, clock.iso(now), endpoint_id) for endpoint_id, reason in disabled],
+    )
+    return disabled
+
+
+async def record_outcomes(datasette, outcomes, now, disable_after_seconds):
+    """Write a batch of attempt outcomes; return [(endpoint_id, reason)] of endpoints disabled.
+
+    Each outcome: dict with delivery_id, message_id, endpoint_id, attempted_at, status_code,
+    latency_ms, response_body, error, succeeded, next_attempt_at (None = no more retries),
+    gone (receiver answered 410).
+    """
+    return await get_internal_db(datasette).execute_write_fn(
+        lambda conn: _record_outcomes(conn, outcomes, now, disable_after_seconds)
+    )
+
+
+async def delivery_counts(datasette):
+    """{endpoint_id: {status: count}}"""
+    rows = await get_internal_db(datasette).execute(
+        f"select endpoint_id, status, count(*) as n from {DELIVERIES} group by endpoint_id, status"
+    )
+    counts = {}
+    for row in rows:
+        counts.setdefault(row["endpoint_id"], {})[row["status"]] = row["n"]
+    return counts
+
+
+async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, limit=50):
+    """Newest first, each with its event type and its latest attempt's time, latency and
+    response (``last_attempt_at``, ``last_latency_ms``, ``last_response_body``)."""
+    clauses, params = ["d.endpoint_id = :endpoint_id"], {"endpoint_id": endpoint_id, "limit": limit}
+    if status:
+        clauses.append("d.status = :status")
+        params["status"] = status
+    if before_id is not None:
+        clauses.append("d.id < :before_id")
+        params["before_id"] = before_id
+    rows = await get_internal_db(datasette).execute(
+        f"select d.*, m.event_type, a.attempted_at as last_attempt_at,"
+        " a.latency_ms as last_latency_ms, a.response_body as last_response_body"
+        f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
+        f" left join {ATTEMPTS} a on a.id ="
+        f" (select max(id) from {ATTEMPTS} where delivery_id = d.id)"
+        f" where {' and '.join(clauses)} order by d.id desc limit :limit",
+        params,
+    )
+    return [dict(row) for row in rows]
+
+
+async def get_delivery(datasette, delivery_id):
+    row = (
+        await get_internal_db(datasette).execute(
+            f"select d.*, m.event_type, m.payload from {DELIVERIES} d"
+            f" join {MESSAGES} m on m.id = d.message_id where d.id = ?",
+            [delivery_id],
+        )
+    ).first()
+    return None if row is None else dict(row)
+
+
+async def list_attempts(datasette, endpoint_id=None, delivery_id=None, before_id=None, limit=50):
+    clauses, params = [], {"limit": limit}
+    if endpoint_id is not None:
+        clauses.append("a.endpoint_id = :endpoint_id")
+        params["endpoint_id"] = endpoint_id
+    if delivery_id is not None:
+        clauses.append("a.delivery_id = :delivery_id")
+        params["delivery_id"] = delivery_id
+    if before_id is not None:
+        clauses.append("a.id < :before_id")
+        params["before_id"] = before_id
+    where = ("where " + " and ".join(clauses)) if clauses else ""
+    rows = await get_internal_db(datasette).execute(
+        f"select a.*, m.event_type from {ATTEMPTS} a left join {MESSAGES} m on m.id = a.message_id"
+        f" {where} order by a.id desc limit :limit",
+        params,
+    )
+    return [dict(row, succeeded=bool(row["succeeded"])) for row in rows]
+
+
+async def requeue_deliveries(datasette, delivery_ids, now):
+    """Due now with a fresh retry schedule; returns how many were requeued."""
+
+    def write(conn):
+        cursor = conn.executemany(
+            f"update {DELIVERIES} set status = 'pending', attempts = 0, next_attempt_at = ?,"
+            " updated_at = ? where id = ?",
+            [(now, now, delivery_id) for delivery_id in delivery_ids],
+        )
+        return cursor.rowcount
+
+    return await get_internal_db(datasette).execute_write_fn(write)
+
+
+async def failed_delivery_ids(datasette, since, endpoint_id=None, after_id=0, limit=500):
+    sql = (
+        f"select id from {DELIVERIES} where status = 'failed' and created_at >= :since"
+        " and id > :after_id"
+    )
+    if endpoint_id:
+        sql += " and endpoint_id = :endpoint_id"
+    sql += " order by id limit :limit"
+    rows = await get_internal_db(datasette).execute(
+        sql, {"since": since, "after_id": after_id, "endpoint_id": endpoint_id, "limit": limit}
+    )
+    return [row["id"] for row in rows]
+
+
+async def count_failed_since(datasette, since, endpoint_id=None):
+    sql = f"select count(*) from {DELIVERIES} where status = 'failed' and created_at >= :since"
+    if endpoint_id:
+        sql += " and endpoint_id = :endpoint_id"
+    return (
+        await get_internal_db(datasette).execute(sql, {"since": since, "endpoint_id": endpoint_id})
+    ).single_value()
+
+
+async def prune_in_chunks(datasette, table, column, cutoff, chunk=PRUNE_CHUNK):
+    """Delete rows of ``table`` whose ``column`` is below ``cutoff``, ``chunk`` rows per write,
+    so the enqueue writes of user requests never wait long behind a big prune. Returns how many."""
+    internal = get_internal_db(datasette)
+    total = 0
+    while True:
+        deleted = (
+            await internal.execute_write(
+                f"delete from {table} where rowid in"
+                f" (select rowid from {table} where {column} < ? limit ?)",
+                [cutoff, chunk],
+            )
+        ).rowcount
+        total += deleted
+        if deleted < chunk:
+            return total
+
+
+async def prune_outgoing(datasette, cutoff, chunk=PRUNE_CHUNK):
+    """Drop attempts older than ``cutoff``, and finished deliveries of messages older than it
+    (with the messages), in short writes. Returns (attempts, deliveries) deleted."""
+    attempts = await prune_in_chunks(datasette, ATTEMPTS, "attempted_at", cutoff, chunk)
+
+    def prune_messages(conn, after):
+        rows = conn.execute(
+            f"select created_at, id from {MESSAGES} where created_at < ?"
+            " and (created_at, id) > (?, ?) order by created_at, id limit ?",
+            [cutoff, after[0], after[1], chunk],
+        ).fetchall()
+        ids = [(message_id,) for _, message_id in rows]
+        deliveries = conn.executemany(
+            f"delete from {DELIVERIES} where message_id = ? and status != 'pending'", ids
+        ).rowcount
+        conn.executemany(
+            f"delete from {MESSAGES} where id = ?1 and not exists"
+            f" (select 1 from {DELIVERIES} where message_id = ?1)",
+            ids,
+        )
+        return (tuple(rows[-1]) if len(rows) == chunk else None), deliveries
+
+    internal = get_internal_db(datasette)
+    deliveries, after = 0, (0, "")
+    while after is not None:
+        after, deleted = await internal.execute_write_fn(
+            lambda conn, after=after: prune_messages(conn, after)
+        )
+        deliveries += deleted
+    return attempts, deliveries
