@@ -61,10 +61,11 @@ async def endpoint_page(datasette, request):
     context = {
         "endpoint": endpoint_json(endpoint, counts),
         "deliveries": deliveries,
-        "attempts": await store_deliveries.list_attempts(datasette, endpoint_id=endpoint["id"]),
         "next_url": page_links(request, token)["next_url"],
         "can_manage": can_manage,
         "job_id": job_id if job_id and JOB_ID.fullmatch(job_id) else None,
+        "grace_hours": f"{get_state(datasette).options.rotation_grace_hours:g}",
+        "now": clock.now(),
     }
     trail = [(endpoint["url"], None)]
     return await render(

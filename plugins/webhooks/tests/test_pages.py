@@ -30,7 +30,9 @@ async def test_pages_render_endpoints_log_and_received(ds, receiver):
     page = await ds.client.get(f"/-/webhooks/endpoints/{endpoint['id']}", cookies=root_cookies(ds))
     assert page.status_code == 200
     assert "insert-rows" in page.text
-    assert "attempt-ok" in page.text
+    assert "webhooks-badge-succeeded" in page.text
+    assert "HTTP 200" in page.text and "status 200" in page.text  # the response excerpt
+    assert '<span aria-current="page">' + receiver.url in page.text  # breadcrumbs
     received = await ds.client.get(
         f"/-/webhooks/incoming/{incoming['id']}", cookies=root_cookies(ds)
     )

@@ -38,7 +38,7 @@ async def test_view_log_grants_reading_but_not_managing(make_ds, receiver):
         response = await ds.client.get(path, cookies=alice)
         assert response.status_code == 200, path
     page = await ds.client.get("/-/webhooks", cookies=alice)
-    assert "Add an endpoint" not in page.text
+    assert 'data-di-open="add-endpoint"' not in page.text
     response = await ds.client.post(
         "/-/webhooks/api/endpoints", json={"url": receiver.url}, cookies=alice
     )
@@ -95,4 +95,17 @@ async def test_manage_alone_can_read_and_write(make_ds, receiver):
     listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=bob)
     assert len(listing.json()["endpoints"]) == 1
     page = await ds.client.get("/-/webhooks", cookies=bob)
-    assert "Add an endpoint" in page.text
+    assert 'data-di-open="add-endpoint"' in page.text
+
+
+async def test_browsers_get_an_html_403_and_api_clients_json(ds, receiver):
+    endpoint, _ = await create_endpoint(ds, receiver.url)
+    alice = cookies_for(ds, "alice")
+    for path in ("/-/webhooks", f"/-/webhooks/endpoints/{endpoint['id']}"):
+        page = await ds.client.get(path, cookies=alice, headers={"accept": "text/html"})
+        assert page.status_code == 403
+        assert page.headers["content-type"].startswith("text/html")
+        assert "webhooks-view-log" in page.text
+    api = await ds.client.get("/-/webhooks/api/endpoints", cookies=alice)
+    assert api.status_code == 403
+    assert api.json()["ok"] is False
