@@ -10,6 +10,7 @@ import sys
 import click
 from datasette.utils import StartupError
 
+from . import replication
 from . import status as status_module
 from .database import InternalDatabaseLocked, lock_file, release_server_lock
 from .lifecycle import migration_sets
@@ -75,10 +76,12 @@ def status(path, as_json):
         info = status_module.collect(conn, sets)
     finally:
         conn.close()
+    replicated = replication.status(path)
     if as_json:
-        click.echo(json.dumps(dict(info, path=path), indent=2))
+        click.echo(json.dumps(dict(info, path=path, replication=replicated), indent=2))
     else:
         click.echo(status_module.render_text(path, info))
+        click.echo("\n".join(replication.render_status(replicated)))
 
 
 @internal.command()

@@ -8,7 +8,7 @@ from importlib.metadata import version
 from datasette.utils import StartupError
 from datasette.version import __version__ as datasette_version
 
-from . import audit, clock, hookspecs, jobs
+from . import audit, clock, hookspecs, jobs, replication
 from . import secrets as stored_secrets
 from .database import (
     InternalDatabaseLocked,
@@ -114,6 +114,8 @@ async def prepare_internal_db(datasette):
     sets = migration_sets(datasette)
     run_safety_checks(datasette, sets)
     check_persistence(datasette, sets)
+    # Restore a missing file, or refuse a stale one, before anything opens it.
+    replicated = await replication.prepare(datasette)
     internal = get_internal_db(datasette)
     if is_persistent(datasette):
         try:
@@ -153,3 +155,5 @@ async def prepare_internal_db(datasette):
     if problem:
         log.warning("WARNING: %s", problem)
     await audit.prune(datasette, await core_settings.get(datasette, "audit_retention_days"))
+    if replicated is not None:
+        await replication.start_replication(datasette, replicated)

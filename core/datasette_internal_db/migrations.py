@@ -109,6 +109,17 @@ def m007_job_results(db):
     db["_datasette_internal_jobs"].create_index(["actor_id", "created_at"])
 
 
+@migrations()
+def m008_writers(db):
+    # One row per start as the replicated writer: the stale-primary check compares the
+    # replica's newest row with this file's rows (replication.py).
+    db["_datasette_internal_writers"].create(
+        {"epoch": str, "started_at": str, "host": str, "pid": int},
+        pk="epoch",
+        not_null={"epoch", "started_at"},
+    )
+
+
 class MigrationFailed(Exception):
     def __init__(self, set_name, step, error):
         self.set_name = set_name

@@ -37,7 +37,7 @@ def test_status_text_and_json(tmp_path):
     invoke("init", path)
     text = invoke("status", path)
     assert text.exit_code == 0
-    assert "datasette-internal-db: 7 applied; pending: none" in text.output
+    assert "datasette-internal-db: 8 applied; pending: none" in text.output
     assert "_datasette_internal_audit" in text.output
     data = json.loads(invoke("status", path, "--json").output)
     core = next(s for s in data["migrations"] if s["set"] == "datasette-internal-db")
