@@ -83,6 +83,9 @@ class Worker:
         self._settings = {}  # runtime setting -> (value, monotonic time read)
         # False only while every due row is known to be queued here: a read would find nothing.
         self._check_table = True
+        # What the loop last did, observable by tests: its passes, and the pause it obeyed.
+        self.passes = 0
+        self.paused = False
 
     def wake(self):
         """Look at the table again soon: something there may have become due."""
@@ -134,8 +137,10 @@ class Worker:
             try:
                 while True:
                     await self._maybe_prune()
-                    if not await self._setting("paused"):
+                    self.paused = await self._setting("paused")
+                    if not self.paused:
                         await self._launch_due(session)
+                    self.passes += 1
                     await self._sleep()
             finally:
                 for task in list(self._tasks):
@@ -356,13 +361,17 @@ class Worker:
         self._pruned_at = now
         await prune(self.state.datasette, now)
 
+    def sending(self):
+        """How many deliveries are in flight or finished with their outcome not yet written."""
+        return len(self._sending) + len(self._unwritten)
+
     async def idle(self, timeout=10):
         """For tests: wait until nothing is due now, in flight or unwritten."""
         deadline = time.monotonic() + timeout
         await self.state.outbox.committed()
         while time.monotonic() < deadline:
             due = await store_deliveries.next_due_time(self.state.datasette)
-            busy = self._sending or self._unwritten or self._queued_ids
+            busy = self.sending() or self._queued_ids
             if not busy and (due is None or due > clock.now()):
                 return
             self.wake()

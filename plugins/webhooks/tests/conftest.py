@@ -182,3 +182,13 @@ async def create_endpoint(datasette, url, **fields):
 
 async def idle(datasette, timeout=10):
     await get_state(datasette).worker.idle(timeout)
+
+
+async def eventually(check, what, timeout=10):
+    """Wait, without blocking the event loop, until ``check()`` is true: a bounded wait on state
+    the test can observe, never a sleep of a guessed length."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.005)

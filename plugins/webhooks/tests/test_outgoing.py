@@ -2,11 +2,11 @@ import asyncio
 import json
 import time
 
-from conftest import create_endpoint, idle, root_cookies, signed_by
+from conftest import create_endpoint, eventually, idle, root_cookies, signed_by
 from datasette_internal_db import get_internal_db
+from datasette_internal_webhooks.state import get_state
 from datasette_internal_webhooks.worker import (
     RETRY_DELAYS,
-    SETTINGS_CHECK_INTERVAL,
     parse_retry_after,
     retry_delay,
 )
@@ -378,14 +378,22 @@ async def test_redeliver_all_failed_since_is_a_job(ds, receiver, frozen_time):
 
 
 async def test_global_pause_holds_deliveries(ds, receiver):
-    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    worker = state.worker
     setting = {"plugin": "datasette-internal-webhooks", "key": "paused"}
     await ds.client.post(
         "/-/internal/settings", json=dict(setting, value=True), cookies=root_cookies(ds)
     )
-    await asyncio.sleep(SETTINGS_CHECK_INTERVAL + 0.2)
+    await eventually(lambda: worker.paused, "the worker to read the pause")
     await insert(ds, "held")
-    await asyncio.sleep(0.3)
+    await state.outbox.committed()
+    # Unpaused, the worker starts a due delivery within two passes (one may yield to requests).
+    passes = worker.passes
+    await eventually(lambda: worker.passes >= passes + 3, "three passes of the worker's loop")
+    assert worker.sending() == 0
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 0)
     assert receiver.received == []
     await ds.client.post(
         "/-/internal/settings", json=dict(setting, value=False), cookies=root_cookies(ds)
