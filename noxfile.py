@@ -297,6 +297,17 @@ def demo(session):
     session.run("python", "scripts/demo.py", *session.posargs)
 
 
+@nox.session
+def screenshots(session):
+    """The READMEs' screenshots: each package's tests/screenshots.py starts a real server with
+    sample data, drives Chromium and writes PNGs into that package's docs/."""
+    packages = [p for p in PACKAGES if (ROOT / p / "tests" / "screenshots.py").exists()]
+    install(session, *dict.fromkeys([CORE, *packages]))
+    ensure_browser_tools(session)
+    for package in packages:
+        session.run("python", f"{package}/tests/screenshots.py")
+
+
 def served_static_urls(html, dist_name, static_files):
     """The page's /-/static-plugins/ URLs, plus one for each of the package's static files the
     page does not reference: all of them must answer 200 from the installed wheel."""
