@@ -1,8 +1,9 @@
-"""datasette-internal-comments: comment threads on databases, tables, columns, rows and cells."""
+"""datasette-internal-comments: comment threads on databases, tables, columns, rows and cells.
+Hook wiring only."""
 
 from datasette import hookimpl
 
-from . import access, hooks
+from . import access, pages
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
@@ -35,34 +36,34 @@ def register_routes(datasette):
 
 @hookimpl
 def extra_js_urls(view_name, datasette):
-    return hooks.js_urls(view_name, datasette)
+    return pages.js_urls(datasette, view_name)
 
 
 @hookimpl
 def extra_css_urls(view_name, datasette):
-    return hooks.css_urls(view_name, datasette)
+    return pages.css_urls(datasette, view_name)
 
 
 @hookimpl
 def extra_body_script(view_name, database, table, request, datasette):
-    return hooks.body_script(view_name, database, table, request, datasette)
+    return pages.body_script(datasette, view_name, database, table)
 
 
 @hookimpl
 def top_row(datasette, request, database, table, row):
-    return hooks.row_panel(datasette, request, database, table)
+    return pages.row_panel(datasette, request, database, table)
 
 
 @hookimpl
 def table_actions(datasette, actor, database, table, request):
-    return hooks.target_link(datasette, actor, database, table, "Comments on this table")
+    return pages.target_link(datasette, actor, database, table, "Comments on this table")
 
 
 @hookimpl
 def database_actions(datasette, actor, database, request):
-    return hooks.target_link(datasette, actor, database, "", "Comments on this database")
+    return pages.target_link(datasette, actor, database, "", "Comments on this database")
 
 
 @hookimpl
 def menu_links(datasette, actor, request):
-    return hooks.menu_links(datasette, actor)
+    return pages.menu_links(datasette, actor)

@@ -2,15 +2,14 @@
 
 A comment is visible only to an actor who may view its target (``view-database`` and, below the
 database level, ``view-table``) AND holds ``comments-view`` there. Single targets are checked
-with ``can``; reads that span targets use ``visible_scope``, which store.py filters on in SQL.
+with ``verdicts`` (afresh: every write) or ``recent_verdicts`` (core's ``recent_answers``, kept
+for one second: reads and what is drawn on every page); reads that span targets use
+``visible_scope``, which store.py filters on in SQL.
 """
-
-import json
-import weakref
 
 from datasette.permissions import Action, PermissionSQL
 from datasette.resources import DatabaseResource, TableResource
-from datasette_internal_db import clock
+from datasette_internal_db import recent_answers
 
 from . import store
 
@@ -19,12 +18,6 @@ ADD = "comments-add"
 MODERATE = "comments-moderate"
 
 COMMENT_ACTIONS = (VIEW, ADD, MODERATE)
-
-# Reading a thread asks Datasette's permission system for five verdicts, which costs more than
-# the read itself. Read paths reuse an actor's verdicts for a target for this long: a revoked
-# permission stops showing comments within a second. Writes always ask afresh.
-RECENT_VERDICT_SECONDS = 1.0
-RECENT_VERDICT_ENTRIES = 10_000
 
 ACTIONS = [
     Action(
@@ -67,6 +60,10 @@ def actor_id(actor):
     return None if not isinstance(actor, dict) else actor.get("id")
 
 
+def resource_for(database, table=""):
+    return TableResource(database, table) if table else DatabaseResource(database)
+
+
 async def verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS):
     """{action: bool} for comment ``actions`` on a target, each including the view checks.
 
@@ -78,29 +75,35 @@ async def verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS
     if database not in datasette.databases:
         return denied
     views = ["view-database", "view-table"] if table else ["view-database"]
-    resource = TableResource(database, table) if table else DatabaseResource(database)
-    found = await datasette.allowed_many(actions=[*views, *actions], resource=resource, actor=actor)
+    found = await datasette.allowed_many(
+        actions=[*views, *actions], resource=resource_for(database, table), actor=actor
+    )
     if not all(found[view] for view in views) or not found[VIEW]:
         return denied
     return {action: found[action] for action in actions}
 
 
-_recent = weakref.WeakKeyDictionary()  # datasette → {(actor, database, table): (until, verdicts)}
+async def recent_verdicts(datasette, actor, database, table="", actions=COMMENT_ACTIONS):
+    """``verdicts`` as core's ``recent_answers`` gave them within the last second.
 
-
-async def recent_verdicts(datasette, actor, database, table=""):
-    """``verdicts`` for every comment action, as answered within RECENT_VERDICT_SECONDS."""
-    memo = _recent.setdefault(datasette, {})
-    key = (json.dumps(actor, sort_keys=True, default=str), database, table)
-    now = clock.now()
-    found = memo.get(key)
-    if found is not None and found[0] > now:
-        return dict(found[1])
-    answered = await verdicts(datasette, actor, database, table)
-    if len(memo) >= RECENT_VERDICT_ENTRIES:
-        memo.clear()
-    memo[key] = (now + RECENT_VERDICT_SECONDS, answered)
-    return dict(answered)
+    For reads and for what is drawn on every page; a revoked permission shows within a second.
+    Writes ask ``verdicts`` afresh. Stops at the first view check that fails.
+    """
+    denied = dict.fromkeys(actions, False)
+    if database not in datasette.databases:
+        return denied
+    resource = resource_for(database, table)
+    checks = [("view-database", DatabaseResource(database))]
+    if table:
+        checks.append(("view-table", resource))
+    checks.append((VIEW, resource))
+    for action, target in checks:
+        if not await recent_answers.allowed(datasette, action, actor, target):
+            return denied
+    return {
+        action: action == VIEW or await recent_answers.allowed(datasette, action, actor, resource)
+        for action in actions
+    }
 
 
 async def can(datasette, actor, action, database, table=""):

@@ -1,164 +1,170 @@
-"""Schema of the comment tables in the internal database, applied by datasette-internal-db."""
+"""The comment tables in the internal database, built step by step with the sqlite-utils API.
+Core applies the steps in order at startup, each in its own transaction. Append only: a shipped
+step is never edited (internal files made by it must upgrade in place); add the next one.
 
-from sqlite_utils import Migrations
+The first steps were written as SQL before this module used the API; rewritten, they make the
+same tables, columns, defaults, keys and indexes under the same names. Two CHECK constraints of
+that SQL (``target_type`` and ``reason`` take fixed values) cannot be said with the API: files
+made before keep them, and store.py is the only writer of both columns.
+"""
 
-PLUGIN = "datasette-internal-comments"
+from .settings import plugin
 
-migrations = Migrations(PLUGIN)
+migrations = plugin.migrations  # sqlite-utils Migrations("datasette-internal-comments")
 
-STATEMENT_END = "\n\n"
-
-
-def run(db, script):
-    # Statements one by one: executescript() would COMMIT the step's transaction half-way.
-    for statement in script.strip().split(STATEMENT_END):
-        db.execute(statement)
+THREADS = plugin.table("threads")
+COMMENTS = plugin.table("comments")
+REVISIONS = plugin.table("revisions")
+REACTIONS = plugin.table("reactions")
+MENTIONS = plugin.table("mentions")
+INBOX = plugin.table("inbox")
+FTS = plugin.table("fts")
 
 
 @migrations()
 def m001_threads_and_comments(db):
-    run(
-        db,
-        """
-        create table datasette_internal_comments_threads (
-            id integer primary key,
-            target_type text not null
-                check (target_type in ('database', 'table', 'column', 'row', 'cell')),
-            database_name text not null,
-            -- '' rather than null for targets above the table level, so that row-value IN
-            -- lookups against the visible (database, table) pairs need no coalesce()
-            table_name text not null default '',
-            column_name text not null default '',
-            row_key text not null default '',
-            row_pks text,
-            row_label text,
-            anchor_value text,
-            author_id text not null,
-            created_at text not null,
-            last_activity_at text not null,
-            resolved_at text,
-            resolved_by text
-        );
-
-        create index datasette_internal_comments_threads_target
-            on datasette_internal_comments_threads
-            (database_name, table_name, row_key, resolved_at);
-
-        create index datasette_internal_comments_threads_activity
-            on datasette_internal_comments_threads (last_activity_at);
-
-
-        create table datasette_internal_comments_comments (
-            id integer primary key,
-            thread_id integer not null references datasette_internal_comments_threads(id),
-            -- copied from the thread (a thread never moves) so that activity and scope checks
-            -- read one table and the newest comments of a table come straight from an index
-            database_name text not null,
-            table_name text not null,
-            author_id text not null,
-            body text not null,
-            created_at text not null,
-            edited_at text,
-            deleted_at text,
-            deleted_by text
-        );
-
-        create index datasette_internal_comments_comments_thread
-            on datasette_internal_comments_comments (thread_id, id);
-
-        create index datasette_internal_comments_comments_author
-            on datasette_internal_comments_comments (author_id, id);
-
-        create index datasette_internal_comments_comments_target
-            on datasette_internal_comments_comments (database_name, table_name, id);
-
-
-        create table datasette_internal_comments_revisions (
-            id integer primary key,
-            comment_id integer not null references datasette_internal_comments_comments(id),
-            body text not null,
-            replaced_at text not null
-        );
-
-        create index datasette_internal_comments_revisions_comment
-            on datasette_internal_comments_revisions (comment_id, id);
-
-
-        create table datasette_internal_comments_reactions (
-            comment_id integer not null references datasette_internal_comments_comments(id),
-            actor_id text not null,
-            emoji text not null,
-            created_at text not null,
-            primary key (comment_id, actor_id, emoji)
-        );
-
-
-        create table datasette_internal_comments_mentions (
-            comment_id integer not null references datasette_internal_comments_comments(id),
-            actor_id text not null,
-            primary key (comment_id, actor_id)
-        );
-
-        create index datasette_internal_comments_mentions_actor
-            on datasette_internal_comments_mentions (actor_id, comment_id);
-
-
-        create table datasette_internal_comments_inbox (
-            id integer primary key,
-            actor_id text not null,
-            comment_id integer not null references datasette_internal_comments_comments(id),
-            -- copied from the comment so unread counts need no join
-            database_name text not null,
-            table_name text not null,
-            reason text not null check (reason in ('mention', 'reply')),
-            created_at text not null,
-            read_at text,
-            unique (actor_id, comment_id)
-        );
-
-        create index datasette_internal_comments_inbox_unread
-            on datasette_internal_comments_inbox (actor_id, read_at, id);
-        """,
+    db[THREADS].create(
+        {
+            "id": int,
+            # database, table, column, row or cell
+            "target_type": str,
+            "database_name": str,
+            # '' rather than null above the table level, so that row-value IN lookups against
+            # the visible (database, table) pairs need no coalesce()
+            "table_name": str,
+            "column_name": str,
+            "row_key": str,
+            "row_pks": str,
+            "row_label": str,
+            "anchor_value": str,
+            "author_id": str,
+            "created_at": str,
+            "last_activity_at": str,
+            "resolved_at": str,
+            "resolved_by": str,
+        },
+        pk="id",
+        not_null={
+            "target_type",
+            "database_name",
+            "table_name",
+            "column_name",
+            "row_key",
+            "author_id",
+            "created_at",
+            "last_activity_at",
+        },
+        defaults={"table_name": "", "column_name": "", "row_key": ""},
     )
+    db[THREADS].create_index(
+        ["database_name", "table_name", "row_key", "resolved_at"], index_name=f"{THREADS}_target"
+    )
+    db[THREADS].create_index(["last_activity_at"], index_name=f"{THREADS}_activity")
+
+    db[COMMENTS].create(
+        {
+            "id": int,
+            "thread_id": int,
+            # copied from the thread (a thread never moves) so that activity and scope checks
+            # read one table and the newest comments of a table come straight from an index
+            "database_name": str,
+            "table_name": str,
+            "author_id": str,
+            "body": str,
+            "created_at": str,
+            "edited_at": str,
+            "deleted_at": str,
+            "deleted_by": str,
+        },
+        pk="id",
+        not_null={"thread_id", "database_name", "table_name", "author_id", "body", "created_at"},
+        foreign_keys=[("thread_id", THREADS, "id")],
+    )
+    db[COMMENTS].create_index(["thread_id", "id"], index_name=f"{COMMENTS}_thread")
+    db[COMMENTS].create_index(["author_id", "id"], index_name=f"{COMMENTS}_author")
+    db[COMMENTS].create_index(
+        ["database_name", "table_name", "id"], index_name=f"{COMMENTS}_target"
+    )
+
+    db[REVISIONS].create(
+        {"id": int, "comment_id": int, "body": str, "replaced_at": str},
+        pk="id",
+        not_null={"comment_id", "body", "replaced_at"},
+        foreign_keys=[("comment_id", COMMENTS, "id")],
+    )
+    db[REVISIONS].create_index(["comment_id", "id"], index_name=f"{REVISIONS}_comment")
+
+    db[REACTIONS].create(
+        {"comment_id": int, "actor_id": str, "emoji": str, "created_at": str},
+        pk=("comment_id", "actor_id", "emoji"),
+        not_null={"comment_id", "actor_id", "emoji", "created_at"},
+        foreign_keys=[("comment_id", COMMENTS, "id")],
+    )
+
+    db[MENTIONS].create(
+        {"comment_id": int, "actor_id": str},
+        pk=("comment_id", "actor_id"),
+        not_null={"comment_id", "actor_id"},
+        foreign_keys=[("comment_id", COMMENTS, "id")],
+    )
+    db[MENTIONS].create_index(["actor_id", "comment_id"], index_name=f"{MENTIONS}_actor")
+
+    db[INBOX].create(
+        {
+            "id": int,
+            "actor_id": str,
+            "comment_id": int,
+            # copied from the comment so unread counts need no join
+            "database_name": str,
+            "table_name": str,
+            # mention or reply
+            "reason": str,
+            "created_at": str,
+            "read_at": str,
+        },
+        pk="id",
+        not_null={
+            "actor_id",
+            "comment_id",
+            "database_name",
+            "table_name",
+            "reason",
+            "created_at",
+        },
+        foreign_keys=[("comment_id", COMMENTS, "id")],
+    )
+    db[INBOX].create_index(
+        ["actor_id", "comment_id"], unique=True, index_name=f"{INBOX}_actor_comment"
+    )
+    db[INBOX].create_index(["actor_id", "read_at", "id"], index_name=f"{INBOX}_unread")
 
 
 @migrations()
 def m002_full_text_search(db):
-    # External-content FTS5 index kept in step by triggers, so no write path can forget it.
-    run(
-        db,
-        """
-        create virtual table datasette_internal_comments_fts using fts5(
-            body, content='datasette_internal_comments_comments', content_rowid='id'
-        );
-
-        create trigger datasette_internal_comments_fts_insert
-        after insert on datasette_internal_comments_comments begin
-            insert into datasette_internal_comments_fts (rowid, body) values (new.id, new.body);
-        end;
-
-        create trigger datasette_internal_comments_fts_delete
-        after delete on datasette_internal_comments_comments begin
-            insert into datasette_internal_comments_fts
-                (datasette_internal_comments_fts, rowid, body)
-            values ('delete', old.id, old.body);
-        end;
-
-        create trigger datasette_internal_comments_fts_update
-        after update of body on datasette_internal_comments_comments begin
-            insert into datasette_internal_comments_fts
-                (datasette_internal_comments_fts, rowid, body)
-            values ('delete', old.id, old.body);
-            insert into datasette_internal_comments_fts (rowid, body) values (new.id, new.body);
-        end;
-        """,
+    # An external-content FTS5 index kept in step by triggers, so no write path can forget it.
+    # The API's enable_fts() would name the index and its triggers differently from the files
+    # this step already made.
+    db.execute(
+        f"create virtual table {FTS} using fts5(body, content='{COMMENTS}', content_rowid='id')"
+    )
+    db.execute(
+        f"create trigger {FTS}_insert after insert on {COMMENTS} begin"
+        f" insert into {FTS} (rowid, body) values (new.id, new.body); end"
+    )
+    db.execute(
+        f"create trigger {FTS}_delete after delete on {COMMENTS} begin"
+        f" insert into {FTS} ({FTS}, rowid, body) values ('delete', old.id, old.body); end"
+    )
+    db.execute(
+        f"create trigger {FTS}_update after update of body on {COMMENTS} begin"
+        f" insert into {FTS} ({FTS}, rowid, body) values ('delete', old.id, old.body);"
+        f" insert into {FTS} (rowid, body) values (new.id, new.body); end"
     )
 
 
 @migrations()
 def m003_stored_html(db):
-    # Bodies are rendered once when written; html_version says which renderer made the HTML, so a
-    # renderer change (bumping rendering.RENDER_VERSION) makes older rows render afresh on read.
-    comments = db["datasette_internal_comments_comments"]
-    comments.add_column("html", str)
-    comments.add_column("html_version", int)
+    # Bodies are rendered once when written; html_version says which renderer made the HTML, so
+    # a renderer change (rendering.RENDER_VERSION) makes older rows render afresh on read.
+    db[COMMENTS].add_column("html", str)
+    db[COMMENTS].add_column("html_version", int)

@@ -1,12 +1,11 @@
-"""Runtime settings (edited by root at /-/internal/settings, or set in datasette.yaml)."""
+"""The plugin's handle on core (name, tables, cache, audit log) and its one runtime setting,
+edited by root at /-/internal/settings or set in datasette.yaml."""
 
-from datasette_internal_db import RuntimeSettings, Setting
+from datasette_internal_db import Plugin, Setting
 
-from .migrations import PLUGIN
-
-settings = RuntimeSettings(
-    PLUGIN,
-    [
+plugin = Plugin(
+    "datasette-internal-comments",
+    settings=[
         Setting(
             "enabled",
             list,
@@ -28,4 +27,4 @@ def is_enabled(patterns, database, table=""):
 
 
 async def comments_enabled(datasette, database, table=""):
-    return is_enabled(await settings.get(datasette, "enabled"), database, table)
+    return is_enabled(await plugin.settings.get(datasette, "enabled"), database, table)

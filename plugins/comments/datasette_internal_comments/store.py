@@ -1,36 +1,21 @@
-"""Every SQL statement of the plugin: the comment tables in the internal DB, and row look-ups.
+"""SQL for threads and comments in the internal DB, and the few reads of users' databases.
 
-Reads take a ``scope``: a list of ``[database, table]`` pairs the reader may see comments on
-(``table`` is ``""`` for database-level threads), built by ``access.visible_scope``. Queries that
-span targets filter on it in SQL, so nothing outside the scope is ever read, counted or returned.
+Every function takes ``datasette`` first. Lists across targets (activity, inbox, counts) are in
+store_activity.py.
 """
 
 import hashlib
 import json
 
-from datasette.utils import detect_primary_keys, escape_sqlite, tilde_encode
+from datasette.utils import tilde_encode
+from datasette_internal_db import fetch_row as fetch_row_by_pk
 from datasette_internal_db import get_internal_db
-from datasette_internal_db.text import fts_query
 
-THREADS = "datasette_internal_comments_threads"
-COMMENTS = "datasette_internal_comments_comments"
-REVISIONS = "datasette_internal_comments_revisions"
-REACTIONS = "datasette_internal_comments_reactions"
-MENTIONS = "datasette_internal_comments_mentions"
-INBOX = "datasette_internal_comments_inbox"
-FTS = "datasette_internal_comments_fts"
+from .migrations import COMMENTS, FTS, INBOX, MENTIONS, REACTIONS, REVISIONS, THREADS
+
+__all__ = ["COMMENTS", "FTS", "INBOX", "MENTIONS", "REACTIONS", "REVISIONS", "THREADS"]
 
 MAX_ANCHOR_CHARS = 2000
-
-
-# Unary plus keeps SQLite from driving the query through the (database, table) index for every
-# visible pair and then sorting: reads walk comments newest first and check each against this.
-def in_scope(alias):
-    return (
-        f"(+{alias}.database_name, +{alias}.table_name) in"
-        " (select json_extract(value, '$[0]'), json_extract(value, '$[1]') from json_each(:scope))"
-    )
-
 
 THREAD_COLUMNS = (
     "t.id as thread_id, t.target_type, t.database_name, t.table_name, t.column_name, t.row_key,"
@@ -72,30 +57,8 @@ def encode_cell(value):
 
 
 async def fetch_row(datasette, database, table, pk_values):
-    """The row (a dict) for primary-key values given as strings or values, or None.
-
-    Returns ``(row, pk_columns)``; tables without a primary key are addressed by rowid.
-    One trip to the database's read thread.
-    """
-
-    def read(conn):
-        exists = conn.execute(
-            "select 1 from sqlite_master where type = 'table' and name = ?", [table]
-        ).fetchone()
-        if not exists:
-            return None, []
-        pks = detect_primary_keys(conn, table)
-        pk_columns = pks or ["rowid"]
-        if len(pk_values) != len(pk_columns):
-            return None, pk_columns
-        where = " and ".join(f"{escape_sqlite(column)} = ?" for column in pk_columns)
-        select = "*" if pks else "rowid, *"
-        row = conn.execute(
-            f"select {select} from {escape_sqlite(table)} where {where} limit 1", list(pk_values)
-        ).fetchone()
-        return (dict(row) if row is not None else None), pk_columns
-
-    return await datasette.get_database(database).execute_fn(read)
+    """``(row, pk_columns)`` of a row of a served database (core's fetch_row)."""
+    return await fetch_row_by_pk(datasette.get_database(database), table, pk_values)
 
 
 async def table_names(datasette, database):
@@ -108,9 +71,6 @@ async def column_names(datasette, database, table):
 
 async def label_column(datasette, database, table):
     return await datasette.get_database(database).label_column_for_table(table)
-
-
-# ---------------------------------------------------------------------------- permissions
 
 
 async def allowed_pairs(datasette, action, actor):
@@ -254,16 +214,6 @@ async def toggle_reaction(datasette, comment_id, actor_id, emoji, now):
     return await internal(datasette).execute_write_fn(write)
 
 
-async def mark_read(datasette, actor_id, inbox_ids, now):
-    """Mark the actor's inbox entries read: the ids given, or all of them for None."""
-    sql = f"update {INBOX} set read_at = :now where actor_id = :actor_id and read_at is null"
-    params = {"now": now, "actor_id": actor_id}
-    if inbox_ids is not None:
-        sql += " and id in (select value from json_each(:ids))"
-        params["ids"] = json.dumps(inbox_ids)
-    return (await internal(datasette).execute_write(sql, params)).rowcount
-
-
 # ---------------------------------------------------------------------------- reads
 
 
@@ -381,99 +331,13 @@ async def badge_counts(datasette, database, table, row_keys):
     return {row["row_key"]: {"threads": row["threads"], "open": row["open"]} for row in rows}
 
 
-async def activity(
-    datasette,
-    scope,
-    *,
-    query=None,
-    author=None,
-    database=None,
-    table=None,
-    resolved=None,
-    mentioning=None,
-    before_id=None,
-    limit=50,
-):
-    """Visible, not deleted comments newest first, filtered; keyset-paged on the comment id."""
-    clauses = [in_scope("c"), "c.deleted_at is null"]
-    params = {"scope": json.dumps(scope), "limit": limit}
-    source = f"{COMMENTS} c"
-    order = "c.id"
-    query = fts_query(query) if query else None
-    if query:
-        # Driving from the FTS index in rowid order stops after `limit` matches; an IN over all
-        # matches would first collect every one of them (a second for a word in every comment).
-        source = f"{FTS} f join {COMMENTS} c on c.id = f.rowid"
-        order = "f.rowid"
-        clauses.append(f"{FTS} match :query")
-        params["query"] = query
-    if author:
-        clauses.append("c.author_id = :author")
-        params["author"] = author
-    if database and table:
-        # the comments_target index gives one table's comments already newest first
-        clauses.append("c.database_name = :database and c.table_name = :table")
-    elif database or table:
-        # one whole database: walking all comments newest first beats sorting that database's
-        clauses.append("+c.database_name = :database" if database else "+c.table_name = :table")
-    params.update(database=database, table=table)
-    if resolved is not None:
-        clauses.append(
-            f"exists (select 1 from {THREADS} t2 where t2.id = c.thread_id"
-            f" and t2.resolved_at is {'not null' if resolved else 'null'})"
-        )
-    if mentioning:
-        clauses.append(f"c.id in (select comment_id from {MENTIONS} where actor_id = :mentioning)")
-        params["mentioning"] = mentioning
-    if before_id is not None:
-        clauses.append(f"{order} < :before_id")
-        params["before_id"] = before_id
-    rows = await internal(datasette).execute(
-        f"select {COMMENT_COLUMNS}, {THREAD_COLUMNS} from {source}"
-        f" join {THREADS} t on t.id = c.thread_id where {' and '.join(clauses)}"
-        f" order by {order} desc limit :limit",
-        params,
-    )
-    return [dict(row) for row in rows]
-
-
-async def inbox(datasette, actor_id, scope, *, unread_only=False, before_id=None, limit=50):
-    clauses = ["i.actor_id = :actor_id", "c.deleted_at is null", in_scope("c")]
-    params = {"actor_id": actor_id, "scope": json.dumps(scope), "limit": limit}
-    if unread_only:
-        clauses.append("i.read_at is null")
-    if before_id is not None:
-        clauses.append("i.id < :before_id")
-        params["before_id"] = before_id
-    rows = await internal(datasette).execute(
-        f"select i.id as inbox_id, i.reason, i.read_at, {COMMENT_COLUMNS}, {THREAD_COLUMNS}"
-        f" from {INBOX} i join {COMMENTS} c on c.id = i.comment_id"
-        f" join {THREADS} t on t.id = c.thread_id where {' and '.join(clauses)}"
-        " order by i.id desc limit :limit",
-        params,
-    )
-    return [dict(row) for row in rows]
-
-
-async def unread_count(datasette, actor_id, scope):
+async def row_thread_summary(datasette, database, table):
+    """``(threads, open)`` on the rows and cells of one table: a range of the target index."""
     row = (
         await internal(datasette).execute(
-            f"select count(*) from {INBOX} i"
-            f" where i.actor_id = :actor_id and i.read_at is null and {in_scope('i')}",
-            {"actor_id": actor_id, "scope": json.dumps(scope)},
+            f"select count(*), coalesce(sum(resolved_at is null), 0) from {THREADS}"
+            " where database_name = :database and table_name = :table and row_key > ''",
+            {"database": database, "table": table},
         )
     ).first()
-    return row[0]
-
-
-async def known_authors(datasette, scope, prefix, limit=10):
-    """Ids starting with ``prefix`` of actors who wrote at least one comment in scope."""
-    rows = await internal(datasette).execute(
-        f"select a.author_id from (select distinct author_id from {COMMENTS}"
-        "  where author_id >= :low and author_id < :high order by author_id) a"
-        f" where exists (select 1 from {COMMENTS} c where c.author_id = a.author_id"
-        f"  and {in_scope('c')}) limit :limit",
-        # every string that starts with prefix sorts between prefix and prefix + U+10FFFF
-        {"low": prefix, "high": prefix + "\U0010ffff", "scope": json.dumps(scope), "limit": limit},
-    )
-    return [row[0] for row in rows]
+    return row[0], row[1]

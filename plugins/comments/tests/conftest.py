@@ -1,7 +1,7 @@
 import sqlite3
 
 import pytest
-from datasette_internal_db.testing import close, cookies_for, make_datasette
+from datasette_internal_db.testing import close, cookies_for, frozen_time, make_datasette  # noqa: F401
 
 CONFIG = {
     "databases": {

@@ -2,10 +2,9 @@
 
 from datasette import hookimpl
 from datasette.plugins import pm
-from datasette_internal_db import clock
 
 
-async def test_display_names_are_cached_until_they_expire(as_actor, monkeypatch):
+async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time):
     calls = []
 
     class Names:
@@ -25,10 +24,48 @@ async def test_display_names_are_cached_until_they_expire(as_actor, monkeypatch)
             again = (await alice.get(path)).json()["thread"]
             assert again["author"]["name"] == "Alice v1"
         assert calls == [["alice"]]
-        now = clock.now()
-        monkeypatch.setattr(clock, "now", lambda: now + 3601)
+        frozen_time.advance(3601)
         expired = (await alice.get(path)).json()["thread"]
         assert expired["author"]["name"] == "Alice v2"
         assert calls == [["alice"], ["alice"]]
     finally:
         pm.unregister(name="comment-test-cached-names")
+
+
+class Directory:
+    """An auth plugin's comments_actors hook: everyone it knows, whatever the prefix."""
+
+    asked = []
+
+    @staticmethod
+    @hookimpl
+    async def comments_actors(datasette, prefix):
+        Directory.asked.append(prefix)
+        return [
+            {"id": "alex", "name": "Alex Doe"},
+            {"id": "zed", "name": "Albert Zed"},
+            {"id": "bob", "name": "Bob"},
+            {"name": "an actor without an id"},
+            "not an actor",
+        ]
+
+
+async def test_mention_autocomplete_offers_actors_other_plugins_list(as_actor):
+    alice = as_actor("alice")
+    await alice.new_thread("Seen here", table="items")
+    pm.register(Directory, name="comment-test-directory")
+    Directory.asked.clear()
+    try:
+        found = (await alice.get("/-/comments/api/actors?q=@al")).json()["actors"]
+        # ids starting with the prefix first, then names; the authors already seen among them
+        assert found == [
+            {"id": "alex", "name": "Alex Doe"},
+            {"id": "alice", "name": "alice"},
+            {"id": "zed", "name": "Albert Zed"},
+        ]
+        assert Directory.asked == ["al"]
+        # anonymous readers are never shown the directory
+        assert (await as_actor(None).get("/-/comments/api/actors?q=al")).json()["actors"] == []
+        assert Directory.asked == ["al"]
+    finally:
+        pm.unregister(name="comment-test-directory")

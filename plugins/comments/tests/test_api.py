@@ -4,9 +4,10 @@ import sqlite3
 import pytest
 from datasette.events import Event
 from datasette.plugins import pm
-from datasette_internal_comments import access, store
+from datasette_internal_comments import store
 from datasette_internal_comments.rendering import MAX_BODY_CHARS
-from datasette_internal_db import audit, clock, get_internal_db
+from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db.answers import ANSWER_SECONDS
 from datasette_internal_db.testing import close, cookies_for, make_datasette
 
 from .conftest import CONFIG
@@ -259,6 +260,8 @@ MALFORMED_BODIES = [
     (b"[1, 2]", {"content-type": "application/json"}),
     (b"", {"content-type": "application/json"}),
     (b"\xff\xfe", {"content-type": "application/json"}),
+]
+TOO_LARGE_BODIES = [
     (b"x" * (2 * 1024 * 1024), {"content-type": "application/json"}),
     (
         b"body=" + b"x" * (100 * 1024),
@@ -268,14 +271,17 @@ MALFORMED_BODIES = [
 
 
 async def test_malformed_bodies(ds):
-    for content, headers in MALFORMED_BODIES:
+    for (content, headers), status in [
+        *((body, 400) for body in MALFORMED_BODIES),
+        *((body, 413) for body in TOO_LARGE_BODIES),
+    ]:
         response = await ds.client.post(
             "/-/comments/api/threads",
             content=content,
             headers=headers,
             cookies=cookies_for(ds, "alice"),
         )
-        assert response.status_code == 400, content[:20]
+        assert response.status_code == status, content[:20]
         assert response.json()["ok"] is False
     assert await count(ds, store.THREADS) == 0
 
@@ -286,7 +292,7 @@ async def test_bad_ids_and_methods(as_actor):
     huge = "9" * 30
     assert (await alice.get(f"/-/comments/api/threads/{huge}")).status_code == 400
     assert (await alice.post(f"/-/comments/api/comments/{huge}/delete", {})).status_code == 400
-    assert (await alice.get(f"/-/comments/api/activity?before={huge}")).status_code == 400
+    assert (await alice.get(f"/-/comments/api/activity?_next={huge}")).status_code == 400
     assert (await alice.post("/-/comments/api/inbox/read", {"ids": [huge]})).status_code == 400
     assert (await alice.post("/-/comments/api/inbox/read", {"ids": "x"})).status_code == 400
     assert (await alice.post("/-/comments/api/inbox/read", {})).status_code == 400
@@ -297,10 +303,11 @@ async def test_bad_ids_and_methods(as_actor):
     assert (await alice.get("/-/comments/api/comments/1/edit")).status_code == 405
     assert (await alice.post("/-/comments/api/activity", {})).status_code == 405
     for query in (
-        "limit=0",
-        "limit=abc",
-        "limit=100000",
-        "before=x",
+        "_size=0",
+        "_size=abc",
+        "_size=100000",
+        "_next=x",
+        "_next=1,2",
         "resolved=maybe",
         "mentions=bob",
     ):
@@ -618,18 +625,21 @@ async def test_activity_filters_search_and_keyset_pagination(as_actor):
     assert await bodies("q=apples") == ["Apples are red"]
     assert await bodies("q=green+pears") == ["Pears are green @alice"]
     assert await bodies('q="unbalanced AND (') == []
-    pages, url = [], "/-/comments/api/activity?limit=4"
+    pages, url = [], "/-/comments/api/activity?_size=4"
     while url:
         data = (await alice.get(url)).json()
         pages.append([c["body"] for c in data["comments"]])
-        url = f"/-/comments/api/activity?limit=4&before={data['next']}" if data["next"] else None
+        assert data["next_url"] == (
+            f"/-/comments/api/activity?_size=4&_next={data['next']}" if data["next"] else None
+        )
+        url = data["next_url"]
     assert pages == [
         ["Filler 2", "Filler 1", "Filler 0", "Notes need review"],
         ["Pears are green @alice", "Apples are red"],
     ]
-    page = await alice.get("/-/comments?limit=2&author=alice")
+    page = await alice.get("/-/comments?_size=2&author=alice")
     assert "Filler 2" in page.text and "Filler 0" not in page.text
-    assert "before=" in page.text and "author=alice" in page.text
+    assert "_next=" in page.text and "author=alice" in page.text
 
 
 async def test_cell_anchor_becomes_outdated_then_row_deleted(ds, as_actor):
@@ -793,7 +803,13 @@ async def test_random_input_never_causes_a_server_error(ds, as_actor):
         response = await alice.post(path, body)
         assert response.status_code < 500, (path, body, response.text)
         assert response.json()["ok"] in (True, False)
-    for query in ("row=%00", "database=data&table=items&row=" + "9" * 40, "q=%22", "limit=-1"):
+    for query in (
+        "row=%00",
+        "database=data&table=items&row=" + "9" * 40,
+        "q=%22",
+        "_size=-1",
+        "_next=-1",
+    ):
         for path in (
             "/-/comments/api/threads",
             "/-/comments/api/badges",
@@ -932,10 +948,8 @@ async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds,
             statuses.append(response.status_code)
             if response.status_code != 200:
                 assert response.status_code == 507
-                assert response.json() == {
-                    "ok": False,
-                    "errors": ["The internal database is full; nothing was stored"],
-                }
+                (message,) = response.json()["errors"]
+                assert "is full" in message and "nothing was stored" in message
                 break
     finally:
         await internal.execute_write_fn(lambda conn: limit(conn, 1_000_000), transaction=False)
@@ -947,7 +961,7 @@ async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds,
     ).status_code == 200
 
 
-async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor, monkeypatch):
+async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor, frozen_time):
     from datasette import hookimpl
     from datasette.permissions import PermissionSQL
 
@@ -968,15 +982,14 @@ async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor
     assert len((await alice.get(path)).json()["threads"]) == 1
     pm.register(DenyDatabase, name="comment-test-deny-database")
     try:
-        later = clock.now() + access.RECENT_VERDICT_SECONDS
-        monkeypatch.setattr(clock, "now", lambda: later)
+        frozen_time.advance(ANSWER_SECONDS)
         assert (await alice.get(path)).status_code == 404
         assert (await alice.get("/-/comments/api/activity")).json()["comments"] == []
     finally:
         pm.unregister(name="comment-test-deny-database")
 
 
-async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, monkeypatch):
+async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, frozen_time):
     from datasette import hookimpl
     from datasette.permissions import PermissionSQL
 
@@ -992,22 +1005,20 @@ async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, m
                 )
             return None
 
-    start = clock.now()
-    monkeypatch.setattr(clock, "now", lambda: start)
     alice = as_actor("alice")
     path = "/-/comments/api/threads?database=data&table=items&row=1"
     assert (await alice.get(path)).json()["threads"][0]["can_reply"] is True
     pm.register(Revoke, name="comment-test-revoke")
     try:
         # Within the second: the read still answers from the verdicts it had...
-        monkeypatch.setattr(clock, "now", lambda: start + access.RECENT_VERDICT_SECONDS - 0.01)
+        frozen_time.advance(ANSWER_SECONDS - 0.01)
         assert len((await alice.get(path)).json()["threads"]) == 1
         # ...but no write goes through on them.
         reply = await alice.post(
             f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after revocation"}
         )
         assert reply.status_code == 404
-        monkeypatch.setattr(clock, "now", lambda: start + access.RECENT_VERDICT_SECONDS)
+        frozen_time.advance(0.01)
         assert (await alice.get(path)).status_code == 404
     finally:
         pm.unregister(name="comment-test-revoke")

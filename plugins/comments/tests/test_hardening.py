@@ -91,13 +91,13 @@ async def test_control_characters_split_search_words(as_actor):
 @pytest.mark.parametrize(
     "query",
     [
-        "before=9223372036854775808",
-        "before=" + "9" * 5000,
-        "limit=9223372036854775808",
-        "limit=%D9%A1",
-        "before=%C2%B2",
-        "before=1_0",
-        "limit=+5",
+        "_next=9223372036854775808",
+        "_next=" + "9" * 5000,
+        "_size=9223372036854775808",
+        "_size=%D9%A1",
+        "_next=%C2%B2",
+        "_next=1_0",
+        "_size=+5",
     ],
 )
 @pytest.mark.parametrize("path", ["/-/comments/api/activity", "/-/comments", "/-/comments/inbox"])
