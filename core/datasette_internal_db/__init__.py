@@ -7,12 +7,13 @@ from . import audit, cache, clock, jobs, paths, replication, secrets, text, web
 from .answers import RecentAnswers, recent_answers
 from .cache import Cache
 from .cli import internal
-from .database import UnsupportedDatasette, get_internal_db, is_persistent
+from .database import UnsupportedDatasette, get_internal_db, is_persistent, is_read_node
 from .errors import BodyTooLarge, InvalidInput
 from .lifecycle import prepare_internal_db
 from .markdown import MARKDOWN_VERSION, render_markdown
 from .migrations import table_prefix
 from .plugin import Plugin
+from .readnode import refused_write_response
 from .routes import admin_menu_links, routes
 from .routing import next_token, page_after, page_links, page_size, route
 from .rows import fetch_row
@@ -36,6 +37,7 @@ __all__ = [
     "fetch_row",
     "get_internal_db",
     "is_persistent",
+    "is_read_node",
     "jobs",
     "next_token",
     "page_after",
@@ -74,7 +76,7 @@ def shutdown(datasette):
 @hookimpl(tryfirst=True)
 def handle_exception(datasette, request, exception):
     # Datasette's default handler still logs the traceback; this only decides the response.
-    return web.storage_error_response(exception)
+    return refused_write_response(request, exception) or web.storage_error_response(exception)
 
 
 @hookimpl

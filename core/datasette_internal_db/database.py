@@ -9,6 +9,8 @@ SUPPORTED_DATASETTE = "Datasette 1.0a41 or later (datasette>=1.0a41)"
 BUSY_TIMEOUT_MS = 5000
 
 _locks = weakref.WeakKeyDictionary()
+# Read nodes (readnode.py): the primary's replica stands in for the internal DB of plugins.
+_read_replicas = weakref.WeakKeyDictionary()
 
 
 class UnsupportedDatasette(RuntimeError):
@@ -20,7 +22,7 @@ class InternalDatabaseLocked(RuntimeError):
 
 
 def get_internal_db(datasette):
-    """Return Datasette's internal ``Database``."""
+    """Return Datasette's internal ``Database`` (on a read node: the primary's replica)."""
     getter = getattr(datasette, "get_internal_database", None)
     if getter is None:
         from datasette.version import __version__
@@ -29,7 +31,18 @@ def get_internal_db(datasette):
             f"datasette-internal-db needs {SUPPORTED_DATASETTE}; this is Datasette "
             f"{__version__}, which has no get_internal_database()."
         )
-    return getter()
+    replica = _read_replicas.get(datasette)
+    return getter() if replica is None else replica
+
+
+def use_read_replica(datasette, replica):
+    _read_replicas[datasette] = replica
+
+
+def is_read_node(datasette):
+    """True on a read node: plugin state comes from the primary's replica and every write to
+    it is refused. Plugins skip startup writes and background writers there."""
+    return datasette in _read_replicas
 
 
 def is_persistent(datasette):

@@ -444,6 +444,10 @@ async def record_writer(internal):
     )
 
 
+# Read nodes: the replica database between prepare() and start_replication().
+_replicas = weakref.WeakKeyDictionary()
+
+
 async def prepare(datasette):
     """Core's startup, before the lock: the replication config (None without one), with the
     file restored if missing or refused if stale. Problems are StartupErrors."""
@@ -460,19 +464,32 @@ async def prepare(datasette):
                 f"{SETTING} is set but there is no internal file to replicate: "
                 "start with --internal PATH"
             )
-        path = get_internal_db(datasette).path
-        await asyncio.to_thread(prepare_primary, path, config)
+        if config.role == "read":
+            from . import readnode
+            from .lifecycle import migration_sets
+
+            sets = migration_sets(datasette)
+            _replicas[datasette] = await asyncio.to_thread(
+                readnode.prepare, datasette, config, sets
+            )
+        else:
+            path = get_internal_db(datasette).path
+            await asyncio.to_thread(prepare_primary, path, config)
     except ReplicationError as error:
         raise StartupError(str(error)) from None
     return config
 
 
 async def start_replication(datasette, config):
-    """Core's startup, last step: a new writer epoch, then Litestream and its first sync."""
+    """Core's startup, last step. A primary: a new writer epoch, then Litestream and its first
+    sync. A read node: plugins read the replica from now on."""
     from datasette.utils import StartupError
 
-    from .database import get_internal_db
+    from .database import get_internal_db, use_read_replica
 
+    if config.role == "read":
+        use_read_replica(datasette, _replicas.pop(datasette))
+        return
     internal = get_internal_db(datasette)
     await record_writer(internal)
     try:

@@ -438,3 +438,148 @@ async def test_no_blocking_checkpoint_at_runtime(tmp_path, file_replica, monkeyp
     await stop(datasette)
     assert any("_datasette_internal_cache" in sql for sql in statements)
     assert [sql for sql in statements if BLOCKING_CHECKPOINT.search(sql)] == []
+
+
+NOTES_PLUGIN = """
+import json
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from sqlite_utils import Migrations
+from datasette_internal_db import get_internal_db
+
+migrations = Migrations("notes-probe")
+
+
+@migrations()
+def m001_notes(db):
+    db["notes_probe_notes"].create({"id": int, "text": str}, pk="id")
+
+
+@hookimpl
+def register_internal_migrations(datasette):
+    return migrations
+
+
+async def notes(request, datasette):
+    db = get_internal_db(datasette)
+    if request.method == "POST":
+        text = request.args.get("text", "")
+        await db.execute_write("insert into notes_probe_notes (text) values (?)", [text])
+        return Response.json({"ok": True})
+    rows = await db.execute("select text from notes_probe_notes order by id")
+    return Response.json({"notes": [row["text"] for row in rows], "db": db.name})
+
+
+@hookimpl
+def register_routes():
+    return [(r"^/-/notes$", notes)]
+"""
+
+
+def read_node(tmp_path, replica, name, env=None, args=(), **options):
+    folder = tmp_path / name
+    folder.mkdir()
+    return start_server(
+        folder,
+        internal="internal.db",
+        config=replication_config(replica, role="read", **options),
+        args=list(args),
+        env={"LITESTREAM_REPLICA_URL": replica} if env is None else env,
+    )
+
+
+def test_read_node_serves_the_replica_and_sends_writes_to_the_primary(
+    tmp_path, file_replica, plugins_dir
+):
+    primary = start_server(
+        tmp_path,
+        internal="primary.db",
+        config=replication_config(file_replica),
+        args=["--plugins-dir", plugins_dir("notes_probe", NOTES_PLUGIN)],
+    )
+    try:
+        assert httpx.post(f"{primary.url}/-/notes?text=first").status_code == 200
+        node = read_node(
+            tmp_path,
+            file_replica,
+            "node",
+            args=["--plugins-dir", plugins_dir("notes_probe", NOTES_PLUGIN)],
+            primary_url="https://primary.example",
+        )
+        try:
+            answer = httpx.get(f"{node.url}/-/notes").json()
+            assert answer["db"] == "__INTERNAL_REPLICA__" and "first" in answer["notes"]
+            # A write acknowledged by the primary shows up on the read node (about 1 s later).
+            assert httpx.post(f"{primary.url}/-/notes?text=second").status_code == 200
+            deadline = time.monotonic() + 30
+            while "second" not in httpx.get(f"{node.url}/-/notes").json()["notes"]:
+                assert time.monotonic() < deadline, "the read node never saw the write"
+                time.sleep(0.2)
+            refused = httpx.post(f"{node.url}/-/notes?text=on-node")
+            assert refused.status_code == 307
+            assert refused.headers["location"] == "https://primary.example/-/notes?text=on-node"
+            # Datasette's own catalog lives in the node's local --internal, not in the replica.
+            local = sqlite3.connect(tmp_path / "node" / "internal.db")
+            assert local.execute("select count(*) from catalog_databases").fetchone()[0] >= 0
+            assert local.execute("select count(*) from notes_probe_notes").fetchone() == (0,)
+            local.close()
+        finally:
+            node.stop()
+    finally:
+        primary.stop()
+    assert "on-node" not in keys_of_notes(restored_path(tmp_path, file_replica))
+
+
+def restored_path(tmp_path, replica):
+    output = tmp_path / "restored-notes.db"
+    subprocess.run(
+        [replication.litestream_binary(), "restore", "-o", str(output), replica],
+        check=True,
+        capture_output=True,
+    )
+    return output
+
+
+def keys_of_notes(path):
+    conn = sqlite3.connect(path)
+    try:
+        return {row[0] for row in conn.execute("select text from notes_probe_notes")}
+    finally:
+        conn.close()
+
+
+async def test_read_node_checks_its_environment_and_replica_and_answers_503_alone(
+    tmp_path, file_replica, plugins_dir
+):
+    with only_plugins():
+        primary = await start(tmp_path / "primary.db", replication_config(file_replica))
+        await stop(primary)
+    # The VFS takes the replica URL only from the environment the process starts with.
+    with pytest.raises(RuntimeError) as failed:
+        read_node(tmp_path, file_replica, "no-env", env={})
+    assert f"start Datasette with LITESTREAM_REPLICA_URL='{file_replica}'" in str(failed.value)
+    assert "(it is unset)" in str(failed.value)
+    # A plugin here whose tables the primary never made: refused, never migrated here.
+    with pytest.raises(RuntimeError, match=r"lacks migration steps .*notes-probe: m001_notes"):
+        read_node(
+            tmp_path,
+            file_replica,
+            "newer-plugin",
+            args=["--plugins-dir", plugins_dir("notes_probe", NOTES_PLUGIN)],
+        )
+
+    node = read_node(tmp_path, file_replica, "node", args=["--root"])
+    try:
+        refused = httpx.post(
+            f"{node.url}/-/internal/settings",
+            json={"plugin": "datasette-internal-db", "key": "audit_retention_days", "value": 9},
+            cookies=node.cookies_for("root"),
+        )
+        assert refused.status_code == 503
+        assert refused.json()["ok"] is False
+        assert "read node" in refused.json()["errors"][0]
+        assert "primary_url" in refused.json()["errors"][0]
+        page = httpx.get(f"{node.url}/-/internal/settings.json", cookies=node.cookies_for("root"))
+        assert page.status_code == 200
+    finally:
+        node.stop()

@@ -7,7 +7,7 @@ import secrets as random
 import weakref
 
 from datasette.utils import StartupError
-from datasette_internal_db import InvalidInput, clock, get_internal_db
+from datasette_internal_db import InvalidInput, clock, get_internal_db, is_read_node
 
 from . import store
 from .activity import activity_of
@@ -104,6 +104,10 @@ async def start(datasette):
     options = load_options(datasette)
     check_incoming_targets(datasette, options)
     state = _states[datasette] = State(datasette, options)
+    if is_read_node(datasette):
+        # The primary's replica (docs/scale-out.md): its pages show endpoints and deliveries,
+        # but config sync, enqueueing and delivery happen only on the primary.
+        return
     await sync_config_endpoints(datasette, state)
     await state.reload_endpoints()
     known = {endpoint["id"] for endpoint in await store.list_endpoints(datasette)}
