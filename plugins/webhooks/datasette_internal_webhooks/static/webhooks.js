@@ -156,8 +156,10 @@
     try {
       await after(element.dataset.then, element, await call(url, data));
     } catch (error) {
-      if (box) box.textContent = error.message;
-      else say(error.message);
+      if (box) {
+        box.textContent = error.message;
+        box.scrollIntoView({ block: "nearest" });
+      } else say(error.message);
     } finally {
       control.disabled = false;
     }
