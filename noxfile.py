@@ -76,10 +76,12 @@ def module_of(package):
     return project(package)["name"].replace("-", "_")
 
 
-def requirements(package):
+def requirements(package, test_extra=True):
     """The package's dependencies and its `test` extra, the ones `minimums` installs lowest."""
     meta = project(package)
-    listed = [*meta["dependencies"], *meta.get("optional-dependencies", {}).get("test", [])]
+    listed = list(meta["dependencies"])
+    if test_extra:
+        listed += meta.get("optional-dependencies", {}).get("test", [])
     return [Requirement(r) for r in listed]
 
 
@@ -235,18 +237,20 @@ def installed_versions(session):
 def minimums(session, package):
     """One package's tests at the lowest of everything it claims: Python, Datasette, core and
     each dependency (`uv --resolution lowest-direct`, then checked against the pyprojects)."""
+    claimed = requirements(package)
     if package == CORE:
-        targets, direct = [f"-e{CORE}[test]"], [CORE]
+        targets = [f"-e{CORE}[test]"]
     else:
         core, core_floor = core_at_floor(package)
         targets = [core, f"-e{package}[test]"]
-        # A local core's dependencies are direct too, so uv installs their lowest as well.
-        direct = [CORE, package] if core.startswith("-e") else [package]
+        if core.startswith("-e"):
+            # A local core is a direct requirement too, so uv installs its dependencies' floors.
+            claimed += requirements(CORE, test_extra=False)
     session.install("--resolution", "lowest-direct", *targets)
     ensure_browser_tools(session)
 
     expected = {}
-    for requirement in (r for p in direct for r in requirements(p)):
+    for requirement in claimed:
         name = canonicalize_name(requirement.name)
         expected[name] = max(lower_bound(requirement), expected.get(name, Version("0")))
     if package != CORE:
