@@ -212,7 +212,7 @@ async def test_retry_after_is_honoured(ds, receiver, frozen_time):
     receiver.wait_for(2)
 
 
-async def test_redirects_are_failures_and_never_followed(ds, receiver):
+async def test_redirects_are_failures_and_never_followed(ds, receiver, frozen_time):
     receiver.respond = lambda n: (302, {"Location": "/elsewhere"}, 0)
     endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
     await insert(ds, "moved")
@@ -249,7 +249,7 @@ async def test_410_disables_the_endpoint_until_re_enabled(ds, receiver):
     receiver.wait_for(2)
 
 
-async def test_timeouts_are_recorded_and_retried(make_ds, receiver):
+async def test_timeouts_are_recorded_and_retried(make_ds, receiver, frozen_time):
     ds = await make_ds({"timeout_seconds": 0.3})
     receiver.respond = lambda n: (200, {}, 1.0)
     endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])

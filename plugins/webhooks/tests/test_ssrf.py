@@ -195,8 +195,9 @@ async def test_no_delivery_reaches_loopback_whatever_the_spelling(make_ds, recei
     assert not any(attempt["succeeded"] for attempt in attempts)
 
 
-async def test_hostnames_are_checked_at_connect_time(make_ds, receiver):
+async def test_hostnames_are_checked_at_connect_time(make_ds, receiver, frozen_time):
     """No resolver filters names in the worker: the socket factory refuses the address."""
+    # frozen_time: the refused attempt's retry never falls due, however slow the machine.
     ds = await make_ds({"allow_networks": []})
     endpoint = await endpoint_with_stored_url(ds, f"http://localhost:{receiver.port}/hook")
     await ds.client.post(
@@ -273,8 +274,9 @@ async def test_a_name_that_does_not_resolve_needs_allow_hosts(make_ds):
     assert endpoint["url"] == url
 
 
-async def test_connect_time_check_refuses_what_was_allowed_before(make_ds, receiver):
+async def test_connect_time_check_refuses_what_was_allowed_before(make_ds, receiver, frozen_time):
     """Endpoints saved under an allow-list, then the allow-list is removed: nothing is sent."""
+    # frozen_time: the refused attempt's retry never falls due, however slow the machine.
     ds = await make_ds()
     literal, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
     hostname, _ = await create_endpoint(
