@@ -223,8 +223,16 @@ def core_at_floor(package):
     core_requirement = next(r for r in requirements(package) if r.name == CORE_NAME)
     floor = lower_bound(core_requirement)
     if floor == Version(project(CORE)["version"]):
-        return f"-e{CORE}", floor
-    return f"{CORE_NAME}=={floor}", floor
+        return f"-e{ROOT / CORE}"
+    return f"{CORE_NAME}=={floor}"
+
+
+def floors(requirements_list):
+    found = {}
+    for requirement in requirements_list:
+        name = canonicalize_name(requirement.name)
+        found[name] = max(lower_bound(requirement), found.get(name, Version("0")))
+    return found
 
 
 def installed_versions(session):
@@ -232,38 +240,47 @@ def installed_versions(session):
     return {canonicalize_name(d["name"]): Version(d["version"]) for d in json.loads(listed)}
 
 
+def lowest_resolution(session, targets):
+    """What `uv --resolution lowest-direct` picks for targets on the session's Python."""
+    listed = Path(session.create_tmp()) / "runtime-requirements.txt"
+    listed.write_text("".join(f"-e {t[2:]}\n" if t.startswith("-e") else f"{t}\n" for t in targets))
+    compile_ = ["uv", "pip", "compile", "-q", "--no-header", "--no-annotate", str(listed)]
+    lock = session.run(*compile_, "--resolution", "lowest-direct", silent=True, external=True)
+    pins = (line.split("==") for line in lock.splitlines() if "==" in line)
+    return {canonicalize_name(name): Version(version) for name, version in pins}
+
+
 @nox.session(python=PYTHONS[0], venv_backend="uv")
 @nox.parametrize("package", PACKAGES)
 def minimums(session, package):
     """One package's tests at the lowest of everything it claims: Python, Datasette, core and
     each dependency (`uv --resolution lowest-direct`, then checked against the pyprojects)."""
-    claimed = requirements(package)
-    if package == CORE:
-        targets = [f"-e{CORE}[test]"]
-    else:
-        core, core_floor = core_at_floor(package)
-        targets = [core, f"-e{package}[test]"]
-        if core.startswith("-e"):
-            # A local core is a direct requirement too, so uv installs its dependencies' floors.
-            claimed += requirements(CORE, test_extra=False)
-    session.install("--resolution", "lowest-direct", *targets)
+    own = f"-e{ROOT / package}"
+    core_targets = [] if package == CORE else [core_at_floor(package)]
+    runtime_requirements = requirements(package, test_extra=False)
+    if core_targets and core_targets[0].startswith("-e"):
+        # A local core is a direct requirement too, so uv installs its dependencies' floors.
+        runtime_requirements += requirements(CORE, test_extra=False)
+    session.install("--resolution", "lowest-direct", *core_targets, f"{own}[test]")
     ensure_browser_tools(session)
 
-    expected = {}
-    for requirement in claimed:
-        name = canonicalize_name(requirement.name)
-        expected[name] = max(lower_bound(requirement), expected.get(name, Version("0")))
-    if package != CORE:
-        expected[CORE_NAME] = core_floor
+    runtime = floors(runtime_requirements)
+    test_only = {n: f for n, f in floors(requirements(package)).items() if n not in runtime}
     installed = installed_versions(session)
+    # Runtime floors are checked on a resolution without the test extra, where a test tool
+    # cannot lift them (core's moto needs cryptography>=45.0.1); plugins install core without it.
+    resolved = {**lowest_resolution(session, [*core_targets, own]), CORE_NAME: installed[CORE_NAME]}
     off_floor = [
-        f"{name}: claims >={floor}, lowest that installs is {installed.get(name)}"
-        for name, floor in sorted(expected.items())
-        if installed.get(name) != floor
+        f"{name}: claims >={floor}, lowest that resolves is {found.get(name)}"
+        for claimed, found in ((runtime, resolved), (test_only, installed))
+        for name, floor in sorted(claimed.items())
+        if found.get(name) != floor
     ]
     if off_floor:
         session.error("lower bounds that do not resolve (raise them):\n  " + "\n  ".join(off_floor))
-    session.log("at their floors: " + ", ".join(f"{n}=={installed[n]}" for n in sorted(expected)))
+    session.log("floors resolve: " + ", ".join(f"{n}=={f}" for n, f in sorted(runtime.items())))
+    claimed = sorted({**runtime, **test_only})
+    session.log("tests run with: " + ", ".join(f"{n}=={installed[n]}" for n in claimed))
     run_pytest(session, f"{package}/tests")
 
 
