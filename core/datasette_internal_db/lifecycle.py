@@ -18,15 +18,26 @@ from .database import (
     is_persistent,
     tune_write_connection,
 )
+from .errors import InvalidInput
 from .migrations import CORE_SET, MigrationFailed, apply_migration_sets, migrations
 from .safety import UnsafeDatabase, check_internal_file, check_served_databases
 from .settings import RuntimeSettings, Setting
+from .settings import registry as settings_registry
 
 log = logging.getLogger("datasette_internal_db")
 
 core_settings = RuntimeSettings(
     CORE_SET,
-    [Setting("audit_retention_days", int, 365, "Audit entries older than this are deleted.")],
+    [
+        Setting(
+            "audit_retention_days",
+            int,
+            365,
+            "Audit entries older than this are deleted.",
+            minimum=1,
+            maximum=36_500,
+        )
+    ],
 )
 
 
@@ -113,6 +124,11 @@ async def prepare_internal_db(datasette):
     """Everything core does before Datasette writes its own internal tables."""
     sets = migration_sets(datasette)
     run_safety_checks(datasette, sets)
+    for runtime_settings in settings_registry.values():
+        try:
+            runtime_settings.check_configured(datasette)
+        except InvalidInput as error:
+            raise StartupError(str(error)) from None
     check_persistence(datasette, sets)
     # Restore a missing file, or refuse a stale one, before anything opens it.
     replicated = await replication.prepare(datasette)

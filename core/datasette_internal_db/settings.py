@@ -105,6 +105,17 @@ class RuntimeSettings:
             return json.loads(stored)
         return self._configured(datasette).get(setting.name, setting.default)
 
+    def check_configured(self, datasette):
+        """InvalidInput naming the first value in ``datasette.yaml`` that ``set`` would refuse."""
+        for key, value in self._configured(datasette).items():
+            setting = self.settings.get(key)
+            if setting is not None:
+                try:
+                    check_type(setting, value)
+                except InvalidInput as error:
+                    message = f"plugins.{self.plugin}.{key} in datasette.yaml: {error}"
+                    raise InvalidInput(message) from None
+
     async def all(self, datasette):
         stored = await self._stored(datasette)
         configured = self._configured(datasette)

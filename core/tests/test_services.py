@@ -3,6 +3,9 @@
 import asyncio
 import html.parser
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from datasette_internal_db import (
@@ -496,3 +499,16 @@ async def test_settings_cache_and_audit_survive_a_restart(tmp_path):
     assert await example_cache.get(second, "kept") == {"v": 1}
     assert [e["action"] for e in await audit.entries(second, plugin="example-plugin")] == ["revoke"]
     close(second)
+
+
+def test_a_configured_runtime_setting_out_of_bounds_stops_startup(tmp_path):
+    config = tmp_path / "datasette.yaml"
+    config.write_text("plugins:\n  datasette-internal-db:\n    audit_retention_days: -5\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "datasette", "serve", "--memory", "-c", str(config), "--get", "/"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATASETTE_LOAD_PLUGINS": "datasette-internal-db"},
+    )
+    assert result.returncode == 1
+    assert "plugins.datasette-internal-db.audit_retention_days in datasette.yaml" in result.stderr
