@@ -8,7 +8,8 @@
 - ``action`` (and ``resource``, a function of the request) is checked before the handler runs:
   refused → 403;
 - ``InvalidInput`` → 400 (413 for a body past its size limit), ``NotFound`` → 404,
-  ``Forbidden`` → 403, a full disk or a locked database → 507 / 503;
+  ``Forbidden`` → 403, a full disk or a locked database → 507 / 503, a write on a read node →
+  307 to the primary (503 without one);
 - errors are ``{"ok": false, "errors": [...]}`` for API clients (see ``wants_json``) and an
   error page for browsers.
 
@@ -24,6 +25,7 @@ from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from .errors import BodyTooLarge, InvalidInput
+from .readnode import ReadOnlyNode, refused_write_response
 from .web import int_param, json_error, storage_error_response
 
 DEFAULT_PAGE_SIZE = 50
@@ -91,6 +93,8 @@ def route(*, methods=("GET",), action=None, resource=None):
                 return await error_response(datasette, request, 403, str(error))
             except NotFound as error:
                 return await error_response(datasette, request, 404, str(error))
+            except ReadOnlyNode as error:
+                return refused_write_response(request, error)
             except sqlite3.OperationalError as error:
                 response = storage_error_response(error)
                 if response is None:

@@ -318,6 +318,7 @@ def test_server_killed_litestream_still_uploads_every_acknowledged_write(
         internal="internal.db",
         config=replication_config(file_replica),
         args=["--plugins-dir", plugins_dir("rpo_probe", WRITER_PLUGIN)],
+        timeout=120,
     )
     acknowledged = []
     try:
@@ -485,6 +486,7 @@ def read_node(tmp_path, replica, name, env=None, args=(), **options):
         config=replication_config(replica, role="read", **options),
         args=list(args),
         env={"LITESTREAM_REPLICA_URL": replica} if env is None else env,
+        timeout=120,
     )
 
 
@@ -496,6 +498,7 @@ def test_read_node_serves_the_replica_and_sends_writes_to_the_primary(
         internal="primary.db",
         config=replication_config(file_replica),
         args=["--plugins-dir", plugins_dir("notes_probe", NOTES_PLUGIN)],
+        timeout=120,
     )
     try:
         assert httpx.post(f"{primary.url}/-/notes?text=first").status_code == 200
