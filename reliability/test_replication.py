@@ -2,12 +2,18 @@
 replica, writes go to the primary (307), webhook delivery runs only on the primary."""
 
 import os
-import sqlite3
 import time
 
 import httpx
 import pytest
 from datasette_internal_db.testing import start_server
+from reliability_helpers import (
+    client,
+    cookie_header,
+    create_comment_thread,
+    make_data_db,
+    tracebacks,
+)
 
 PAGES = ["/-/comments", "/-/bookmarks", "/-/webhooks", "/-/internal"]
 
@@ -24,13 +30,7 @@ def replication(replica, **options):
 
 def data_db(folder):
     folder.mkdir()
-    path = folder / "data.db"
-    conn = sqlite3.connect(path)
-    conn.execute("create table items (id integer primary key, name text)")
-    conn.execute("insert into items (name) values ('otter')")
-    conn.commit()
-    conn.close()
-    return path
+    return make_data_db(folder / "data.db")
 
 
 def test_read_node_with_every_plugin(tmp_path):
@@ -48,12 +48,8 @@ def test_read_node_with_every_plugin(tmp_path):
     node = None
     try:
         root = primary.cookies_for("root")
-        created = httpx.post(
-            f"{primary.url}/-/comments/api/threads",
-            json={"database": "data", "table": "items", "row": [1], "body": "from the primary"},
-            cookies=root,
-        )
-        assert created.status_code in (200, 201), created.text
+        with client(primary) as http:
+            create_comment_thread(http, root, "from the primary")
         node_folder = tmp_path / "node"
         node = start_server(
             node_folder,
@@ -65,23 +61,23 @@ def test_read_node_with_every_plugin(tmp_path):
             timeout=120,
         )
         for page in PAGES:
-            answer = httpx.get(f"{node.url}{page}", cookies=root)
+            answer = httpx.get(f"{node.url}{page}", headers=cookie_header(root))
             assert answer.status_code == 200, (page, answer.text[:300])
-        threads = f"{node.url}/-/comments/api/threads?database=data&table=items&row=1"
+        threads = f"{node.url}/-/comments/api/threads?database=data&table=species&row=1"
         deadline = time.monotonic() + 30
-        while "from the primary" not in httpx.get(threads, cookies=root).text:
+        while "from the primary" not in httpx.get(threads, headers=cookie_header(root)).text:
             assert time.monotonic() < deadline, "the primary's comment never reached the node"
             time.sleep(0.2)
         refused = httpx.post(
             f"{node.url}/-/comments/api/threads",
-            json={"database": "data", "table": "items", "row": [1], "body": "from the node"},
-            cookies=root,
+            json={"database": "data", "table": "species", "row": "1", "body": "from the node"},
+            headers=cookie_header(root),
         )
         assert refused.status_code == 307
         assert refused.headers["location"] == f"{primary.url}/-/comments/api/threads"
-        tasks = httpx.get(f"{node.url}/-/tasks.json", cookies=root).json()["tasks"]
+        tasks = httpx.get(f"{node.url}/-/tasks.json", headers=cookie_header(root)).json()["tasks"]
         assert not [task for task in tasks if "webhooks" in task["name"]]
-        assert "Traceback" not in node.log()
+        assert tracebacks(node) == ""
         assert not os.path.exists(f"{node.internal_path}-webhooks-outbox")
     finally:
         if node is not None:
