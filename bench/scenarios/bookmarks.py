@@ -5,6 +5,7 @@ import sqlite3
 import statistics
 
 import generate
+from datasette_internal_db import MARKDOWN_VERSION
 from harness import (
     CORE_ONLY_RSS,
     Target,
@@ -89,6 +90,7 @@ def fill(ctx, path):
                     f"Note about {name or database} number {i}",
                     # What the plugin stores for that note (Markdown rendered when saved).
                     f"<p>Note about {name or database} number {i}</p>\n",
+                    MARKDOWN_VERSION,
                     json.dumps(chosen),
                     int(random.random() < 0.2),
                     kind,
@@ -101,9 +103,10 @@ def fill(ctx, path):
             )
             tags.extend((i, tag) for tag in chosen)
         conn.executemany(
-            f"insert into {BOOKMARKS} (id, owner_id, url, title, note, note_html, tags, shared,"
-            " resource_kind, resource_database, resource_name, resource_row, created_at,"
-            " updated_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"insert into {BOOKMARKS} (id, owner_id, url, title, note, note_html,"
+            " markdown_version, tags, shared, resource_kind, resource_database, resource_name,"
+            " resource_row, created_at, updated_at)"
+            " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         conn.executemany(f"insert into {TAGS} (bookmark_id, tag) values (?, ?)", tags)

@@ -1,11 +1,13 @@
-"""datasette-internal-bookmarks: bookmarks and safe short links kept in the internal DB."""
+"""datasette-internal-bookmarks: bookmarks and safe short links kept in the internal DB.
+Hook wiring only."""
 
 from datasette import hookimpl
 
-from . import access, menus
+from . import access, pages
 from .events import EVENTS
 from .migrations import migrations
-from .runtime import runtime
+from .redirect import link_cache
+from .routes import routes
 from .visits import flush_forever
 
 
@@ -21,7 +23,7 @@ def register_actions(datasette):
 
 @hookimpl
 def permission_resources_sql(datasette, actor, action):
-    return access.default_permissions_sql(datasette, actor, action)
+    return access.default_permission_sql(datasette, actor, action)
 
 
 @hookimpl
@@ -31,14 +33,12 @@ def register_events(datasette):
 
 @hookimpl
 def register_routes(datasette):
-    from .routes import routes
-
     return routes
 
 
 @hookimpl
 def startup(datasette):
-    buffer = runtime(datasette).visits
+    buffer = link_cache(datasette).visits
     datasette.add_background_task(
         lambda ds: flush_forever(ds, buffer), name="datasette-internal-bookmarks-visits"
     )
@@ -47,46 +47,56 @@ def startup(datasette):
 @hookimpl
 def shutdown(datasette):
     async def inner():
-        state = runtime(datasette)
+        cache = link_cache(datasette)
         try:
-            await state.visits.flush(datasette)
+            await cache.visits.flush(datasette)
         finally:
-            state.close()
+            cache.close()
 
     return inner()
 
 
 @hookimpl
 def table_actions(datasette, actor, database, table, request):
-    return menus.page_actions(datasette, actor, request, title=table)
+    return pages.action_items(datasette, actor, request, title=table)
 
 
 @hookimpl
 def view_actions(datasette, actor, database, view, request):
-    return menus.page_actions(datasette, actor, request, title=view)
+    return pages.action_items(datasette, actor, request, title=view)
 
 
 @hookimpl
 def row_actions(datasette, actor, request, database, table, row):
     pks = request.url_vars.get("pks", "")
-    return menus.page_actions(datasette, actor, request, title=f"{table}: {pks}")
+    return pages.action_items(datasette, actor, request, title=f"{table}: {pks}")
 
 
 @hookimpl
 def query_actions(datasette, actor, database, query_name, request, sql, params):
-    return menus.page_actions(datasette, actor, request, title=query_name or f"Query on {database}")
+    return pages.action_items(datasette, actor, request, title=query_name or f"Query on {database}")
 
 
 @hookimpl
 def database_actions(datasette, actor, database, request):
-    return menus.page_actions(datasette, actor, request, title=database)
+    return pages.action_items(datasette, actor, request, title=database)
 
 
 @hookimpl
 def homepage_actions(datasette, actor, request):
-    return menus.page_actions(datasette, actor, request, title="Home")
+    return pages.action_items(datasette, actor, request, title="Home")
 
 
 @hookimpl
 def menu_links(datasette, actor, request):
-    return menus.menu_links(datasette, actor)
+    return pages.menu_links(datasette, actor)
+
+
+@hookimpl
+def extra_js_urls(template, request, datasette):
+    return pages.menu_scripts(datasette, template, request)
+
+
+@hookimpl
+def extra_css_urls(template, request, datasette):
+    return pages.menu_styles(datasette, template, request)

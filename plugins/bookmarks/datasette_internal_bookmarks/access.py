@@ -1,21 +1,14 @@
-"""Who may do what: the plugin's actions, and "may this actor view that target"."""
-
-import json
-import time
+"""Who may do what: the plugin's actions, who holds them by default, and "may this actor view
+that target"."""
 
 from datasette.permissions import Action, PermissionSQL
 from datasette.resources import DatabaseResource, QueryResource, TableResource
+from datasette_internal_db import recent_answers
 
 BOOKMARKS_CREATE = "bookmarks-create"
 SHORT_LINKS_CREATE = "short-links-create"
 SHORT_LINKS_ADMIN = "short-links-admin"
 SIGNED_IN_DEFAULTS = (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
-
-# How long a redirect or a bookmark list may reuse a "may view the destination" answer. The
-# destination page runs its own check on every request, so a stale answer can at most reveal a
-# path or a title, never the page.
-PERMISSION_CACHE_SECONDS = 5.0
-PERMISSION_CACHE_SIZE = 10_000
 
 ACTIONS = [
     Action(name=BOOKMARKS_CREATE, description="Create, edit and delete your own bookmarks"),
@@ -26,8 +19,21 @@ ACTIONS = [
     ),
 ]
 
+# Constant SQL without parameters: PermissionSQL.allow() names its parameter anew on every call,
+# which makes Datasette compile a fresh regular expression for every permission check.
+SIGNED_IN_ALLOWED = PermissionSQL(
+    sql="select null as parent, null as child, 1 as allow,"
+    " 'datasette-internal-bookmarks: signed-in actor' as reason"
+)
 
-def default_permissions_sql(datasette, actor, action):
+
+def actor_id(actor):
+    """The actor's id as text, or None: an actor without an id is not signed in."""
+    value = actor.get("id") if isinstance(actor, dict) else None
+    return None if value in (None, "") else str(value)
+
+
+def default_permission_sql(datasette, actor, action):
     """Signed-in actors may bookmark and create short links unless config says otherwise.
 
     The rule sits at the root level, like a config ``permissions:`` block, so a config block
@@ -36,9 +42,9 @@ def default_permissions_sql(datasette, actor, action):
     """
     if action not in SIGNED_IN_DEFAULTS or datasette.default_deny:
         return None
-    if not isinstance(actor, dict) or not actor.get("id"):
+    if actor_id(actor) is None:
         return None
-    return PermissionSQL.allow(reason="datasette-internal-bookmarks: signed-in actor")
+    return SIGNED_IN_ALLOWED
 
 
 def view_check(target):
@@ -55,34 +61,14 @@ def view_check(target):
 
 
 async def may_view(datasette, actor, target):
+    """Asked afresh: for one bookmark read, and for the link-rot scan."""
     action, resource = view_check(target)
     return await datasette.allowed(action=action, resource=resource, actor=actor)
 
 
-class ViewChecks:
-    """``may_view`` answers kept for PERMISSION_CACHE_SECONDS, for the redirect's hot path and
-    for filtering lists of shared bookmarks: one real check per actor, action and resource
-    (all rows of a table share one, as they share Datasette's own check)."""
-
-    def __init__(self):
-        self.answers = {}
-
-    async def may_view(self, datasette, actor, target):
-        action, resource = view_check(target)
-        return await self.allowed(datasette, actor, action, resource)
-
-    async def allowed(self, datasette, actor, action, resource):
-        key = (
-            json.dumps(actor, sort_keys=True, default=str) if actor else "",
-            action,
-            resource and (resource.parent, resource.child),
-        )
-        now = time.monotonic()
-        cached = self.answers.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        allowed = await datasette.allowed(action=action, resource=resource, actor=actor)
-        if len(self.answers) >= PERMISSION_CACHE_SIZE:
-            self.answers.clear()
-        self.answers[key] = (now + PERMISSION_CACHE_SECONDS, allowed)
-        return allowed
+async def may_view_recently(datasette, actor, target):
+    """From core's ``recent_answers`` (one second): for filtering a list of shared bookmarks and
+    for the redirect, where the destination page runs its own check on every request anyway, so
+    a stale answer can at most reveal a title, never the page."""
+    action, resource = view_check(target)
+    return await recent_answers.allowed(datasette, action, actor, resource)

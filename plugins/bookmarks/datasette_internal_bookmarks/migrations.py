@@ -1,19 +1,20 @@
-"""Schema of the internal-DB tables this plugin owns, all named datasette_internal_bookmarks_*."""
+"""The tables this plugin owns, all named datasette_internal_bookmarks_*, built step by step
+with the sqlite-utils API. Core applies the steps in order at startup, each in its own
+transaction. Append only: never edit a step that has shipped; add the next one."""
 
-from sqlite_utils import Migrations
+from datasette_internal_db import MARKDOWN_VERSION, render_markdown
 
-from . import notes
+from .settings import plugin
+from .targets import normalize
 
-PLUGIN = "datasette-internal-bookmarks"
+migrations = plugin.migrations
 
-migrations = Migrations(PLUGIN)
-
-BOOKMARKS = "datasette_internal_bookmarks_bookmarks"
-TAGS = "datasette_internal_bookmarks_tags"
-TAG_COUNTS = "datasette_internal_bookmarks_tag_counts"
-FTS = "datasette_internal_bookmarks_fts"
-LINKS = "datasette_internal_bookmarks_links"
-LINK_DAYS = "datasette_internal_bookmarks_link_days"
+BOOKMARKS = plugin.table("bookmarks")
+TAGS = plugin.table("tags")
+TAG_COUNTS = plugin.table("tag_counts")
+FTS = plugin.table("fts")
+LINKS = plugin.table("links")
+LINK_DAYS = plugin.table("link_days")
 
 
 @migrations()
@@ -156,11 +157,7 @@ def m004_note_html(db):
     # Notes are rendered once when saved: rendering Markdown for every bookmark of every list
     # page cost more than the rest of the page.
     db[BOOKMARKS].add_column("note_html", str, not_null_default="")
-    for row in db.query(f"select id, note from {BOOKMARKS} where note != ''"):
-        db.execute(
-            f"update {BOOKMARKS} set note_html = ? where id = ?",
-            [notes.render(row["note"]), row["id"]],
-        )
+    # m006 renders every note (again) with core's policy and records its version.
 
 
 @migrations()
@@ -168,3 +165,30 @@ def m005_links_by_age(db):
     # short-links-admin lists everybody's links newest first: without this, every page sorts
     # the whole table.
     db[LINKS].create_index(["created_at", "code"])
+
+
+@migrations()
+def m006_note_markdown_version(db):
+    # One Markdown policy (core's render_markdown: no images, so a shared note cannot carry a
+    # tracking pixel). Notes are rendered again here; a row whose version differs from core's
+    # MARKDOWN_VERSION later is rendered again when read (store_bookmarks.shown_note_html).
+    db[BOOKMARKS].add_column("markdown_version", int, not_null_default=0)
+    for row in list(db.query(f"select id, note from {BOOKMARKS}")):
+        db.execute(
+            f"update {BOOKMARKS} set note_html = ?, markdown_version = ? where id = ?",
+            [render_markdown(row["note"]), MARKDOWN_VERSION, row["id"]],
+        )
+
+
+@migrations()
+def m007_link_target_keys(db):
+    # "Copy short link" reuses the actor's link to the same view: target_key is the target
+    # normalized like a bookmark URL (paging noise dropped, parameters sorted).
+    db[LINKS].add_column("target_key", str)
+    for row in list(db.query(f"select code, target from {LINKS}")):
+        try:
+            key = normalize(row["target"])
+        except ValueError:
+            continue  # a target the redirect refuses anyway is never reused
+        db.execute(f"update {LINKS} set target_key = ? where code = ?", [key, row["code"]])
+    db[LINKS].create_index(["owner_id", "target_key"])

@@ -46,6 +46,16 @@ class Target:
     row: str | None = None
 
 
+def stored_target(row):
+    """The Target a stored bookmark or short link was resolved to when it was saved."""
+    return Target(
+        row["resource_kind"],
+        row["resource_database"],
+        row["resource_name"],
+        row.get("resource_row"),
+    )
+
+
 FORMAT_SUFFIX = re.compile(r"\.\w+$")
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 from datasette_internal_db import clock
 
-from . import store
+from . import store_links
 
 FLUSH_INTERVAL = 1.0
 SECONDS_PER_DAY = 86400
@@ -60,7 +60,7 @@ class VisitBuffer:
         self.in_flight = totals
         self.flushed.clear()
         try:
-            await store.add_visits(
+            await store_links.add_visits(
                 datasette,
                 {code: (count, clock.iso(last)) for code, (count, last) in totals.items()},
                 {(code, day_text(day)): count for (code, day), count in days.items()},

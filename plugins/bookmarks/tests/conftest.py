@@ -7,8 +7,12 @@ import sqlite3
 import pytest
 from datasette.hookspecs import hookimpl
 from datasette.plugins import pm
-from datasette_internal_db import clock
-from datasette_internal_db.testing import close, cookies_for, make_datasette
+from datasette_internal_db.testing import (  # noqa: F401 (frozen_time: a fixture)
+    close,
+    cookies_for,
+    frozen_time,
+    make_datasette,
+)
 
 PRIVATE_TABLE_CONFIG = {
     "databases": {"data": {"tables": {"secret": {"allow": {"id": ["alice", "root"]}}}}}
@@ -79,16 +83,3 @@ def events():
     pm.register(recorder, name="bookmarks-test-events")
     yield recorder
     pm.unregister(name="bookmarks-test-events")
-
-
-@pytest.fixture
-def frozen_time(monkeypatch):
-    class Clock:
-        value = 1_800_000_000.0
-
-        def advance(self, seconds):
-            self.value += seconds
-
-    fake = Clock()
-    monkeypatch.setattr(clock, "now", lambda: fake.value)
-    return fake

@@ -1,9 +1,12 @@
+import html.parser
 import json
+import urllib.parse
 
 import pytest
-from datasette_internal_bookmarks import store, web
-from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS
-from datasette_internal_db import get_internal_db, jobs
+import sqlite_utils
+from datasette_internal_bookmarks import fragments, store_bookmarks
+from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS, migrations
+from datasette_internal_db import MARKDOWN_VERSION, get_internal_db, jobs, render_markdown
 from datasette_internal_db.testing import close, cookies_for, make_datasette
 
 API = "/-/bookmarks/api/bookmarks"
@@ -174,13 +177,14 @@ async def test_tag_filter_and_full_text_search(ds, alice):
 async def test_keyset_pagination(ds, alice):
     for number in range(7):
         await bookmark(ds, alice, url=f"/data/places?id={number}", title=f"b{number}")
-    seen, before = [], ""
+    seen, query = [], "?_size=3"
     while True:
-        page = await listed(ds, alice, f"?limit=3{before}")
+        page = await listed(ds, alice, query)
         seen += [b["title"] for b in page["bookmarks"]]
         if page["next"] is None:
             break
-        before = f"&before={page['next']}"
+        query = page["next_url"].removeprefix(API)
+        assert query == f"?_size=3&_next={page['next']}"
     assert seen == [f"b{n}" for n in range(6, -1, -1)]
 
 
@@ -190,7 +194,7 @@ async def test_pagination_skips_shared_bookmarks_the_viewer_may_not_see(ds, alic
     await bookmark(ds, alice, url="/data/places", title="visible", shared=True)
     for number in range(3):
         await bookmark(ds, alice, url=f"/data/secret?x={number}", shared=True)
-    page = await listed(ds, bob, "?limit=2")
+    page = await listed(ds, bob, "?_size=2")
     assert [b["title"] for b in page["bookmarks"]] == ["visible"]
 
 
@@ -219,13 +223,14 @@ async def test_bad_bookmark_input_is_a_400(ds, alice):
 
 async def test_bad_listing_arguments_are_400(ds, alice):
     for query in (
-        "?limit=0",
-        "?limit=abc",
-        "?before=x",
+        "?_size=0",
+        "?_size=abc",
+        "?_next=x",
+        "?_next=1,2",
         "?scope=everything",
-        "?limit=1000",
-        "?before=99999999999999999999999",
-        "?before=-1",
+        "?_size=1000",
+        "?_next=99999999999999999999999",
+        "?_next=-1",
     ):
         response = await ds.client.get(API + query, cookies=alice)
         assert response.status_code == 400, query
@@ -253,6 +258,33 @@ async def test_note_and_title_are_sanitized(ds, alice):
     page = await ds.client.get("/-/bookmarks", cookies=alice)
     assert "<img src=x" not in page.text and "&lt;img src=x" in page.text
     assert "<svg onload" not in page.text
+
+
+class AttributeNames(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.names = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.names.update(name for name, _ in attrs)
+
+
+ATTRIBUTE_BREAKERS = [
+    'x" autofocus onfocus="window.__xss=1',
+    "XSS18 x autofocus onfocus=window.__xss=18 y",
+    "x' onmouseover='window.__xss=2",
+]
+
+
+@pytest.mark.parametrize("title", ATTRIBUTE_BREAKERS)
+async def test_titles_never_become_attributes(ds, alice, title):
+    # Titles appear inside attributes (aria-label, data-*): they must stay inside their quotes.
+    await bookmark(ds, alice, url="/data/places", title=title)
+    await ds.client.post("/-/l/api/links", json={"target": "/data", "title": title}, cookies=alice)
+    for path in ("/-/bookmarks", "/-/links"):
+        parser = AttributeNames()
+        parser.feed((await ds.client.get(path, cookies=alice)).text)
+        assert not {name for name in parser.names if name.startswith("on")}, path
 
 
 async def test_export_and_import_round_trip(ds, alice, bob, events):
@@ -338,7 +370,7 @@ async def test_action_menus_offer_bookmark_this(ds, alice):
     for path in pages:
         page = await ds.client.get(path, cookies=alice)
         assert "Bookmark this page" in page.text, path
-        assert "Short link to this page" in page.text, path
+        assert "Copy short link" in page.text, path
     anonymous = await ds.client.get("/data/places")
     assert "Bookmark this page" not in anonymous.text
 
@@ -383,19 +415,19 @@ async def test_tag_counts_follow_every_change(ds, alice, bob):
     first = await bookmark(ds, alice, url="/data/places?a=1", tags=["eu", "food"])
     await bookmark(ds, alice, url="/data/places?a=2", tags=["eu"])
     await bookmark(ds, bob, url="/data/places?a=3", tags=["eu"])
-    assert await store.owner_tags(ds, "alice") == [
+    assert await store_bookmarks.owner_tags(ds, "alice") == [
         {"tag": "eu", "count": 2},
         {"tag": "food", "count": 1},
     ]
     await ds.client.post(f"{API}/{first['id']}", cookies=alice, json={"tags": ["food", "x"]})
-    assert await store.owner_tags(ds, "alice") == [
+    assert await store_bookmarks.owner_tags(ds, "alice") == [
         {"tag": "eu", "count": 1},
         {"tag": "food", "count": 1},
         {"tag": "x", "count": 1},
     ]
     await ds.client.delete(f"{API}/{first['id']}", cookies=alice)
-    assert await store.owner_tags(ds, "alice") == [{"tag": "eu", "count": 1}]
-    assert await store.owner_tags(ds, "bob") == [{"tag": "eu", "count": 1}]
+    assert await store_bookmarks.owner_tags(ds, "alice") == [{"tag": "eu", "count": 1}]
+    assert await store_bookmarks.owner_tags(ds, "bob") == [{"tag": "eu", "count": 1}]
 
 
 async def test_an_actor_without_id_counts_as_signed_out(ds):
@@ -417,7 +449,7 @@ async def test_an_actor_without_id_counts_as_signed_out(ds):
 async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, monkeypatch):
     saved = await bookmark(ds, alice, url="/data/places", title="Before", tags=["old"], note="x")
     renders = []
-    original = web.Fragments.render
+    original = fragments.Fragments.render
 
     def counting_render(self, template, name, items, context):
         renders.append(
@@ -431,7 +463,7 @@ async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, mo
         )
         return original(self, template, name, items, context)
 
-    monkeypatch.setattr(web.Fragments, "render", counting_render)
+    monkeypatch.setattr(fragments.Fragments, "render", counting_render)
     assert "Before" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
     assert "Before" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
     assert renders == [1, 0]
@@ -448,14 +480,152 @@ async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, mo
     assert renders == [1, 0, 1, 1]
 
 
-async def test_list_page_breadcrumb_shows_home_only_to_who_may_view_the_instance(tmp_path, data_db):
-    home = '<p class="crumbs"><a href="/">home</a></p>'
-    datasette = await make_datasette(tmp_path, files=[data_db])
-    page = await datasette.client.get("/-/bookmarks", cookies=cookies_for(datasette, "alice"))
-    assert home in page.text
-    close(datasette)
-    private = await make_datasette(tmp_path, files=[data_db], config={"allow": {"id": "bob"}})
-    page = await private.client.get("/-/bookmarks", cookies=cookies_for(private, "alice"))
+async def test_pages_have_real_breadcrumbs(ds, alice):
+    saved = await bookmark(ds, alice, url="/data/places", title="Places")
+    crumbs = {
+        "/-/bookmarks": '<a href="/">home</a> / <span aria-current="page">Bookmarks</span>',
+        "/-/bookmarks/new?url=/data": '<a href="/-/bookmarks">Bookmarks</a>'
+        ' / <span aria-current="page">Bookmark a page</span>',
+        f"/-/bookmarks/{saved['id']}/edit": '<a href="/-/bookmarks">Bookmarks</a>'
+        ' / <span aria-current="page">Edit bookmark</span>',
+    }
+    for path, expected in crumbs.items():
+        page = await ds.client.get(path, cookies=alice)
+        assert page.status_code == 200, path
+        assert expected in page.text, path
+
+
+TRACKING_NOTE = (
+    "Seen *here* ![x](http://example.invalid/x.png)\n\n"
+    '<img src="http://example.invalid/y.png"> [a link](/data/places)'
+)
+
+
+async def test_a_shared_note_shows_no_image_to_anyone(ds, alice, bob):
+    # A remote image in a note shared with others would tell its host who read it and when.
+    saved = await bookmark(ds, alice, url="/data/places", note=TRACKING_NOTE, shared=True)
+    assert "<img" not in saved["note_html"]
+    assert "<em>here</em>" in saved["note_html"]
+    assert 'rel="nofollow noopener"' in saved["note_html"]
+    for cookies in (alice, bob, None):
+        shown = (await ds.client.get(f"{API}/{saved['id']}", cookies=cookies)).json()
+        assert "<img" not in shown["bookmark"]["note_html"]
+        notes = [b["note_html"] for b in (await listed(ds, cookies))["bookmarks"]]
+        assert notes == [saved["note_html"]]
+        page = (await ds.client.get("/-/bookmarks", cookies=cookies)).text
+        assert "<em>here</em>" in page
+        assert "<img" not in page and "example.invalid/x.png" not in page
+
+
+async def test_notes_rendered_by_an_older_policy_are_rendered_again_when_read(ds, alice, bob):
+    saved = await bookmark(ds, alice, url="/data/places", note=TRACKING_NOTE, shared=True)
+    await get_internal_db(ds).execute_write(
+        f"update {BOOKMARKS} set note_html = ?, markdown_version = 1 where id = ?",
+        ['<p><img src="http://example.invalid/x.png"></p>', saved["id"]],
+    )
+    shown = (await ds.client.get(f"{API}/{saved['id']}", cookies=bob)).json()["bookmark"]
+    assert shown["note_html"] == saved["note_html"]
+    page = (await ds.client.get("/-/bookmarks", cookies=bob)).text
+    assert "<img" not in page and saved["note_html"] in page
+
+
+def test_the_migration_renders_existing_notes_with_core_policy(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "internal.db")
+    migrations.apply(db, stop_before="m006_note_markdown_version")
+    db[BOOKMARKS].insert(
+        {
+            "owner_id": "alice",
+            "url": "/data",
+            "title": "t",
+            "note": TRACKING_NOTE,
+            "note_html": '<p><img src="http://example.invalid/x.png"></p>',
+            "resource_kind": "database",
+            "created_at": "2026-01-01",
+            "updated_at": "2026-01-01",
+        }
+    )
+    migrations.apply(db)
+    row = next(db.query(f"select note_html, markdown_version from {BOOKMARKS}"))
+    assert row == {
+        "note_html": render_markdown(TRACKING_NOTE),
+        "markdown_version": MARKDOWN_VERSION,
+    }
+    assert "<img" not in row["note_html"]
+
+
+async def test_a_bookmark_is_edited_in_every_field_on_its_page(ds, alice, bob):
+    saved = await bookmark(ds, alice, url="/data/places/99", title="Gone", tags=["a"])
+    await get_internal_db(ds).execute_write(
+        f"update {BOOKMARKS} set broken = 'row 99 no longer exists' where id = ?", [saved["id"]]
+    )
+    page = await ds.client.get(f"/-/bookmarks/{saved['id']}/edit", cookies=alice)
     assert page.status_code == 200
-    assert "crumbs" not in page.text
-    close(private)
+    assert 'value="/data/places/99"' in page.text and 'value="a"' in page.text
+    form = {"url": "/data/places/2", "title": "Lyon", "note": "n", "tags": "b, c"}
+    changed = await ds.client.post(
+        f"/-/bookmarks/{saved['id']}/edit",
+        cookies=alice,
+        content=urllib.parse.urlencode(form).encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert changed.status_code == 302
+    shown = (await ds.client.get(f"{API}/{saved['id']}", cookies=alice)).json()["bookmark"]
+    assert (shown["path"], shown["title"], shown["tags"]) == ("/data/places/2", "Lyon", ["b", "c"])
+    assert shown["shared"] is False and shown["broken"] is None and shown["kind"] == "row"
+    # Another of alice's bookmarks may not take the same URL; others may not edit at all.
+    other = await bookmark(ds, alice, url="/data/places/3")
+    clash = await ds.client.post(
+        f"{API}/{other['id']}", cookies=alice, json={"url": "/data/places/2"}
+    )
+    assert clash.status_code == 400
+    assert "already have a bookmark" in clash.json()["errors"][0]
+    edit = f"/-/bookmarks/{saved['id']}/edit"
+    for response in (
+        await ds.client.get(edit, cookies=bob),
+        await ds.client.post(
+            edit,
+            cookies=bob,
+            content=b"title=mine",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+    ):
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+
+
+async def test_the_scan_returns_the_broken_bookmarks_with_links_to_fix_them(ds, alice):
+    await bookmark(ds, alice, url="/data/places/1", title="Paris")
+    gone = await bookmark(ds, alice, url="/data/places/99", title="Row 99")
+    response = await ds.client.post("/-/bookmarks/api/scan", cookies=alice)
+    body = response.json()
+    assert body["job_page"] == f"/-/internal/jobs/{body['job_id']}"
+    await jobs.wait(body["job_id"])
+    job = (await ds.client.get(body["job_url"], cookies=alice)).json()["job"]
+    assert job["result"] == {
+        "summary": "1 of 2 bookmarks broken",
+        "items": [
+            {
+                "label": "Row 99",
+                "href": f"/-/bookmarks/{gone['id']}/edit",
+                "detail": "row 99 no longer exists in places — edit or delete it",
+            }
+        ],
+    }
+    page = await ds.client.get(body["job_page"], cookies=alice)
+    assert f'<a href="/-/bookmarks/{gone["id"]}/edit">Row 99</a>' in page.text
+    listing = await ds.client.get(f"/-/bookmarks?job={body['job_id']}", cookies=alice)
+    assert (
+        f'href="/-/internal/jobs/{body["job_id"]}">See which bookmarks are broken' in listing.text
+    )
+
+
+async def test_browsers_get_html_errors_and_api_clients_json(ds, bob):
+    for path in ("/-/links", "/-/bookmarks/new?url=/data"):
+        page = await ds.client.get(path)
+        assert page.status_code == 403
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Sign in" in page.text
+    api = await ds.client.get("/-/l/api/links")
+    assert api.status_code == 403 and api.json()["ok"] is False
+    wrong_method = await ds.client.get("/-/bookmarks/scan", cookies=bob)
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"

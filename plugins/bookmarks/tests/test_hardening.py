@@ -5,8 +5,8 @@ import re
 import urllib.parse
 
 import pytest
-from datasette_internal_bookmarks import routes
 from datasette_internal_bookmarks.migrations import BOOKMARKS, LINKS
+from datasette_internal_bookmarks.routes import routes
 from datasette_internal_db import get_internal_db
 
 LINKS_API = "/-/l/api/links"
@@ -70,12 +70,12 @@ async def test_deeply_nested_json_is_a_400_on_every_write_route(ds, alice):
 @pytest.mark.parametrize(
     "query",
     [
-        "before=9223372036854775808",
-        "before=" + "9" * 5000,
-        "before=%D9%A1",
-        "limit=%C2%B2",
-        "limit=1_0",
-        "limit=+5",
+        "_next=9223372036854775808",
+        "_next=" + "9" * 5000,
+        "_next=%D9%A1",
+        "_size=%C2%B2",
+        "_size=1_0",
+        "_size=+5",
     ],
 )
 @pytest.mark.parametrize("path", [BOOKMARKS_API, "/-/bookmarks"])
@@ -93,10 +93,19 @@ async def test_any_search_text_is_answered(ds, alice, text):
 
 
 @pytest.mark.parametrize(
-    "path", ["/-/l/abc", "/-/l/abc/qr.svg", "/-/l/api/links/abc", "/-/bookmarks/api/bookmarks/12"]
+    "path",
+    [
+        "/-/l/abc",
+        "/-/l/abc/qr.svg",
+        "/-/l/abc/qr.png",
+        "/-/l/api/links/abc",
+        "/-/links/abc",
+        "/-/bookmarks/12/edit",
+        "/-/bookmarks/api/bookmarks/12",
+    ],
 )
 def test_route_patterns_match_whole_paths(path):
     # Datasette routes with re.match: a pattern ending in $ would also take a trailing newline.
-    matching = [pattern for pattern, _ in routes.routes if re.match(pattern, path)]
+    matching = [pattern for pattern, _ in routes if re.match(pattern, path)]
     assert matching
     assert not [pattern for pattern in matching if re.match(pattern, path + "\n")]

@@ -1,13 +1,20 @@
 import asyncio
+import io
 import json
 import re
 import sqlite3
-from html import unescape
+import urllib.parse
+import xml.etree.ElementTree as ET
+from html import escape, unescape
 from urllib.parse import quote
 
-from datasette_internal_bookmarks import links, store, visits
-from datasette_internal_bookmarks.migrations import LINKS, PLUGIN
-from datasette_internal_bookmarks.runtime import runtime
+import segno
+import sqlite_utils
+from datasette_internal_bookmarks import api_links, store_links, visits
+from datasette_internal_bookmarks.migrations import LINKS, migrations
+from datasette_internal_bookmarks.redirect import link_cache
+from datasette_internal_bookmarks.settings import PLUGIN
+from datasette_internal_bookmarks.visits import VisitBuffer
 from datasette_internal_db import audit, get_internal_db
 from datasette_internal_db.testing import (
     UNSAFE_REDIRECTS,
@@ -91,8 +98,8 @@ async def test_codes_are_random_from_the_safe_alphabet(ds, alice):
     codes = [(await create(ds, alice, target="/data"))["code"] for _ in range(20)]
     assert len(set(codes)) == 20
     for code in codes:
-        assert len(code) == links.CODE_LENGTH
-        assert set(code) <= set(links.CODE_ALPHABET)
+        assert len(code) == api_links.CODE_LENGTH
+        assert set(code) <= set(api_links.CODE_ALPHABET)
         assert not set(code) & set("0O1lIo")
     # Not sequential: no two consecutive codes share a prefix of 4.
     assert len({code[:4] for code in codes}) > 15
@@ -101,7 +108,7 @@ async def test_codes_are_random_from_the_safe_alphabet(ds, alice):
 async def test_colliding_code_is_regenerated(ds, alice, monkeypatch):
     await insert_raw_link(ds, "Taken22", "/data")
     generated = iter(["Taken22", "Fresh33"])
-    monkeypatch.setattr(links, "random_code", lambda: next(generated))
+    monkeypatch.setattr(api_links, "random_code", lambda: next(generated))
     link = await create(ds, alice, target="/data/places")
     assert link["code"] == "Fresh33"
 
@@ -196,7 +203,7 @@ async def test_redirects_never_write_counts_are_flushed_in_one_batch(
         # The owner already sees the counts that are still in memory.
         detail = (await ds.client.get(f"{API}/{link['code']}", cookies=cookies)).json()
         assert detail["link"]["visits"] == 5
-        assert await runtime(ds).visits.flush(ds) == 5
+        assert await link_cache(ds).visits.flush(ds) == 5
         assert len(writes) == 1
         row = await stored_visits(ds, link["code"])
         assert row["visits"] == 5 and row["last_visit_at"]
@@ -209,16 +216,23 @@ async def test_redirects_never_write_counts_are_flushed_in_one_batch(
         close(ds)
 
 
-async def test_background_task_writes_counts_within_a_second(ds, alice):
+async def wait_for(condition, timeout=30):
+    """Poll an async ``condition`` until it holds; fail after ``timeout`` seconds."""
+    async with asyncio.timeout(timeout):
+        while not await condition():
+            await asyncio.sleep(0.05)
+
+
+async def test_background_task_writes_counts(ds, alice):
     link = await create(ds, alice, target="/data/places")
     for _ in range(3):
         assert (await ds.client.get(link["path"])).status_code == 302
-    for _ in range(30):
-        if (await stored_visits(ds, link["code"]))["visits"] == 3:
-            break
-        await asyncio.sleep(0.1)
-    assert (await stored_visits(ds, link["code"]))["visits"] == 3
-    assert runtime(ds).visits.pending(link["code"]) == 0
+
+    async def stored_three():
+        return (await stored_visits(ds, link["code"]))["visits"] == 3
+
+    await wait_for(stored_three)
+    assert link_cache(ds).visits.pending(link["code"]) == 0
 
 
 async def test_owner_lists_edits_disables_and_deletes(ds, alice, events):
@@ -339,13 +353,24 @@ async def test_cross_site_post_with_cookie_is_refused(ds, alice):
     assert count.single_value() == 0
 
 
-async def test_qr_code_is_svg_of_the_short_url(ds, alice):
+async def test_qr_code_is_a_standalone_svg_and_a_png_of_the_short_url(ds, alice):
     link = await create(ds, alice, target="/data")
     response = await ds.client.get(link["qr"])
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/svg+xml"
-    assert response.text.startswith("<svg")
-    assert (await ds.client.get("/-/l/nothere/qr.svg")).status_code == 404
+    # A browser shows an SVG file or <img> only with the SVG namespace on its root.
+    root = ET.fromstring(response.content)  # noqa: S314 (the SVG this plugin just made)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    expected = io.BytesIO()
+    segno.make(link["url"], error="m").save(expected, kind="svg", scale=6, border=4)
+    assert response.content == expected.getvalue()
+    png = await ds.client.get(link["qr_png"])
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
+    for kind in ("svg", "png"):
+        assert (await ds.client.get(f"/-/l/nothere/qr.{kind}")).status_code == 404
+    assert (await ds.client.get(f"{link['path']}/qr.gif")).status_code == 404
 
 
 async def test_links_page_creates_from_a_form(ds, alice):
@@ -426,26 +451,35 @@ async def test_link_read_during_a_flush_waits_for_the_exact_count(tmp_path, data
         link = await create(ds, cookies_for(ds, "alice"), target="/data", max_visits=3)
         for _ in range(2):
             assert (await ds.client.get(link["path"])).status_code == 302
-        state = runtime(ds)
+        state = link_cache(ds)
         state.forget_link(link["code"])  # as if evicted from the LRU cache
         release = asyncio.Event()
-        original = store.add_visits
+        original = store_links.add_visits
 
         async def slow_add_visits(*args):
             await release.wait()
             return await original(*args)
 
-        monkeypatch.setattr(store, "add_visits", slow_add_visits)
+        monkeypatch.setattr(store_links, "add_visits", slow_add_visits)
+        waiting = asyncio.Event()
+        settled = VisitBuffer.settled
+
+        async def observed_settled(buffer, code):
+            if code in buffer.in_flight:
+                waiting.set()
+            return await settled(buffer, code)
+
+        monkeypatch.setattr(VisitBuffer, "settled", observed_settled)
         flush = asyncio.create_task(state.visits.flush(ds))
         await asyncio.sleep(0)
         assert link["code"] in state.visits.in_flight
         follow = asyncio.create_task(ds.client.get(link["path"]))
-        await asyncio.sleep(0.05)
-        waited = not follow.done()
+        # The redirect found the count being written and waits for the flush to end.
+        await asyncio.wait_for(waiting.wait(), 30)
+        assert not follow.done()
         release.set()
         assert await flush == 2
         assert (await follow).status_code == 302
-        assert waited
         assert (await ds.client.get(link["path"])).status_code == 410
     finally:
         release.set()
@@ -460,7 +494,7 @@ async def test_busy_internal_file_falls_back_to_a_threaded_read(ds, alice, monke
         reads.append(code)
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(store, "get_link_now", busy)
+    monkeypatch.setattr(store_links, "get_link_now", busy)
     response = await ds.client.get(link["path"])
     assert response.status_code == 302
     assert response.headers["location"] == "/data/places"
@@ -488,14 +522,16 @@ async def test_links_are_paged_newest_first_even_within_one_millisecond(
         body = (await ds.client.get(API + query, cookies=alice)).json()
         seen += [link["code"] for link in body["links"]]
         if body["next"] is None:
+            assert body["next_url"] is None
             break
-        query = "?before=" + quote(body["next"])
+        assert body["next_url"] == API + "?_next=" + quote(body["next"], safe="~")
+        query = "?_next=" + quote(body["next"])
     assert seen == expected
 
     first = (await ds.client.get("/-/links", cookies=alice)).text
-    assert first.count("<tr data-code=") == links.PAGE_SIZE
-    older = re.search(r'class="older-links" href="\?([^"]+)"', first).group(1)
-    second = (await ds.client.get("/-/links?" + unescape(older), cookies=alice)).text
+    assert first.count("<tr data-code=") == api_links.PAGE_SIZE
+    older = re.search(r'class="older-links" href="([^"]+)"', first).group(1)
+    second = (await ds.client.get(unescape(older), cookies=alice)).text
     shown = re.findall(r'<tr data-code="([^"]+)"', first) + re.findall(
         r'<tr data-code="([^"]+)"', second
     )
@@ -504,29 +540,143 @@ async def test_links_are_paged_newest_first_even_within_one_millisecond(
 
     # An admin's "everyone" view keeps all=1 on the next page.
     everyone = (await ds.client.get("/-/links?all=1", cookies=root)).text
-    assert 'href="?all=1&amp;before=' in everyone
-    bad = await ds.client.get(API + "?before=not-a-cursor", cookies=alice)
+    assert 'href="/-/links?all=1&amp;_next=' in everyone
+    bad = await ds.client.get(API + "?_next=not-a-cursor", cookies=alice)
     assert bad.status_code == 400
-    assert (await ds.client.get("/-/links?before=x,%00", cookies=alice)).status_code == 400
+    assert (await ds.client.get("/-/links?_next=x,%00", cookies=alice)).status_code == 400
 
 
 async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
     link = await create(ds, alice, target="/data")
     code = link["code"]
-    await store.add_visits(
+    await store_links.add_visits(
         ds,
         {code: (2, "2026-01-02T10:00:00.000+00:00"), "gone": (5, "2026-01-02T10:00:00.000+00:00")},
         {(code, "2026-01-02"): 2, ("gone", "2026-01-02"): 5},
     )
-    await store.add_visits(
+    await store_links.add_visits(
         ds,
         {code: (4, "2026-01-01T09:00:00.000+00:00")},
         {(code, "2026-01-01"): 3, (code, "2026-01-02"): 1},
     )
     row = await stored_visits(ds, code)
     assert row["visits"] == 6 and row["last_visit_at"] == "2026-01-02T10:00:00.000+00:00"
-    assert await store.link_days(ds, code) == [
+    assert await store_links.link_days(ds, code) == [
         {"day": "2026-01-02", "visits": 3},
         {"day": "2026-01-01", "visits": 3},
     ]
-    assert await store.link_days(ds, "gone") == []
+    assert await store_links.link_days(ds, "gone") == []
+
+
+async def test_reuse_gives_the_actors_working_link_to_the_same_view(ds, alice, bob, frozen_time):
+    first = await ds.client.post(
+        API, json={"target": "/data/places?country=fr&_size=5", "reuse": True}, cookies=alice
+    )
+    assert first.status_code == 201 and first.json()["created"] is True
+    code = first.json()["link"]["code"]
+    # Same view (parameters in another order, paging noise): the same link.
+    again = await ds.client.post(
+        API, json={"target": "/data/places?_next=3&country=fr", "reuse": True}, cookies=alice
+    )
+    assert again.status_code == 200
+    assert (again.json()["created"], again.json()["link"]["code"]) == (False, code)
+    # Someone else's link, another view, or a link with its own limits: a new one.
+    others = [
+        (bob, {"target": "/data/places?country=fr", "reuse": True}),
+        (alice, {"target": "/data/places?country=de", "reuse": True}),
+        (alice, {"target": "/data/places?country=fr", "reuse": True, "max_visits": 3}),
+        (alice, {"target": "/data/places?country=fr"}),
+    ]
+    for cookies, body in others:
+        response = await ds.client.post(API, json=body, cookies=cookies)
+        assert response.status_code == 201, body
+        assert response.json()["link"]["code"] != code
+    # A disabled link is not handed out again; the other link without limits is.
+    await ds.client.post(f"{API}/{code}", json={"disabled": True}, cookies=alice)
+    plain = (await ds.client.get(API, cookies=alice)).json()["links"]
+    (unlimited,) = [
+        link["code"]
+        for link in plain
+        if link["code"] != code
+        and link["target"] == "/data/places?country=fr"
+        and link["max_visits"] is None
+    ]
+    after = await ds.client.post(
+        API, json={"target": "/data/places?country=fr", "reuse": True}, cookies=alice
+    )
+    assert after.json()["link"]["code"] == unlimited
+    assert (
+        await ds.client.post(API, json={"target": "/data", "reuse": "x"}, cookies=alice)
+    ).status_code == 400
+
+
+def test_the_migration_gives_existing_links_their_target_key(tmp_path):
+    db = sqlite_utils.Database(tmp_path / "internal.db")
+    migrations.apply(db, stop_before="m007_link_target_keys")
+    for code, target in [("a1", "/data/places?b=2&a=1&_size=5"), ("a2", "//evil.example")]:
+        db[LINKS].insert(
+            {
+                "code": code,
+                "target": target,
+                "owner_id": "alice",
+                "resource_kind": "table",
+                "created_at": "2026-01-01",
+                "updated_at": "2026-01-01",
+            }
+        )
+    migrations.apply(db)
+    keys = {row["code"]: row["target_key"] for row in db.query(f"select * from {LINKS}")}
+    assert keys == {"a1": "/data/places?a=1&b=2", "a2": None}
+
+
+async def test_the_action_menus_carry_copy_short_link(ds, alice):
+    for path in (
+        "/data/places?country=fr",
+        "/data/places/1",
+        "/data",
+        "/data/-/query?sql=select+1",
+    ):
+        page = (await ds.client.get(path, cookies=alice)).text
+        assert 'data-short-link-api="/-/l/api/links"' in page, path
+        assert f'data-short-link-target="{escape(path)}"' in page, path
+        assert "copy-short-link.js" in page and "datasette-internal.js" in page, path
+    anonymous = (await ds.client.get("/data/places")).text
+    assert "Copy short link" not in anonymous and "copy-short-link.js" not in anonymous
+
+
+async def test_a_links_page_shows_its_qr_code_and_every_field(ds, alice, bob, root):
+    link = await create(
+        ds, alice, target="/data/places", title="Places", expires_at="2027-01-15T22:00:00Z"
+    )
+    page = await ds.client.get(link["page"], cookies=alice)
+    assert page.status_code == 200
+    assert f'<img class="qr" src="{link["qr"]}" alt="QR code of {link["url"]}">' in page.text
+    assert f'data-di-copy="{link["url"]}"' in page.text
+    assert '<time class="di-time" datetime="2027-01-15T22:00:00.000+00:00"' in page.text
+    assert 'data-expires-at="2027-01-15T22:00:00.000+00:00"' in page.text
+    assert (await ds.client.get(link["page"], cookies=root)).status_code == 200
+    for cookies in (bob, None):
+        assert (await ds.client.get(link["page"], cookies=cookies)).status_code in (403, 404)
+
+
+async def test_the_create_form_reads_expiry_in_utc_without_its_script(ds, alice):
+    form = {"target": "/data", "expires_local": "2027-01-15T17:00", "expires_at": ""}
+    response = await ds.client.post(
+        "/-/links",
+        cookies=alice,
+        content=urllib.parse.urlencode(form).encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 200
+    assert "In UTC" in response.text
+    stored = (await ds.client.get(API, cookies=alice)).json()["links"][0]
+    assert stored["expires_at"] == "2027-01-15T17:00:00.000+00:00"
+    form["expires_at"] = "2027-01-15T22:00:00.000Z"  # what links.js sends from New York
+    await ds.client.post(
+        "/-/links",
+        cookies=alice,
+        content=urllib.parse.urlencode(form).encode(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    stored = (await ds.client.get(API, cookies=alice)).json()["links"][0]
+    assert stored["expires_at"] == "2027-01-15T22:00:00.000+00:00"

@@ -1,9 +1,12 @@
 """Against real `datasette serve` processes sharing one --internal file across restarts."""
 
+import contextlib
+import sqlite3
 import time
 
 import httpx
 from conftest import create_data_db
+from datasette_internal_bookmarks.migrations import LINKS
 from datasette_internal_db.testing import serve
 
 PLUGINS = ["datasette-internal-bookmarks"]
@@ -13,6 +16,20 @@ def follow(server, path, times):
     for _ in range(times):
         response = httpx.get(server.url + path, follow_redirects=False)
         assert response.status_code == 302
+
+
+def stored_visits(server, code):
+    """What the internal file holds, read beside the running server."""
+    reader = sqlite3.connect(f"file:{server.internal_path}?mode=ro", uri=True)
+    with contextlib.closing(reader) as conn:
+        return conn.execute(f"select visits from {LINKS} where code = ?", [code]).fetchone()[0]
+
+
+def wait_until_stored(server, code, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    while stored_visits(server, code) != count:
+        assert time.monotonic() < deadline, f"visits of {code} never reached {count} on disk"
+        time.sleep(0.05)
 
 
 def visits(server, code):
@@ -43,7 +60,8 @@ def test_restarts_keep_data_and_visit_counts(tmp_path):
         assert [b["tags"] for b in bookmarks["bookmarks"]] == [["eu"]]
         assert visits(server, link["code"]) == 3
         follow(server, link["path"], 4)
-        time.sleep(1.6)  # longer than the flush interval
+        # Counted in memory, then written by the background task (not by the requests).
+        wait_until_stored(server, link["code"], 7)
         server.kill()  # SIGKILL: no shutdown hook, only what the background task wrote
 
     with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
