@@ -242,7 +242,8 @@ def installed_versions(session):
 
 def lowest_resolution(session, targets):
     """What `uv --resolution lowest-direct` picks for targets on the session's Python."""
-    listed = Path(session.create_tmp()) / "runtime-requirements.txt"
+    # Beside the venv, not in session.create_tmp(), which would point the tests' TMPDIR there.
+    listed = Path(session.virtualenv.location) / "runtime-requirements.txt"
     listed.write_text("".join(f"-e {t[2:]}\n" if t.startswith("-e") else f"{t}\n" for t in targets))
     compile_ = ["uv", "pip", "compile", "-q", "--no-header", "--no-annotate", str(listed)]
     lock = session.run(*compile_, "--resolution", "lowest-direct", silent=True, external=True)
