@@ -289,7 +289,7 @@ def start_server(
     plugins=None,
     config=None,
     env=None,
-    timeout=30,
+    timeout=60,
 ):
     """Start ``datasette serve`` on 127.0.0.1 and wait until it answers.
 

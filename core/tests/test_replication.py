@@ -477,7 +477,8 @@ def register_routes():
 """
 
 
-def read_node(tmp_path, replica, name, env=None, args=(), **options):
+def read_node(tmp_path, replica, name, env=None, args=(), plugins=None, **options):
+    """``plugins``: as for start_server (None: every installed plugin, like the primary)."""
     folder = tmp_path / name
     folder.mkdir()
     return start_server(
@@ -486,6 +487,7 @@ def read_node(tmp_path, replica, name, env=None, args=(), **options):
         config=replication_config(replica, role="read", **options),
         args=list(args),
         env={"LITESTREAM_REPLICA_URL": replica} if env is None else env,
+        plugins=plugins,
         timeout=120,
     )
 
@@ -554,12 +556,12 @@ def keys_of_notes(path):
 async def test_read_node_checks_its_environment_and_replica_and_answers_503_alone(
     tmp_path, file_replica, plugins_dir
 ):
-    with only_plugins():
-        primary = await start(tmp_path / "primary.db", replication_config(file_replica))
-        await stop(primary)
+    # Every installed plugin, as on the node: the replica must hold all their steps.
+    primary = await start(tmp_path / "primary.db", replication_config(file_replica))
+    await stop(primary)
     # The VFS takes the replica URL only from the environment the process starts with.
     with pytest.raises(RuntimeError) as failed:
-        read_node(tmp_path, file_replica, "no-env", env={})
+        read_node(tmp_path, file_replica, "no-env", env={}, plugins=[])
     assert f"start Datasette with LITESTREAM_REPLICA_URL='{file_replica}'" in str(failed.value)
     assert "(it is unset)" in str(failed.value)
     # A plugin here whose tables the primary never made: refused, never migrated here.
@@ -569,9 +571,10 @@ async def test_read_node_checks_its_environment_and_replica_and_answers_503_alon
             file_replica,
             "newer-plugin",
             args=["--plugins-dir", plugins_dir("notes_probe", NOTES_PLUGIN)],
+            plugins=[],
         )
 
-    node = read_node(tmp_path, file_replica, "node", args=["--root"])
+    node = read_node(tmp_path, file_replica, "node", args=["--root"], plugins=[])
     try:
         refused = httpx.post(
             f"{node.url}/-/internal/settings",
