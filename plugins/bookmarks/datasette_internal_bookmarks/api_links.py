@@ -124,8 +124,10 @@ async def target_fields(datasette, value):
     }
 
 
-def link_json(datasette, request, link, pending=0):
+def link_json(datasette, request, link):
+    """A link as the API and the pages show it, with the visits counted but not yet written."""
     path = datasette.urls.path(f"/-/l/{link['code']}")
+    pending, last_visit = link_cache(datasette).visits.unwritten(link["code"])
     return {
         "code": link["code"],
         "path": path,
@@ -140,15 +142,10 @@ def link_json(datasette, request, link, pending=0):
         "max_visits": link["max_visits"],
         "disabled": link["disabled"],
         "visits": link["visits"] + pending,
-        "last_visit_at": link["last_visit_at"],
+        "last_visit_at": max(filter(None, [link["last_visit_at"], last_visit]), default=None),
         "created_at": link["created_at"],
         "updated_at": link["updated_at"],
     }
-
-
-def links_json(datasette, request, links):
-    pending = link_cache(datasette).visits.pending
-    return [link_json(datasette, request, link, pending(link["code"])) for link in links]
 
 
 def require_signed_in(request):
@@ -288,7 +285,11 @@ async def links_api(datasette, request):
         return Response.json(body, status=201 if created else 200)
     links, token = await page_of_links(datasette, request, await wants_everyone(datasette, request))
     return Response.json(
-        {"ok": True, "links": links_json(datasette, request, links), **page_links(request, token)}
+        {
+            "ok": True,
+            "links": [link_json(datasette, request, link) for link in links],
+            **page_links(request, token),
+        }
     )
 
 
@@ -301,7 +302,7 @@ async def link_api(datasette, request):
     if request.method == "POST":
         data = await read_fields(request)
         link = await change_link(datasette, request, link, admin, data)
-    (body,) = links_json(datasette, request, [link])
+    body = link_json(datasette, request, link)
     body["days"] = await store_links.link_days(datasette, link["code"])
     return Response.json({"ok": True, "link": body})
 

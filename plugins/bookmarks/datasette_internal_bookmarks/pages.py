@@ -29,7 +29,6 @@ from .api_links import (
     create_link,
     is_admin,
     link_json,
-    links_json,
     manageable_link,
     page_of_links,
     wants_everyone,
@@ -226,7 +225,7 @@ async def links_page(datasette, request):
     links, token = await page_of_links(datasette, request, everyone)
     context = {
         "breadcrumbs": links_crumbs(datasette),
-        "links": links_json(datasette, request, links),
+        "links": [link_json(datasette, request, link) for link in links],
         "errors": errors,
         "created": created,
         "data": data,
@@ -248,7 +247,7 @@ async def links_page(datasette, request):
 async def link_page(datasette, request):
     """One link: its short URL to copy, its QR code, visits per day, edit and delete."""
     link, _ = await manageable_link(datasette, request)
-    (shown,) = links_json(datasette, request, [link])
+    shown = link_json(datasette, request, link)
     context = {
         "breadcrumbs": links_crumbs(datasette, (link["code"], None)),
         "link": shown,

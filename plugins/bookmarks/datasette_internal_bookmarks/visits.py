@@ -41,6 +41,11 @@ class VisitBuffer:
     def pending(self, code):
         return self.totals.get(code, (0, None))[0]
 
+    def unwritten(self, code):
+        """(visits, last visit as ISO text or None) counted but not yet written."""
+        count, last = self.totals.get(code, (0, None))
+        return count, None if last is None else clock.iso(last)
+
     def forget(self, code):
         self.totals.pop(code, None)
         for key in [key for key in self.days if key[0] == code]:

@@ -203,6 +203,7 @@ async def test_redirects_never_write_counts_are_flushed_in_one_batch(
         # The owner already sees the counts that are still in memory.
         detail = (await ds.client.get(f"{API}/{link['code']}", cookies=cookies)).json()
         assert detail["link"]["visits"] == 5
+        assert detail["link"]["last_visit_at"] is not None
         assert await link_cache(ds).visits.flush(ds) == 5
         assert len(writes) == 1
         row = await stored_visits(ds, link["code"])
