@@ -225,12 +225,22 @@ def test_every_page_has_no_serious_violations_beyond_datasettes_own(page):
         "/-/bookmarks/new?url=/data/places&title=places",
         f"/-/bookmarks/{saved['id']}/edit",
         "/-/links",
+        "/-/links?target=/data/places",
         f"/-/links/{link['code']}",
         "/-/l/not-a-code",
     ]
     for path in paths:
         page.goto(path)
         assert serious_violations(page) - baseline == set(), path
+    # The create form, a refusal, then the notice of a new link with its copy button.
+    page.goto("/-/links?target=//evil.example")
+    page.get_by_role("button", name="Create short link").click()
+    expect(page.get_by_role("alert").filter(has_text="must not start with //")).to_be_visible()
+    assert serious_violations(page) - baseline == set(), "a refused link"
+    page.locator("#create-link-target").fill("/data/places?country=de")
+    page.get_by_role("button", name="Create short link").click()
+    expect(page.locator(".created")).to_contain_text("Created")
+    assert serious_violations(page) - baseline == set(), "a new link"
     page.goto(f"/-/links/{link['code']}")
     for button, dialog in [("Edit", "Edit short link"), ("Delete", "Delete short link")]:
         page.get_by_role("button", name=button, exact=True).click()
