@@ -3,7 +3,7 @@
 from datasette import hookimpl
 from datasette.permissions import Action
 
-from . import audit, cache, clock, jobs, paths, replication, secrets, text, web
+from . import audit, cache, clock, jobs, paths, secrets, text, web
 from .answers import RecentAnswers, recent_answers
 from .cache import Cache
 from .cli import internal
@@ -64,13 +64,6 @@ def register_events(datasette):
         return []
 
     return inner()
-
-
-@hookimpl(trylast=True)
-def shutdown(datasette):
-    # Last, after every plugin's shutdown wrote what it buffers: Litestream's final sync
-    # then carries it to the replica.
-    return replication.stop(datasette)
 
 
 @hookimpl(tryfirst=True)

@@ -51,9 +51,20 @@ def is_persistent(datasette):
     return not internal.is_temp_disk and not internal.is_memory
 
 
+def is_wal(path):
+    """The file's header says WAL (bytes 18-19 of the SQLite header are 2): read, not opened."""
+    with open(path, "rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18:20] == b"\x02\x02"
+
+
 def enable_wal(path):
     # journal_mode=WAL is stored in the file, but a read connection opened before the switch
     # keeps answering "delete", so this runs before Datasette opens any connection to it.
+    # Skipped when the file is WAL already: closing the only connection checkpoints and resets
+    # the WAL, which makes a replicating Litestream upload the whole file again.
+    if is_wal(path):
+        return
     conn = sqlite3.connect(path)
     try:
         conn.execute("pragma journal_mode=wal")

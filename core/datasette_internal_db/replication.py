@@ -419,10 +419,12 @@ def check_not_stale(path, config):
 
 
 def prepare_primary(path, config):
-    """Before Datasette opens the file: restore it when missing, else refuse a stale file."""
+    """Before Datasette opens the file: restore it when missing, else refuse a stale file.
+    True when it was restored."""
     litestream_binary()
+    restored = False
     if is_missing(path):
-        restore(path, config)
+        restored = restore(path, config)
     elif config.unsafe_start_stale:
         log.warning(
             "\n!!! UNSAFE: unsafe_start_stale is set: %s is not checked against %s; if it is "
@@ -433,6 +435,7 @@ def prepare_primary(path, config):
     else:
         check_not_stale(path, config)
     write_litestream_config(path, config)
+    return restored
 
 
 async def record_writer(internal):
@@ -444,8 +447,10 @@ async def record_writer(internal):
     )
 
 
-# Read nodes: the replica database between prepare() and start_replication().
+# Between prepare() and start_replication(): a read node's replica database; whether a
+# primary's file was just restored.
 _replicas = weakref.WeakKeyDictionary()
+_restored = weakref.WeakKeyDictionary()
 
 
 async def prepare(datasette):
@@ -474,7 +479,7 @@ async def prepare(datasette):
             )
         else:
             path = get_internal_db(datasette).path
-            await asyncio.to_thread(prepare_primary, path, config)
+            _restored[datasette] = await asyncio.to_thread(prepare_primary, path, config)
     except ReplicationError as error:
         raise StartupError(str(error)) from None
     return config
@@ -492,8 +497,12 @@ async def start_replication(datasette, config):
         return
     internal = get_internal_db(datasette)
     await record_writer(internal)
+    # After a restore Litestream's first upload is the whole file (it always snapshots a
+    # database that is behind its replica): Datasette serves meanwhile, or the RTO would
+    # include uploading again what was just downloaded.
+    wait = not _restored.pop(datasette, False)
     try:
-        await asyncio.to_thread(start, datasette, internal.path, config)
+        await asyncio.to_thread(start, datasette, internal.path, config, wait)
     except ReplicationError as error:
         raise StartupError(str(error)) from None
 
@@ -516,8 +525,10 @@ class Litestream:
         self.restarts = 0
         self.last_exit = None
         self._stopping = threading.Event()
+        self._spawned = threading.Event()
         self._started = threading.Event()
         self._start_error = None
+        self._waited = True
         self._thread = threading.Thread(
             target=self._run, name="datasette-internal-db-litestream", daemon=True
         )
@@ -574,13 +585,20 @@ class Litestream:
         while not self._stopping.is_set():
             try:
                 self.process = self._spawn()
-                self._sync(self.config.startup_timeout)
             except (OSError, ReplicationError) as error:
-                if not self._started.is_set():
+                self._start_error = error
+                self._spawned.set()
+                self._started.set()
+                return
+            self._spawned.set()
+            try:
+                self._sync(self.config.startup_timeout)
+            except ReplicationError as error:
+                if not self._started.is_set() and self._waited:
                     self._start_error = error
                     self._started.set()
                     return
-                log.warning("litestream restarted but could not sync %s: %s", self.path, error)
+                log.error("litestream could not sync %s to its replica: %s", self.path, error)
             self._started.set()
             code = self.process.wait()
             if self._stopping.is_set():
@@ -598,10 +616,12 @@ class Litestream:
             )
             self._stopping.wait(delay)
 
-    def start(self):
-        """Start Litestream; return once its first sync reached the replica."""
+    def start(self, wait=True):
+        """Start Litestream; return once its first sync reached the replica (``wait``), or
+        once it runs (its first sync goes on, and a failure of it is logged)."""
+        self._waited = wait
         self._thread.start()
-        self._started.wait()
+        (self._started if wait else self._spawned).wait()
         if self._start_error is not None:
             self.stop()
             raise ReplicationError(
@@ -632,10 +652,24 @@ class Litestream:
             process.wait()
 
 
-def start(datasette, path, config):
+def start(datasette, path, config, wait=True):
     supervisor = Litestream(path, config)
-    supervisor.start()
+    supervisor.start(wait)
     _supervisors[datasette] = supervisor
+    original_close = datasette.close
+
+    def close_then_stop_litestream():
+        # Litestream stops after Datasette's connections are closed, not before: while its own
+        # connection is open, theirs are not the last one, so closing them neither checkpoints
+        # nor resets the WAL, and the next start continues the replica instead of uploading
+        # the whole file again ("wal truncated by another process"). Datasette has no hook
+        # after close(), and invoke_shutdown() calls it after every plugin's shutdown hook.
+        try:
+            original_close()
+        finally:
+            stop(datasette)
+
+    datasette.close = close_then_stop_litestream
     return supervisor
 
 
@@ -643,10 +677,10 @@ def supervisor_of(datasette):
     return _supervisors.get(datasette)
 
 
-async def stop(datasette):
+def stop(datasette):
     supervisor = _supervisors.pop(datasette, None)
     if supervisor is not None:
-        await asyncio.to_thread(supervisor.stop)
+        supervisor.stop()
 
 
 @atexit.register

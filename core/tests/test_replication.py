@@ -589,3 +589,18 @@ async def test_read_node_checks_its_environment_and_replica_and_answers_503_alon
         assert page.status_code == 200
     finally:
         node.stop()
+
+
+async def test_an_unreachable_replica_stops_the_start(tmp_path, s3_server, monkeypatch):
+    # Credentials given, so the AWS client never asks an instance-metadata address for them.
+    monkeypatch.setenv("LITESTREAM_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("LITESTREAM_SECRET_ACCESS_KEY", "test-secret")
+    replica = f"s3://no-such-bucket/x?endpoint={s3_server}&region=us-east-1"
+    with only_plugins():
+        datasette = Datasette(
+            [], internal=str(tmp_path / "internal.db"), config=replication_config(replica)
+        )
+        with pytest.raises(StartupError, match="NoSuchBucket"):
+            await datasette.invoke_startup()
+        datasette.close()
+        release_server_lock(datasette)
