@@ -1,7 +1,6 @@
-"""Open bugs found by the reliability suite, one reproduction each. Not collected by a plain
-`pytest reliability` (the file name does not start with test_), so the suite stays green; run
-them with `pytest reliability/known_bugs.py`. When a bug is fixed, move its test into the suite
-and drop any exclusion of its input from the fuzz tests.
+"""A full internal disk: every refused write is a clear 503/507 JSON answer, and the log stays
+free of tracebacks (the routes' core `route()` answers the storage error itself, so Datasette's
+default exception handler never logs one). Once an open bug kept outside the suite; fixed.
 """
 
 import shutil
@@ -32,9 +31,6 @@ def server(tmp_path_factory):
 
 
 def test_a_full_disk_gives_clear_json_errors_and_no_traceback(server):
-    """Today: the 507 JSON answer is right (core's handle_exception), but Datasette's default
-    handle_exception runs too (the hook is not firstresult) and logs a traceback per refused
-    write: a full disk floods the log. Fix: catch SQLITE_FULL before it leaves the route."""
     with client(server) as http:
         limit_disk(http, server.actors.root, extra_pages=20)
         try:
