@@ -392,3 +392,11 @@ def bench(session):
     """Every benchmark; writes docs/benchmarks.md and docs/benchmarks.json."""
     install(session, *PACKAGES, extra_requirements=["-rbench/requirements.txt"])
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
+def bench_replication(session):
+    """Replication with real processes (RPO, RTO, read-node lag, write cost); writes the
+    Benchmarks section of docs/scale-out.md and docs/benchmarks-replication.json."""
+    install(session, *PACKAGES, extra_requirements=["-rbench/requirements.txt"])
+    session.run("python", "bench/replication.py", *session.posargs)

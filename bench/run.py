@@ -189,6 +189,10 @@ def markdown(report):
         + ", at end "
         + " / ".join(f"{x:.2f}" for x in report["load_average_at_end"]),
         "",
+        "Replication (RPO, RTO, read-node lag, write cost) is measured by `nox -s "
+        "bench_replication` (`bench/replication.py`) into "
+        "[scale-out.md](scale-out.md#benchmarks).",
+        "",
         "## Method",
         "",
         *report["method"],

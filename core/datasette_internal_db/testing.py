@@ -244,6 +244,35 @@ def cookies_for(datasette, actor_id):
     return {"ds_actor": datasette.client.actor_cookie(actor)}
 
 
+def descendants(pid):
+    """Process ids below ``pid`` (Linux /proc): children of any of its threads, and theirs."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            tasks = list(os.scandir(f"/proc/{current}/task"))
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"{task.path}/children") as children_file:
+                    children = [int(child) for child in children_file.read().split()]
+            except FileNotFoundError:
+                continue
+            found.extend(children)
+            pending.extend(children)
+    return found
+
+
+def alive(pid):
+    """Running: not gone, and not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -344,6 +373,35 @@ def start_server(
             time.sleep(0.1)
     server.kill()
     raise RuntimeError(f"datasette serve did not answer in {timeout}s:\n{server.log()}")
+
+
+@contextlib.contextmanager
+def s3_server(folder, bucket, timeout=120):
+    """moto's S3 server (``moto[server]``, in core's ``test`` extra) on 127.0.0.1 with one
+    bucket; yields its URL, for replicas such as ``s3://BUCKET/path?endpoint=URL``."""
+    port = free_port()
+    scripts = os.path.dirname(sys.executable)
+    with open(os.path.join(folder, "moto.log"), "w") as log:
+        process = subprocess.Popen(
+            [os.path.join(scripts, "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=log,
+            stderr=log,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    httpx.put(f"{url}/{bucket}", timeout=10).raise_for_status()
+                    break
+                except httpx.TransportError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"moto_server did not start in {timeout} s") from None
+                    time.sleep(0.1)
+            yield url
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
 @contextlib.contextmanager

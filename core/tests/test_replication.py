@@ -7,8 +7,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import sys
-import sysconfig
 import time
 from pathlib import Path
 
@@ -18,9 +16,9 @@ from click.testing import CliRunner
 from datasette.app import Datasette
 from datasette.cli import cli
 from datasette.utils import StartupError
-from datasette_internal_db import Cache, replication
+from datasette_internal_db import Cache, replication, testing
 from datasette_internal_db.database import release_server_lock
-from datasette_internal_db.testing import free_port, only_plugins, start_server
+from datasette_internal_db.testing import alive, descendants, only_plugins, start_server
 
 cache = Cache("test-replication")
 REPO = Path(__file__).resolve().parents[2]
@@ -226,28 +224,13 @@ async def test_a_diverged_file_is_refused_even_when_not_behind(tmp_path, file_re
     assert "old-primary-forced" in restored_copy(tmp_path, file_replica)
 
 
-def alive(pid):
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def litestream_pids(parent):
-    """Litestream processes below ``parent`` (started by any of its threads, or their children)."""
-    found, pending = [], [parent]
-    while pending:
-        pid = pending.pop()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children = [int(child) for child in (task / "children").read_text().split()]
-            pending.extend(children)
-            found.extend(
-                child
-                for child in children
-                if Path(f"/proc/{child}/comm").read_text().strip() == "litestream"
-            )
-    return found
+    """Litestream processes below ``parent``."""
+    return [
+        pid
+        for pid in descendants(parent)
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "litestream"
+    ]
 
 
 async def test_a_litestream_that_dies_is_restarted(tmp_path, file_replica, monkeypatch):
@@ -344,32 +327,10 @@ def test_server_killed_litestream_still_uploads_every_acknowledged_write(
     assert stored == set(acknowledged) and len(acknowledged) == 100
 
 
-def tool(name):
-    path = Path(sysconfig.get_path("scripts")) / name
-    return str(path) if path.exists() else str(Path(sys.executable).parent / name)
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
-    """moto's S3 server on 127.0.0.1, with one bucket."""
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
-    process = subprocess.Popen(
-        [tool("moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.put(f"{url}/replicas", timeout=2).raise_for_status()
-            break
-        except httpx.TransportError:
-            assert process.poll() is None and time.monotonic() < deadline, "moto did not start"
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
-    log.close()
+    with testing.s3_server(tmp_path_factory.mktemp("moto"), "replicas") as url:
+        yield url
 
 
 async def test_s3_replica_credentials_from_config_restore_on_boot(tmp_path, s3_server, monkeypatch):
