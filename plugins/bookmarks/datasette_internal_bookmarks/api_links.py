@@ -78,7 +78,8 @@ def parse_expiry(value):
     if not isinstance(value, str):
         raise InvalidInput("expires_at must be an ISO 8601 date-time string or null")
     try:
-        moment = datetime.datetime.fromisoformat(value)
+        # Python 3.10's fromisoformat does not read a trailing "Z".
+        moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=datetime.timezone.utc)
         return clock.iso(moment.timestamp())

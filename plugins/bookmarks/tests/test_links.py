@@ -219,9 +219,12 @@ async def test_redirects_never_write_counts_are_flushed_in_one_batch(
 
 async def wait_for(condition, timeout=30):
     """Poll an async ``condition`` until it holds; fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
+
+    async def until_true():
         while not await condition():
             await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(until_true(), timeout)
 
 
 async def test_background_task_writes_counts(ds, alice):
