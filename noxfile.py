@@ -326,6 +326,17 @@ def screenshots(session):
     packages = [p for p in PACKAGES if (ROOT / p / "tests" / "screenshots.py").exists()]
     install(session, *dict.fromkeys([CORE, *packages]))
     ensure_browser_tools(session)
+    # Comments' reactions are emoji: without an emoji font Chromium draws empty boxes.
+    if not session.run("fc-list", ":charset=1f44d", silent=True, external=True).strip():
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            session.error(
+                "The screenshots need an emoji font: apt-get install fonts-noto-color-emoji"
+            )
+        apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=apt_env)
+        session.run(
+            "apt-get", "install", "-y", "-qq", "fonts-noto-color-emoji", external=True, env=apt_env
+        )
     for package in packages:
         session.run("python", f"{package}/tests/screenshots.py")
 

@@ -35,18 +35,28 @@ def register_routes(datasette):
 
 
 @hookimpl
-def extra_js_urls(view_name, datasette):
-    return pages.js_urls(datasette, view_name)
+def extra_js_urls(view_name, database, table, request, datasette):
+    return pages.asset_urls(datasette, request, view_name, database, table, "js")
 
 
 @hookimpl
-def extra_css_urls(view_name, datasette):
-    return pages.css_urls(datasette, view_name)
+def extra_css_urls(view_name, database, table, request, datasette):
+    return pages.asset_urls(datasette, request, view_name, database, table, "css")
 
 
 @hookimpl
 def extra_body_script(view_name, database, table, request, datasette):
-    return pages.body_script(datasette, view_name, database, table)
+    return pages.body_script(datasette, request, view_name, database, table)
+
+
+@hookimpl
+def render_cell(row, table, pks, database, request):
+    pages.remember_row(request, database, table, row, pks)
+
+
+@hookimpl
+def top_table(datasette, request, database, table):
+    return pages.table_dialog(datasette, request, database, table)
 
 
 @hookimpl
@@ -66,4 +76,4 @@ def database_actions(datasette, actor, database, request):
 
 @hookimpl
 def menu_links(datasette, actor, request):
-    return pages.menu_links(datasette, actor)
+    return pages.menu_links(datasette, actor, request)

@@ -1,45 +1,73 @@
-"""HTML: the pages under /-/comments, and what the plugin adds to Datasette's own pages (the
-row page's threads, the table page's badges and dialog, menu and action links)."""
+"""HTML: the pages under /-/comments, and what the plugin adds to Datasette's own pages: the row
+page's threads below its data, the table page's badges (counted with the page) and dialog, the
+unread-mentions count in the menu, and action links."""
 
 import json
+import weakref
+from pathlib import Path
 from urllib.parse import urlencode
 
-from datasette.utils import urlsafe_components
+from datasette.utils import path_from_row_pks, urlsafe_components
 from datasette.utils.asgi import NotFound, Response
 from datasette_internal_db import InvalidInput
 
-from . import access, store
+from . import access, store, store_activity
 from .access import ADD, VIEW
 from .api import load_thread, target_filters
 from .api_lists import activity_page, inbox_page
 from .forms import comments_route, safe_next
 from .presenting import threads_json
-from .rendering import REACTIONS, render
+from .rendering import REACTION_LABELS, render
 from .settings import comments_enabled
 from .targets import check
 
-PAGES_WITH_COMMENTS = ("table", "row")
 STATIC = "datasette_internal_comments"
+CORE = "datasette-internal-db"
+PAGES_WITH_COMMENTS = ("table", "row")
+# Inlined at the end of table and row pages: it runs before the first paint, with no request.
+FIRST_PAINT_JS = (Path(__file__).parent / "static" / "first-paint.js").read_text()
+# Kept in the request's scope while Datasette draws a table page.
+ROWS_SEEN = "datasette_internal_comments_rows"
+UNREAD_READ = "datasette_internal_comments_unread"
+MAY_VIEW = "datasette_internal_comments_may_view"
+DIALOGS = weakref.WeakKeyDictionary()  # datasette → {(database, table): the dialog's HTML}
+MAX_DIALOGS = 1000
 
 
 async def render_page(datasette, request, template, context):
     return Response.html(await datasette.render_template(template, context, request))
 
 
+async def render_fragment(datasette, request, template, context):
+    """A template that is not a page, without render_template's hooks (this runs while
+    Datasette draws its own pages)."""
+    environment = datasette.get_jinja_environment(request)
+    return await environment.get_template(template).render_async(
+        {"urls": datasette.urls, "request": request, **context}
+    )
+
+
+# ---------------------------------------------------------------------------- our pages
+
+
 @comments_route()
 async def activity_html(datasette, request):
     page = await activity_page(datasette, request)
-    return await render_page(
-        datasette,
-        request,
-        "datasette_internal_comments_activity.html",
-        {**page, "args": request.args, "signed_in": bool(request.actor), "breadcrumbs": []},
-    )
+    context = {
+        **page,
+        "args": request.args,
+        "signed_in": access.actor_id(request.actor) is not None,
+        "unread_mentions": await unread_mentions(datasette, request.actor),
+        "breadcrumbs": [("Comments", None)],
+    }
+    template = "datasette_internal_comments_activity.html"
+    return await render_page(datasette, request, template, context)
 
 
 @comments_route()
 async def inbox_html(datasette, request):
     page = await inbox_page(datasette, request)
+    page["breadcrumbs"] = [("Comments", datasette.urls.path("/-/comments")), ("Inbox", None)]
     return await render_page(datasette, request, "datasette_internal_comments_inbox.html", page)
 
 
@@ -54,16 +82,18 @@ async def thread_html(datasette, request):
                 dict(revision, html=render(revision["body"]))
                 for revision in await store.revisions(datasette, comment["id"])
             ]
+    context = {
+        "thread": payload,
+        "revisions": revisions,
+        "reaction_labels": REACTION_LABELS,
+        "next": request.path,
+        "breadcrumbs": [
+            ("Comments", datasette.urls.path("/-/comments")),
+            (f"Thread #{payload['id']}", None),
+        ],
+    }
     return await render_page(
-        datasette,
-        request,
-        "datasette_internal_comments_thread_page.html",
-        {
-            "thread": payload,
-            "revisions": revisions,
-            "reactions": REACTIONS,
-            "next": request.path,
-        },
+        datasette, request, "datasette_internal_comments_thread_page.html", context
     )
 
 
@@ -73,17 +103,28 @@ async def panel_context(datasette, request, database, table, row_key, column="")
     threads, contents = await store.threads_for_target(datasette, database, table, column, row_key)
     columns = await store.column_names(datasette, database, table) if table else []
     may_add = await access.can(datasette, actor, ADD, database, table)
-    fragment_query = {"database": database, "table": table, "row": row_key, "column": column}
-    fragment_query = {key: value for key, value in fragment_query.items() if value}
+    target = {"database": database, "table": table, "row": row_key, "column": column}
+    fragment_query = {key: value for key, value in target.items() if value}
+    what = "row" if row_key else "column" if column else "table" if table else "database"
+    row_threads = None
+    if table and not row_key and not column:
+        found, still_open = await store.row_thread_summary(datasette, database, table)
+        activity = datasette.urls.path(
+            "/-/comments?" + urlencode({"database": database, "table": table})
+        )
+        row_threads = {"threads": found, "open": still_open, "url": activity}
     return {
         "threads": await threads_json(datasette, actor, threads, contents),
-        "panel_target": {"database": database, "table": table, "row": row_key, "column": column},
+        "panel_target": target,
+        "heading": "Threads on this " + what,
+        "empty_text": f"No threads on this {what} yet.",
+        "row_threads": row_threads,
         "columns": columns,
         "can_add": may_add
         and access.actor_id(actor) is not None
         and await comments_enabled(datasette, database, table),
         "signed_in": access.actor_id(actor) is not None,
-        "reactions": REACTIONS,
+        "reaction_labels": REACTION_LABELS,
         "fragment_url": datasette.urls.path(
             "/-/comments/target?" + urlencode({**fragment_query, "fragment": "1"})
         ),
@@ -97,61 +138,132 @@ async def target_html(datasette, request):
     database, table = target["database"], target["table"]
     if not database:
         raise InvalidInput("'database' is required")
-    await access_check(datasette, request, database, table)
+    await check(datasette, request.actor, VIEW, database, table)
+    if table and table not in await store.table_names(datasette, database):
+        raise NotFound("Table not found")
     context = await panel_context(
         datasette, request, database, table, target["row"], target["column"]
     )
     if request.args.get("fragment"):
         context["next"] = safe_next(request.args.get("next"), request.path)
-        return await render_page(
+        context["in_dialog"] = True
+        html = await render_fragment(
             datasette, request, "datasette_internal_comments_panel.html", context
         )
+        return Response.html(html)
     context["next"] = request.full_path
+    context["breadcrumbs"] = [("Comments", datasette.urls.path("/-/comments")), ("Target", None)]
     return await render_page(datasette, request, "datasette_internal_comments_target.html", context)
-
-
-async def access_check(datasette, request, database, table):
-    await check(datasette, request.actor, VIEW, database, table)
-    if table and table not in await store.table_names(datasette, database):
-        raise NotFound("Table not found")
 
 
 # ---------------------------------------------------------------------------- Datasette's pages
 
 
-def js_urls(datasette, view_name):
-    if view_name not in PAGES_WITH_COMMENTS:
+async def may_view(datasette, request, database, table):
+    """May the reader see comments here? Core's recent_answers (asked at most once a second),
+    kept in the request for the four hooks of one page."""
+    if request is None or not database or not table:
+        return False
+    answers = request.scope.setdefault(MAY_VIEW, {})
+    if (database, table) not in answers:
+        verdicts = await access.recent_verdicts(datasette, request.actor, database, table, (VIEW,))
+        answers[(database, table)] = verdicts[VIEW]
+    return answers[(database, table)]
+
+
+async def asset_urls(datasette, request, view_name, database, table, kind):
+    if view_name not in PAGES_WITH_COMMENTS or not await may_view(
+        datasette, request, database, table
+    ):
         return []
-    # A module script is deferred: it never holds up the rendering of the table.
-    return [{"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": True}]
+    if kind == "js":
+        # Module scripts are deferred: they never hold up the rendering of the table.
+        return [
+            {"url": datasette.urls.static_plugins(CORE, "datasette-internal.js"), "module": True},
+            {"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": True},
+        ]
+    return [
+        datasette.urls.static_plugins(CORE, "datasette-internal.css"),
+        datasette.urls.static_plugins(STATIC, "comments.css"),
+    ]
 
 
-def css_urls(datasette, view_name):
-    if view_name not in PAGES_WITH_COMMENTS:
-        return []
-    return [datasette.urls.static_plugins(STATIC, "comments.css")]
+def remember_row(request, database, table, row, pks):
+    """render_cell: note the path of each row Datasette draws, so the badge counts can be read
+    in one query for exactly those rows. Called for every cell: one identity check per cell."""
+    if request is None or not pks:
+        return
+    seen = request.scope.get(ROWS_SEEN)
+    if seen is None:
+        seen = request.scope[ROWS_SEEN] = {"last": None, "table": (database, table), "keys": []}
+    if seen["last"] is row or seen["table"] != (database, table):
+        return
+    seen["last"] = row
+    seen["keys"].append(path_from_row_pks(row, pks, False))
 
 
-def body_script(datasette, view_name, database, table):
-    if view_name != "table" or not table:
-        return None
-    config = {
-        "database": database,
-        "table": table,
+def rows_seen(request, database, table):
+    seen = request.scope.get(ROWS_SEEN)
+    return seen["keys"] if seen and seen["table"] == (database, table) else []
+
+
+async def body_script(datasette, request, view_name, database, table):
+    """The script run before the first paint (static/first-paint.js); on a table page with the
+    thread counts of the rows shown, read here (Datasette asks this hook before it draws the
+    page) in one trip with the reader's unread mentions, which the menu then shows."""
+    if view_name not in PAGES_WITH_COMMENTS or not await may_view(
+        datasette, request, database, table
+    ):
+        return ""  # an awaited None would be drawn as the script "None"
+    if view_name == "row":
+        return FIRST_PAINT_JS
+    keys = rows_seen(request, database, table)
+    counts, unread = await store_activity.table_page_reads(
+        datasette, database, table, keys, access.actor_id(request.actor)
+    )
+    request.scope[UNREAD_READ] = unread
+    page = {
+        "counts": counts,
+        # A table shown with only its primary key: Datasette called no render_cell
+        "counted": bool(keys),
         "badgesUrl": datasette.urls.path("/-/comments/api/badges"),
-        "targetUrl": datasette.urls.path("/-/comments/target"),
     }
-    return "window.datasetteComments = " + json.dumps(config).replace("<", "\\u003c") + ";"
+    return f"window.datasetteCommentsPage = {script_json(page)};\n{FIRST_PAINT_JS}"
+
+
+def script_json(value):
+    """JSON safe inside an inline <script>: no character of it can end the element."""
+    text = json.dumps(value)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+async def table_dialog(datasette, request, database, table):
+    """top_table: the dialog the row badges open, and the badge icon. The same for every page
+    of a table, so it is rendered once per table and kept."""
+    if not await may_view(datasette, request, database, table):
+        return ""
+    shells = DIALOGS.setdefault(datasette, {})
+    if (database, table) not in shells:
+        if len(shells) >= MAX_DIALOGS:
+            shells.clear()
+        shells[(database, table)] = await render_fragment(
+            datasette,
+            request,
+            "datasette_internal_comments_table.html",
+            {"database": database, "table": table},
+        )
+    return shells[(database, table)]
 
 
 async def row_panel(datasette, request, database, table):
-    if not await access.can(datasette, request.actor, VIEW, database, table):
+    """top_row: the row's threads (moved below the row's data by first-paint.js)."""
+    if not await may_view(datasette, request, database, table):
         return ""
     row_key = store.row_key_for(urlsafe_components(request.url_vars["pks"]))
     context = await panel_context(datasette, request, database, table, row_key)
-    context["next"] = request.path
-    return await datasette.render_template(
-        "datasette_internal_comments_panel.html", context, request
+    context.update(next=request.path, row_panel=True)
+    return await render_fragment(
+        datasette, request, "datasette_internal_comments_panel.html", context
     )
 
 
@@ -170,10 +282,30 @@ def target_link(datasette, actor, database, table, label):
     ]
 
 
-def menu_links(datasette, actor):
+async def unread_mentions(datasette, actor, request=None):
+    """Unread mentions of the actor on targets they may still see: one indexed query (usually
+    empty; a table page has read it already), then a recent_answers check per target found."""
+    me = access.actor_id(actor)
+    if me is None:
+        return 0
+    by_target = request.scope.get(UNREAD_READ) if request is not None else None
+    if by_target is None:
+        by_target = await store_activity.unread_mentions_by_target(datasette, me)
+    total = 0
+    for (database, table), count in by_target.items():
+        if (await access.recent_verdicts(datasette, actor, database, table, (VIEW,)))[VIEW]:
+            total += count
+    return total
+
+
+async def menu_links(datasette, actor, request):
     if access.actor_id(actor) is None:
         return []
+    unread = await unread_mentions(datasette, actor, request)
+    inbox = "Comments inbox"
+    if unread:
+        inbox += f" ({unread} unread mention{'s' if unread != 1 else ''})"
     return [
         {"href": datasette.urls.path("/-/comments"), "label": "Comments"},
-        {"href": datasette.urls.path("/-/comments/inbox"), "label": "Comments inbox"},
+        {"href": datasette.urls.path("/-/comments/inbox"), "label": inbox},
     ]

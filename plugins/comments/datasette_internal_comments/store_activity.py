@@ -11,7 +11,7 @@ import json
 from datasette_internal_db.text import fts_query
 
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, THREADS
-from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal
+from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_badge_counts
 
 
 # Unary plus keeps SQLite from driving the query through the (database, table) index for every
@@ -108,16 +108,38 @@ async def unread_count(datasette, actor_id, scope):
     return row[0]
 
 
+UNREAD_MENTIONS = (
+    f"select database_name, table_name, count(*) from {INBOX}"
+    " where actor_id = :actor_id and read_at is null and reason = 'mention'"
+    " group by database_name, table_name"
+)
+
+
+def _unread_mentions_by_target(conn, actor_id):
+    rows = conn.execute(UNREAD_MENTIONS, {"actor_id": actor_id})
+    return {(row[0], row[1]): row[2] for row in rows}
+
+
 async def unread_mentions_by_target(datasette, actor_id):
     """``{(database, table): n}`` of the actor's unread mentions: the inbox index's unread range
     for one actor, usually empty. Callers drop the targets the actor may not see."""
-    rows = await internal(datasette).execute(
-        f"select database_name, table_name, count(*) from {INBOX}"
-        " where actor_id = :actor_id and read_at is null and reason = 'mention'"
-        " group by database_name, table_name",
-        {"actor_id": actor_id},
+    return await internal(datasette).execute_fn(
+        lambda conn: _unread_mentions_by_target(conn, actor_id)
     )
-    return {(row[0], row[1]): row[2] for row in rows}
+
+
+async def table_page_reads(datasette, database, table, row_keys, actor_id):
+    """What a table page shows, in one trip to the internal DB's read thread: the thread counts
+    of the rows shown (store.badge_counts) and the reader's unread mentions by target."""
+
+    def read(conn):
+        counts = read_badge_counts(conn, database, table, row_keys) if row_keys else {}
+        unread = _unread_mentions_by_target(conn, actor_id) if actor_id is not None else {}
+        return counts, unread
+
+    if not row_keys and actor_id is None:
+        return {}, {}
+    return await internal(datasette).execute_fn(read)
 
 
 async def mark_read(datasette, actor_id, inbox_ids, now):

@@ -737,10 +737,11 @@ async def test_pages_render(as_actor):
     assert marked.status_code == 303 and marked.headers["location"] == "/-/comments/inbox"
     assert (await bob.get("/-/comments/api/inbox")).json()["unread_count"] == 0
     row_page = await bob.get("/data/items/1")
-    assert 'class="comments-panel"' in row_page.text and "Page test" in row_page.text
-    assert "comments.js" in row_page.text
+    assert 'class="comments-panel comments-row-panel"' in row_page.text
+    assert "Page test" in row_page.text and "comments.js" in row_page.text
     table_page = await bob.get("/data/items")
-    assert "window.datasetteComments" in table_page.text
+    assert 'id="comments-dialog"' in table_page.text
+    assert "window.datasetteCommentsPage = " in table_page.text
     assert "/-/comments/target?database=data&amp;table=items" in table_page.text
     target = await bob.get("/-/comments/target?database=data&table=items&row=1")
     assert "Page test" in target.text and 'name="body"' in target.text

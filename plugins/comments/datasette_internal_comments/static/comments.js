@@ -1,192 +1,277 @@
-/* datasette-internal-comments: progressive enhancement of the server-rendered comment forms.
-   Without this file every form still works (POST, then a redirect back). */
-(function () {
-  "use strict";
+// datasette-internal-comments: the comment forms inline (no page reload), the table page's
+// dialog, @mention autocomplete, and focus kept where the keyboard user was. No build step.
+// Without this file every form still works: POST, then a redirect back.
 
-  async function postForm(form, submitter) {
-    const response = await fetch(form.action, {
-      method: "POST",
-      body: new URLSearchParams(new FormData(form, submitter)),
-      headers: { accept: "application/json" },
-      credentials: "same-origin",
-    });
-    try {
-      return await response.json();
-    } catch (error) {
-      return { ok: false, errors: ["Unexpected response (" + response.status + ")"] };
-    }
+const status = document.createElement("div");
+status.className = "visually-hidden";
+status.setAttribute("role", "status");
+status.setAttribute("aria-live", "polite");
+document.body.append(status);
+
+function announce(text) {
+  status.textContent = "";
+  // A change of text a moment later is announced even when the text is the same as before.
+  setTimeout(() => (status.textContent = text), 50);
+}
+
+function renderTimes(root) {
+  window.datasetteInternal?.renderTimes(root);
+}
+
+async function postForm(form, submitter) {
+  const response = await fetch(form.action, {
+    method: "POST",
+    body: new URLSearchParams(new FormData(form, submitter)),
+    headers: { accept: "application/json" },
+    credentials: "same-origin",
+  });
+  try {
+    return await response.json();
+  } catch (error) {
+    return { ok: false, errors: [`Unexpected response (${response.status})`] };
   }
+}
 
-  function showError(form, message) {
-    let box = form.querySelector(".comment-error");
-    if (!box) {
-      box = document.createElement("p");
-      box.className = "comment-error";
-      box.setAttribute("role", "alert");
-      form.appendChild(box);
-    }
-    box.textContent = message;
+function showError(form, message) {
+  let box = form.querySelector(".comment-error");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "comment-error";
+    box.setAttribute("role", "alert");
+    form.append(box);
   }
+  box.textContent = message;
+}
 
-  async function reloadPanel(panel) {
-    const response = await fetch(panel.dataset.fragmentUrl, { credentials: "same-origin" });
-    const holder = document.createElement("div");
-    holder.innerHTML = await response.text();
-    const fresh = holder.querySelector(".comments-panel");
-    if (fresh) {
-      panel.replaceWith(fresh);
-    }
-  }
+async function reloadPanel(panel) {
+  const response = await fetch(panel.dataset.fragmentUrl, { credentials: "same-origin" });
+  const holder = document.createElement("div");
+  holder.innerHTML = await response.text();
+  const fresh = holder.querySelector(".comments-panel");
+  if (!fresh) return panel;
+  if (panel.classList.contains("comments-row-panel")) fresh.classList.add("comments-row-panel");
+  panel.replaceWith(fresh);
+  renderTimes(fresh);
+  return fresh;
+}
 
-  document.addEventListener("submit", async function (event) {
-    const form = event.target;
-    const panel = form.closest(".comments-panel");
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-      event.preventDefault();
+function focusIn(panel, keys) {
+  for (const key of keys) {
+    const target = key && panel.querySelector(`[data-focus="${CSS.escape(key)}"]`);
+    if (target) {
+      target.focus();
       return;
     }
-    if (!panel || !panel.dataset.fragmentUrl) {
-      return;
-    }
+  }
+  panel.querySelector(".comments-heading")?.focus();
+}
+
+// The table page's badge of the dialog's row follows what the dialog shows.
+function updateBadge(panel) {
+  const body = panel.closest(".comments-dialog-body");
+  if (!body?.dataset.row || !window.datasetteCommentsBadges) return;
+  const threads = panel.querySelectorAll(".comment-thread");
+  const open = panel.querySelectorAll(".comment-thread:not(.comment-thread-resolved)");
+  window.datasetteCommentsBadges.set(body.dataset.row, {
+    threads: threads.length,
+    open: open.length,
+  });
+}
+
+document.addEventListener("submit", async (event) => {
+  const form = event.target;
+  const panel = form.closest(".comments-panel");
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
     event.preventDefault();
-    const data = await postForm(form, event.submitter);
-    if (!data.ok) {
-      showError(form, (data.errors || ["Something went wrong"]).join(" "));
-      return;
-    }
-    await reloadPanel(panel);
-    document.dispatchEvent(new CustomEvent("datasette-comments-changed"));
-  });
-
-  /* @mention autocomplete over actors who wrote comments you can see */
-  let suggestTimer = null;
-  document.addEventListener("input", function (event) {
-    const textarea = event.target;
-    const panel = textarea.closest && textarea.closest(".comments-panel");
-    if (!panel || textarea.tagName !== "TEXTAREA" || !panel.dataset.actorsUrl) {
-      return;
-    }
-    clearTimeout(suggestTimer);
-    suggestTimer = setTimeout(() => suggest(textarea, panel.dataset.actorsUrl), 150);
-  });
-
-  async function suggest(textarea, actorsUrl) {
-    const before = textarea.value.slice(0, textarea.selectionStart);
-    const match = before.match(/(^|\s)@([A-Za-z0-9_.\-]*)$/);
-    let list = textarea.parentNode.querySelector(".comment-mention-suggestions");
-    if (list) {
-      list.remove();
-    }
-    if (!match) {
-      return;
-    }
-    const response = await fetch(actorsUrl + "?q=" + encodeURIComponent(match[2]), {
-      credentials: "same-origin",
-    });
-    const data = await response.json();
-    if (!data.ok || !data.actors.length) {
-      return;
-    }
-    list = document.createElement("ul");
-    list.className = "comment-mention-suggestions";
-    for (const actor of data.actors) {
-      const item = document.createElement("li");
-      const button = document.createElement("button");
-      button.type = "button";
-      button.textContent = actor.name === actor.id ? "@" + actor.id : actor.name + " (@" + actor.id + ")";
-      button.addEventListener("click", function () {
-        const start = before.length - match[2].length;
-        textarea.value =
-          textarea.value.slice(0, start) + actor.id + " " + textarea.value.slice(textarea.selectionStart);
-        list.remove();
-        textarea.focus();
-      });
-      item.appendChild(button);
-      list.appendChild(item);
-    }
-    textarea.insertAdjacentElement("afterend", list);
+    return;
   }
+  if (!panel?.dataset.fragmentUrl) return;
+  event.preventDefault();
+  const submitter = event.submitter;
+  const data = await postForm(form, submitter);
+  if (!data.ok) {
+    showError(form, (data.errors || ["Something went wrong"]).join(" "));
+    return;
+  }
+  const after = (form.dataset.focusAfter || "")
+    .replace("{thread}", data.thread?.id ?? "")
+    .replace("{emoji}", submitter?.value ?? "");
+  const fresh = await reloadPanel(panel);
+  focusIn(fresh, [after, form.dataset.focusFallback]);
+  updateBadge(fresh);
+  if (form.dataset.done) announce(form.dataset.done);
+});
 
-  /* Table pages: a badge per row with its thread count, all counts from one request */
-  function setUpTablePage() {
-    const config = window.datasetteComments;
-    if (!config || !document.querySelector("table.rows-and-columns")) {
-      return;
-    }
-    // Datasette writes each row's path (tilde-encoded primary keys) into data-row.
-    const rows = [];
-    for (const tr of document.querySelectorAll("table.rows-and-columns tbody tr[data-row]")) {
-      if (tr.querySelector("td.type-pk")) {
-        rows.push({ tr: tr, key: tr.dataset.row });
-      }
-    }
-    if (!rows.length) {
-      return;
-    }
+// ---------------------------------------------------------------- the table page's dialog
 
-    const dialog = document.createElement("dialog");
-    dialog.className = "comments-dialog";
-    dialog.innerHTML = '<button type="button" class="comments-dialog-close" aria-label="Close">×</button><div class="comments-dialog-body"></div>';
-    document.body.appendChild(dialog);
-    dialog.querySelector(".comments-dialog-close").addEventListener("click", () => dialog.close());
+async function openRow(badge) {
+  const dialog = document.getElementById("comments-dialog");
+  const modal = dialog?.closest("datasette-modal");
+  if (!modal) return;
+  const body = dialog.querySelector(".comments-dialog-body");
+  const row = badge.closest("tr");
+  const key = badge.dataset.commentsRow;
+  const label = row.dataset.rowLabel;
+  dialog.querySelector(".modal-title").textContent = label
+    ? `Comments on ${label} (row ${key})`
+    : `Comments on row ${key}`;
+  const query = new URLSearchParams({
+    database: body.dataset.database,
+    table: body.dataset.table,
+    row: key,
+    fragment: "1",
+    next: location.pathname + location.search,
+  });
+  body.dataset.row = key;
+  body.setAttribute("aria-busy", "true");
+  const response = await fetch(`${body.dataset.targetUrl}?${query}`, {
+    credentials: "same-origin",
+  });
+  body.innerHTML = await response.text();
+  body.removeAttribute("aria-busy");
+  renderTimes(body);
+  for (const active of document.querySelectorAll("tr.comments-row-active")) {
+    active.classList.remove("comments-row-active");
+  }
+  row.classList.add("comments-row-active");
+  dialog.addEventListener("close", () => row.classList.remove("comments-row-active"), {
+    once: true,
+  });
+  modal.show({
+    returnFocusTo: badge,
+    initialFocus: body.querySelector('[data-focus="new"]') || body.querySelector(".comments-heading"),
+  });
+}
 
-    async function openRow(key) {
-      const query = new URLSearchParams({
-        database: config.database,
-        table: config.table,
-        row: key,
-        fragment: "1",
-        next: location.pathname + location.search,
-      });
-      const response = await fetch(config.targetUrl + "?" + query, { credentials: "same-origin" });
-      dialog.querySelector(".comments-dialog-body").innerHTML = await response.text();
-      if (!dialog.open) {
-        dialog.showModal();
-      }
+document.addEventListener("click", (event) => {
+  const badge = event.target.closest(".comment-badge[data-comments-row]");
+  if (badge) openRow(badge);
+});
+
+// A disclosure (edit, reaction picker) puts the keyboard inside it when it opens.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+    if (!details.matches(".comment-edit, .comment-picker")) return;
+    details.querySelector("textarea, .comment-pick")?.focus();
+  },
+  true,
+);
+
+// ---------------------------------------------------------------- @mention autocomplete
+
+let suggestions = null; // {textarea, list, actors, active, start}
+let suggestTimer = null;
+
+function closeSuggestions() {
+  if (!suggestions) return;
+  suggestions.list.remove();
+  suggestions.textarea.removeAttribute("aria-activedescendant");
+  suggestions.textarea.removeAttribute("aria-controls");
+  suggestions = null;
+}
+
+function highlight(index) {
+  suggestions.active = index;
+  suggestions.list.querySelectorAll("li").forEach((item, i) => {
+    item.setAttribute("aria-selected", String(i === index));
+  });
+  suggestions.textarea.setAttribute("aria-activedescendant", `comment-mention-${index}`);
+}
+
+function choose(index) {
+  const { textarea, actors, start } = suggestions;
+  const end = textarea.selectionStart;
+  const chosen = `@${actors[index].id} `;
+  textarea.value = textarea.value.slice(0, start) + chosen + textarea.value.slice(end);
+  textarea.selectionStart = textarea.selectionEnd = start + chosen.length;
+  closeSuggestions();
+  textarea.focus();
+  announce(`Mentioned ${actors[index].name}`);
+}
+
+async function suggest(textarea, actorsUrl) {
+  const before = textarea.value.slice(0, textarea.selectionStart);
+  const match = before.match(/(^|\s)@([A-Za-z0-9_.\-]*)$/);
+  closeSuggestions();
+  if (!match) return;
+  const response = await fetch(`${actorsUrl}?q=${encodeURIComponent(match[2])}`, {
+    credentials: "same-origin",
+  });
+  const data = await response.json();
+  if (!data.ok || !data.actors.length || document.activeElement !== textarea) return;
+  const list = document.createElement("ul");
+  list.className = "comment-mention-suggestions";
+  list.id = "comment-mention-suggestions";
+  list.setAttribute("role", "listbox");
+  list.setAttribute("aria-label", "People to mention");
+  data.actors.forEach((actor, index) => {
+    const item = document.createElement("li");
+    item.id = `comment-mention-${index}`;
+    item.setAttribute("role", "option");
+    item.textContent = `@${actor.id}`;
+    if (actor.name !== actor.id) {
+      const name = document.createElement("span");
+      name.className = "di-muted";
+      name.textContent = actor.name;
+      item.append(name);
     }
+    item.addEventListener("mousedown", (event) => event.preventDefault());
+    item.addEventListener("click", () => choose(index));
+    list.append(item);
+  });
+  textarea.insertAdjacentElement("afterend", list);
+  textarea.setAttribute("aria-controls", list.id);
+  textarea.setAttribute("aria-autocomplete", "list");
+  suggestions = { textarea, list, actors: data.actors, active: 0, start: before.length - match[2].length - 1 };
+  highlight(0);
+  announce(`${data.actors.length} people to mention: arrow keys to choose, Enter to insert`);
+}
 
-    function renderBadges(counts) {
-      for (const row of rows) {
-        let badge = row.tr.querySelector(".comment-badge");
-        if (!badge) {
-          badge = document.createElement("button");
-          badge.type = "button";
-          badge.className = "comment-badge";
-          badge.dataset.row = row.key;
-          badge.addEventListener("click", () => openRow(row.key));
-          row.tr.querySelector("td.type-pk").appendChild(badge);
-        }
-        const count = counts[row.key];
-        badge.textContent = count ? "💬 " + count.threads : "💬";
-        badge.classList.toggle("comment-badge-empty", !count);
-        badge.classList.toggle("comment-badge-open", Boolean(count && count.open));
-        badge.setAttribute(
-          "aria-label",
-          count ? count.threads + " comment threads (" + count.open + " open)" : "Add a comment"
-        );
-      }
-    }
+document.addEventListener("input", (event) => {
+  const textarea = event.target;
+  const panel = textarea.closest?.(".comments-panel");
+  if (!panel?.dataset.actorsUrl || textarea.tagName !== "TEXTAREA") return;
+  clearTimeout(suggestTimer);
+  suggestTimer = setTimeout(() => suggest(textarea, panel.dataset.actorsUrl), 150);
+});
 
-    async function loadBadges() {
-      const query = new URLSearchParams({ database: config.database, table: config.table });
-      for (const row of rows) {
-        query.append("row", row.key);
-      }
-      const response = await fetch(config.badgesUrl + "?" + query, { credentials: "same-origin" });
-      if (!response.ok) {
+document.addEventListener("focusout", (event) => {
+  if (suggestions && event.target === suggestions.textarea) closeSuggestions();
+});
+
+// Capture phase: before Datasette's dialog sees Escape, so Escape closes the innermost thing.
+document.addEventListener(
+  "keydown",
+  (event) => {
+    if (suggestions && event.target === suggestions.textarea) {
+      const count = suggestions.actors.length;
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        highlight((suggestions.active + (event.key === "ArrowDown" ? 1 : count - 1)) % count);
         return;
       }
-      const data = await response.json();
-      renderBadges(data.counts);
+      if (event.key === "Enter" || event.key === "Tab") {
+        event.preventDefault();
+        choose(suggestions.active);
+        return;
+      }
+      if (event.key === "Escape") {
+        event.preventDefault();
+        closeSuggestions();
+        return;
+      }
     }
-
-    document.addEventListener("datasette-comments-changed", loadBadges);
-    loadBadges();
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setUpTablePage);
-  } else {
-    setUpTablePage();
-  }
-})();
+    if (event.key === "Escape") {
+      const details = event.target.closest?.(".comments-panel details[open]:not(.comment-thread)");
+      if (details) {
+        event.preventDefault();
+        details.open = false;
+        details.querySelector("summary").focus();
+      }
+    }
+  },
+  true,
+);

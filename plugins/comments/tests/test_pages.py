@@ -1,0 +1,110 @@
+"""What the plugin adds to Datasette's own pages: the table page's badge counts (read with the
+page, in one query, only for the rows shown), the unread-mentions count in the menu, and the
+table-level thread list's count of row threads."""
+
+import json
+import re
+import sqlite3
+
+from datasette_internal_db import get_internal_db
+from datasette_internal_db.testing import close, make_datasette
+
+from .conftest import CONFIG, Client
+
+
+def page_counts(page):
+    """``(counted, counts)`` the table page carries for its badges, or None."""
+    found = re.search(r"window.datasetteCommentsPage = (.*?);\n", page)
+    if not found:
+        return None
+    carried = json.loads(found.group(1))
+    return carried["counted"], carried["counts"]
+
+
+class Trips:
+    """Counts the plugin's trips to the internal DB's read thread (reads of its own tables)."""
+
+    def __init__(self, internal, monkeypatch):
+        self.made = []
+        execute, execute_fn = internal.execute, internal.execute_fn
+
+        async def counted_execute(sql, *args, **kwargs):
+            if "datasette_internal_comments_" in sql:
+                self.made.append(sql)
+            return await execute(sql, *args, **kwargs)
+
+        async def counted_execute_fn(fn, *args, **kwargs):
+            if fn.__module__.startswith("datasette_internal_comments"):
+                self.made.append(fn.__qualname__)
+            return await execute_fn(fn, *args, **kwargs)
+
+        monkeypatch.setattr(internal, "execute", counted_execute)
+        monkeypatch.setattr(internal, "execute_fn", counted_execute_fn)
+
+
+async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_actor, monkeypatch):
+    alice = as_actor("alice")
+    await alice.new_thread("one", table="items", row=["1"])
+    resolved = await alice.new_thread("two", table="items", row=["1"], column="price")
+    await alice.post(f"/-/comments/api/threads/{resolved['id']}/resolve", {})
+    await alice.new_thread("three", table="items", row=["3"])
+    trips = Trips(get_internal_db(ds), monkeypatch)
+    page = await alice.get("/data/items?_size=2")
+    assert page_counts(page.text) == (True, {"1": {"threads": 2, "open": 1}})
+    # the badge counts and the menu's unread mentions: one trip, and nothing else
+    assert trips.made == ["table_page_reads.<locals>.read"]
+    trips.made.clear()
+    anonymous = (await as_actor(None).get("/data/items")).text
+    assert page_counts(anonymous) is None
+    assert "comments" not in anonymous.lower()
+    assert trips.made == []
+
+
+async def test_a_table_of_only_its_primary_key_asks_for_counts_after_the_page(
+    tmp_path, files, as_actor
+):
+    conn = sqlite3.connect(files[0])
+    conn.execute("create table keys_only (id integer primary key)")
+    conn.execute("insert into keys_only values (1), (2)")
+    conn.commit()
+    conn.close()
+    datasette = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keys.db")
+    try:
+        page = await Client(datasette, "alice").get("/data/keys_only")
+        # Datasette drew no cell through render_cell: the page says the counts are to be asked
+        assert page_counts(page.text) == (False, {})
+    finally:
+        close(datasette)
+
+
+async def test_the_menu_counts_unread_mentions_the_reader_may_see(as_actor):
+    alice, admin, bob = as_actor("alice"), as_actor("admin"), as_actor("bob")
+    thread = await alice.new_thread("Look @bob", table="items", row=["1"])
+    await admin.new_thread("Secret for @bob", table="hidden", row=["1"])
+    await bob.reply(thread["id"], "Seen")
+    await alice.reply(thread["id"], "Thanks")  # a reply to bob, not a mention
+    menu = (await bob.get("/")).text
+    assert "Comments inbox (1 unread mention)" in menu
+    await bob.post("/-/comments/api/inbox/read", {"all": True})
+    menu = (await bob.get("/")).text
+    assert "Comments inbox</a>" in menu and "unread mention" not in menu
+    await alice.new_thread("@bob again", table="items", row=["2"])
+    await alice.new_thread("and @bob", table="notes")
+    assert "Comments inbox (2 unread mentions)" in (await bob.get("/-/comments")).text
+    assert "Comments inbox" not in (await as_actor(None).get("/")).text
+
+
+async def test_the_table_thread_list_counts_row_threads_and_links_to_activity(as_actor):
+    alice = as_actor("alice")
+    first = await alice.new_thread("row one", table="items", row=["1"])
+    await alice.new_thread("cell", table="items", row=["1"], column="price")
+    await alice.new_thread("row two", table="items", row=["2"])
+    await alice.new_thread("the table itself", table="items")
+    await alice.post(f"/-/comments/api/threads/{first['id']}/resolve", {})
+    page = (await alice.get("/-/comments/target?database=data&table=items")).text
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "The rows of this table have 3 threads (2 open)" in text
+    assert 'href="/-/comments?database=data&amp;table=items"' in page
+    assert "the table itself" in page and "row one" not in page
+    empty = (await alice.get("/-/comments/target?database=data&table=notes")).text
+    assert "No row of this table has a thread yet" in empty
