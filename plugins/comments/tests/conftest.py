@@ -1,6 +1,7 @@
 import sqlite3
 
 import pytest
+from datasette.plugins import pm
 from datasette_internal_db.testing import close, cookies_for, frozen_time, make_datasette  # noqa: F401
 
 CONFIG = {
@@ -88,3 +89,42 @@ class Client:
 @pytest.fixture
 def as_actor(ds):
     return lambda actor_id: Client(ds, actor_id)
+
+
+@pytest.fixture
+def register():
+    """``register(plugin)``: hooks for one test, unregistered when it ends (passed or not), so
+    no test runs with another test's plugin."""
+    names = []
+
+    def add(plugin):
+        name = f"comments-test-{plugin.__name__}-{len(names)}"
+        pm.register(plugin, name=name)
+        names.append(name)
+        return plugin
+
+    yield add
+    for name in names:
+        pm.unregister(name=name)
+
+
+@pytest.fixture
+async def datasette_on(tmp_path, files):
+    """``await datasette_on(internal="other.db", config=...)``: another Datasette on the test's
+    files, closed when the test ends (``datasette_on.close(d)`` closes one early, to restart)."""
+    made = []
+
+    async def make(**kwargs):
+        kwargs.setdefault("config", CONFIG)
+        datasette = await make_datasette(tmp_path, files=files, **kwargs)
+        made.append(datasette)
+        return datasette
+
+    def close_early(datasette):
+        made.remove(datasette)
+        close(datasette)
+
+    make.close = close_early
+    yield make
+    for datasette in made:
+        close(datasette)

@@ -1,10 +1,9 @@
 """Display names come from actors_from_ids once, then from core's cache until they expire."""
 
 from datasette import hookimpl
-from datasette.plugins import pm
 
 
-async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time):
+async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time, register):
     calls = []
 
     class Names:
@@ -14,22 +13,19 @@ async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time)
             calls.append(sorted(actor_ids))
             return {i: {"id": i, "name": f"{i.title()} v{len(calls)}"} for i in actor_ids}
 
-    pm.register(Names, name="comment-test-cached-names")
-    try:
-        alice = as_actor("alice")
-        thread = await alice.new_thread("Hi", table="items")
-        assert thread["author"]["name"] == "Alice v1"
-        path = f"/-/comments/api/threads/{thread['id']}"
-        for _ in range(3):
-            again = (await alice.get(path)).json()["thread"]
-            assert again["author"]["name"] == "Alice v1"
-        assert calls == [["alice"]]
-        frozen_time.advance(3601)
-        expired = (await alice.get(path)).json()["thread"]
-        assert expired["author"]["name"] == "Alice v2"
-        assert calls == [["alice"], ["alice"]]
-    finally:
-        pm.unregister(name="comment-test-cached-names")
+    register(Names)
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Hi", table="items")
+    assert thread["author"]["name"] == "Alice v1"
+    path = f"/-/comments/api/threads/{thread['id']}"
+    for _ in range(3):
+        again = (await alice.get(path)).json()["thread"]
+        assert again["author"]["name"] == "Alice v1"
+    assert calls == [["alice"]]
+    frozen_time.advance(3601)
+    expired = (await alice.get(path)).json()["thread"]
+    assert expired["author"]["name"] == "Alice v2"
+    assert calls == [["alice"], ["alice"]]
 
 
 class Directory:
@@ -50,22 +46,19 @@ class Directory:
         ]
 
 
-async def test_mention_autocomplete_offers_actors_other_plugins_list(as_actor):
+async def test_mention_autocomplete_offers_actors_other_plugins_list(as_actor, register):
     alice = as_actor("alice")
     await alice.new_thread("Seen here", table="items")
-    pm.register(Directory, name="comment-test-directory")
+    register(Directory)
     Directory.asked.clear()
-    try:
-        found = (await alice.get("/-/comments/api/actors?q=@al")).json()["actors"]
-        # ids starting with the prefix first, then names; the authors already seen among them
-        assert found == [
-            {"id": "alex", "name": "Alex Doe"},
-            {"id": "alice", "name": "alice"},
-            {"id": "zed", "name": "Albert Zed"},
-        ]
-        assert Directory.asked == ["al"]
-        # anonymous readers are never shown the directory
-        assert (await as_actor(None).get("/-/comments/api/actors?q=al")).json()["actors"] == []
-        assert Directory.asked == ["al"]
-    finally:
-        pm.unregister(name="comment-test-directory")
+    found = (await alice.get("/-/comments/api/actors?q=@al")).json()["actors"]
+    # ids starting with the prefix first, then names; the authors already seen among them
+    assert found == [
+        {"id": "alex", "name": "Alex Doe"},
+        {"id": "alice", "name": "alice"},
+        {"id": "zed", "name": "Albert Zed"},
+    ]
+    assert Directory.asked == ["al"]
+    # anonymous readers are never shown the directory
+    assert (await as_actor(None).get("/-/comments/api/actors?q=al")).json()["actors"] == []
+    assert Directory.asked == ["al"]

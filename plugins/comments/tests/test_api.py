@@ -3,12 +3,11 @@ import sqlite3
 
 import pytest
 from datasette.events import Event
-from datasette.plugins import pm
 from datasette_internal_comments import store
 from datasette_internal_comments.rendering import MAX_BODY_CHARS
 from datasette_internal_db import audit, get_internal_db
 from datasette_internal_db.answers import ANSWER_SECONDS
-from datasette_internal_db.testing import close, cookies_for, make_datasette
+from datasette_internal_db.testing import cookies_for
 
 from .conftest import CONFIG
 
@@ -170,7 +169,6 @@ async def test_moderator_delete_is_audited(ds, as_actor):
 
 async def test_root_moderates(as_actor):
     alice, root = as_actor("alice"), as_actor("root")
-    thread = await alice.new_thread("Hi", database="private") if False else None
     thread = await alice.new_thread("Hi", table="items")
     comment_id = thread["comments"][0]["id"]
     assert (
@@ -464,7 +462,7 @@ async def test_cross_site_post_with_cookie_is_refused(ds, as_actor):
     assert await count(ds, store.REACTIONS) == 0
 
 
-async def test_events_are_registered_and_fired(ds, as_actor):
+async def test_events_are_registered_and_fired(ds, as_actor, register):
     seen = []
 
     class Recorder:
@@ -475,18 +473,15 @@ async def test_events_are_registered_and_fired(ds, as_actor):
     from datasette import hookimpl
 
     Recorder.track_event = staticmethod(hookimpl(Recorder.track_event))
-    pm.register(Recorder, name="comment-event-recorder")
-    try:
-        alice, mod = as_actor("alice"), as_actor("mod")
-        thread = await alice.new_thread("One", table="items", row=["1"], column="price")
-        comment_id = thread["comments"][0]["id"]
-        await alice.reply(thread["id"], "Two")
-        await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "One!"})
-        await alice.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})
-        await alice.post(f"/-/comments/api/threads/{thread['id']}/reopen", {})
-        await mod.post(f"/-/comments/api/comments/{comment_id}/delete", {})
-    finally:
-        pm.unregister(name="comment-event-recorder")
+    register(Recorder)
+    alice, mod = as_actor("alice"), as_actor("mod")
+    thread = await alice.new_thread("One", table="items", row=["1"], column="price")
+    comment_id = thread["comments"][0]["id"]
+    await alice.reply(thread["id"], "Two")
+    await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "One!"})
+    await alice.post(f"/-/comments/api/threads/{thread['id']}/resolve", {})
+    await alice.post(f"/-/comments/api/threads/{thread['id']}/reopen", {})
+    await mod.post(f"/-/comments/api/comments/{comment_id}/delete", {})
     ours = [event for event in seen if event.name.startswith(("comment-", "thread-"))]
     assert [event.name for event in ours] == [
         "comment-added",
@@ -579,19 +574,16 @@ async def test_runtime_setting_limits_where_comments_are_enabled(ds, as_actor):
     assert bad.status_code == 400
 
 
-async def test_setting_from_config(tmp_path, files):
+async def test_setting_from_config(datasette_on):
     config = dict(CONFIG, plugins={"datasette-internal-comments": {"enabled": ["private"]}})
-    datasette = await make_datasette(tmp_path, files=files, config=config, internal="other.db")
-    try:
-        from .conftest import Client
+    datasette = await datasette_on(config=config, internal="other.db")
+    from .conftest import Client
 
-        refused = await Client(datasette, "alice").post(
-            "/-/comments/api/threads", {"database": "data", "body": "x"}
-        )
-        assert refused.status_code == 403
-        await Client(datasette, "admin").new_thread("ok", database="private")
-    finally:
-        close(datasette)
+    refused = await Client(datasette, "alice").post(
+        "/-/comments/api/threads", {"database": "data", "body": "x"}
+    )
+    assert refused.status_code == 403
+    await Client(datasette, "admin").new_thread("ok", database="private")
 
 
 async def test_activity_filters_search_and_keyset_pagination(as_actor):
@@ -749,18 +741,15 @@ async def test_pages_render(as_actor):
     assert (await bob.get("/-/comments/target?database=data&table=nope")).status_code == 404
 
 
-async def test_comments_survive_a_restart(tmp_path, files):
+async def test_comments_survive_a_restart(datasette_on):
     from .conftest import Client
 
-    first = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keep.db")
+    first = await datasette_on(internal="keep.db")
     thread = await Client(first, "alice").new_thread("Still here", table="items", row=["1"])
-    close(first)
-    second = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keep.db")
-    try:
-        again = await Client(second, "alice").get(f"/-/comments/api/threads/{thread['id']}")
-        assert again.json()["thread"]["comments"][0]["body"] == "Still here"
-    finally:
-        close(second)
+    datasette_on.close(first)
+    second = await datasette_on(internal="keep.db")
+    again = await Client(second, "alice").get(f"/-/comments/api/threads/{thread['id']}")
+    assert again.json()["thread"]["comments"][0]["body"] == "Still here"
 
 
 def random_json(rng, depth=0):
@@ -821,7 +810,7 @@ async def test_random_input_never_causes_a_server_error(ds, as_actor):
             assert response.status_code < 500, (path, query)
 
 
-async def test_display_names_come_from_actors_from_ids(as_actor):
+async def test_display_names_come_from_actors_from_ids(as_actor, register):
     from datasette import hookimpl
 
     class Names:
@@ -830,17 +819,14 @@ async def test_display_names_come_from_actors_from_ids(as_actor):
         def actors_from_ids(datasette, actor_ids):
             return {actor_id: {"id": actor_id, "name": actor_id.title()} for actor_id in actor_ids}
 
-    pm.register(Names, name="comment-test-names")
-    try:
-        alice = as_actor("alice")
-        thread = await alice.new_thread("Hi @bob", table="items")
-        assert thread["author"] == {"id": "alice", "name": "Alice"}
-        assert thread["comments"][0]["mentions"] == [{"id": "bob", "name": "Bob"}]
-        found = (await alice.get("/-/comments/api/actors?q=al")).json()["actors"]
-        assert found == [{"id": "alice", "name": "Alice"}]
-        assert (await alice.get("/-/comments/api/actors?q=zz")).json()["actors"] == []
-    finally:
-        pm.unregister(name="comment-test-names")
+    register(Names)
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Hi @bob", table="items")
+    assert thread["author"] == {"id": "alice", "name": "Alice"}
+    assert thread["comments"][0]["mentions"] == [{"id": "bob", "name": "Bob"}]
+    found = (await alice.get("/-/comments/api/actors?q=al")).json()["actors"]
+    assert found == [{"id": "alice", "name": "Alice"}]
+    assert (await alice.get("/-/comments/api/actors?q=zz")).json()["actors"] == []
 
 
 async def test_tokens_work_and_restricted_tokens_need_the_comment_actions(ds, as_actor):
@@ -901,32 +887,29 @@ async def test_curl_style_requests(as_actor):
     assert "'database' is required" in empty.json()["errors"][0]
 
 
-async def test_configuration_can_open_reading_to_anonymous_visitors(tmp_path, files):
+async def test_configuration_can_open_reading_to_anonymous_visitors(datasette_on):
     from .conftest import Client
 
     config = {
         "databases": {"data": {"tables": {"items": {"permissions": {"comments-view": True}}}}}
     }
-    datasette = await make_datasette(tmp_path, files=files, config=config, internal="open.db")
-    try:
-        thread = await Client(datasette, "alice").new_thread("Open to all", table="items")
-        await Client(datasette, "alice").new_thread("Members only", table="notes")
-        anonymous = Client(datasette, None)
-        read = (await anonymous.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
-        assert read["comments"][0]["body"] == "Open to all"
-        assert read["can_reply"] is False and read["comments"][0]["can_react"] is False
-        bodies = [
-            c["body"] for c in (await anonymous.get("/-/comments/api/activity")).json()["comments"]
-        ]
-        assert bodies == ["Open to all"]
-        refused = await anonymous.post(
-            f"/-/comments/api/threads/{thread['id']}/comments", {"body": "x"}
-        )
-        assert refused.status_code == 403
-        page = await anonymous.get("/-/comments/target?database=data&table=items")
-        assert "Open to all" in page.text and 'name="body"' not in page.text
-    finally:
-        close(datasette)
+    datasette = await datasette_on(config=config, internal="open.db")
+    thread = await Client(datasette, "alice").new_thread("Open to all", table="items")
+    await Client(datasette, "alice").new_thread("Members only", table="notes")
+    anonymous = Client(datasette, None)
+    read = (await anonymous.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+    assert read["comments"][0]["body"] == "Open to all"
+    assert read["can_reply"] is False and read["comments"][0]["can_react"] is False
+    bodies = [
+        c["body"] for c in (await anonymous.get("/-/comments/api/activity")).json()["comments"]
+    ]
+    assert bodies == ["Open to all"]
+    refused = await anonymous.post(
+        f"/-/comments/api/threads/{thread['id']}/comments", {"body": "x"}
+    )
+    assert refused.status_code == 403
+    page = await anonymous.get("/-/comments/target?database=data&table=items")
+    assert "Open to all" in page.text and 'name="body"' not in page.text
 
 
 async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds, as_actor):
@@ -962,7 +945,9 @@ async def test_a_full_internal_database_is_a_507_and_stores_nothing_half_way(ds,
     ).status_code == 200
 
 
-async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor, frozen_time):
+async def test_a_plugin_denying_view_database_hides_the_tables_comments(
+    as_actor, frozen_time, register
+):
     from datasette import hookimpl
     from datasette.permissions import PermissionSQL
 
@@ -981,16 +966,15 @@ async def test_a_plugin_denying_view_database_hides_the_tables_comments(as_actor
     alice = as_actor("alice")
     path = "/-/comments/api/threads?database=data&table=items&row=1"
     assert len((await alice.get(path)).json()["threads"]) == 1
-    pm.register(DenyDatabase, name="comment-test-deny-database")
-    try:
-        frozen_time.advance(ANSWER_SECONDS)
-        assert (await alice.get(path)).status_code == 404
-        assert (await alice.get("/-/comments/api/activity")).json()["comments"] == []
-    finally:
-        pm.unregister(name="comment-test-deny-database")
+    register(DenyDatabase)
+    frozen_time.advance(ANSWER_SECONDS)
+    assert (await alice.get(path)).status_code == 404
+    assert (await alice.get("/-/comments/api/activity")).json()["comments"] == []
 
 
-async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, frozen_time):
+async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(
+    as_actor, frozen_time, register
+):
     from datasette import hookimpl
     from datasette.permissions import PermissionSQL
 
@@ -1009,20 +993,17 @@ async def test_reads_reuse_verdicts_for_a_second_and_writes_never_do(as_actor, f
     alice = as_actor("alice")
     path = "/-/comments/api/threads?database=data&table=items&row=1"
     assert (await alice.get(path)).json()["threads"][0]["can_reply"] is True
-    pm.register(Revoke, name="comment-test-revoke")
-    try:
-        # Within the second: the read still answers from the verdicts it had...
-        frozen_time.advance(ANSWER_SECONDS - 0.01)
-        assert len((await alice.get(path)).json()["threads"]) == 1
-        # ...but no write goes through on them.
-        reply = await alice.post(
-            f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after revocation"}
-        )
-        assert reply.status_code == 404
-        frozen_time.advance(0.01)
-        assert (await alice.get(path)).status_code == 404
-    finally:
-        pm.unregister(name="comment-test-revoke")
+    register(Revoke)
+    # Within the second: the read still answers from the verdicts it had...
+    frozen_time.advance(ANSWER_SECONDS - 0.01)
+    assert len((await alice.get(path)).json()["threads"]) == 1
+    # ...but no write goes through on them.
+    reply = await alice.post(
+        f"/-/comments/api/threads/{thread['id']}/comments", {"body": "after revocation"}
+    )
+    assert reply.status_code == 404
+    frozen_time.advance(0.01)
+    assert (await alice.get(path)).status_code == 404
 
 
 async def test_bodies_are_rendered_once_when_written_and_again_only_for_an_older_renderer(

@@ -7,9 +7,8 @@ import re
 import sqlite3
 
 from datasette_internal_db import get_internal_db
-from datasette_internal_db.testing import close, make_datasette
 
-from .conftest import CONFIG, Client
+from .conftest import Client
 
 
 def page_counts(page):
@@ -60,21 +59,16 @@ async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_a
     assert trips.made == []
 
 
-async def test_a_table_of_only_its_primary_key_asks_for_counts_after_the_page(
-    tmp_path, files, as_actor
-):
+async def test_a_table_of_only_its_primary_key_asks_for_counts_after_the_page(files, datasette_on):
     conn = sqlite3.connect(files[0])
     conn.execute("create table keys_only (id integer primary key)")
     conn.execute("insert into keys_only values (1), (2)")
     conn.commit()
     conn.close()
-    datasette = await make_datasette(tmp_path, files=files, config=CONFIG, internal="keys.db")
-    try:
-        page = await Client(datasette, "alice").get("/data/keys_only")
-        # Datasette drew no cell through render_cell: the page says the counts are to be asked
-        assert page_counts(page.text) == (False, {})
-    finally:
-        close(datasette)
+    datasette = await datasette_on(internal="keys.db")
+    page = await Client(datasette, "alice").get("/data/keys_only")
+    # Datasette drew no cell through render_cell: the page says the counts are to be asked
+    assert page_counts(page.text) == (False, {})
 
 
 async def test_the_menu_counts_unread_mentions_the_reader_may_see(as_actor):
