@@ -46,7 +46,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PROBE = os.path.join(HERE, "replica_probe.py")
 CHILD = os.path.join(HERE, "litestream_child.py")
 WRITERS_TABLE = "_datasette_internal_writers"
-GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+GO_DURATION = re.compile(r"(\d+(\.\d+)?(ms|s|m|h))+")
 ROLES = ("primary", "read")
 LOG_LEVELS = ("debug", "info", "warn", "error")
 # A Unix socket path must fit in sockaddr_un (108 bytes on Linux, 104 on macOS).
@@ -104,7 +104,7 @@ def parse_config(raw):
     options = dict(raw)
     check_replica_url(options.get("replica"))
     options["sync_interval"] = str(options.get("sync_interval", "1s"))
-    if not GO_DURATION.match(options["sync_interval"]):
+    if not GO_DURATION.fullmatch(options["sync_interval"]):
         raise ReplicationError(
             f"{SETTING}.sync_interval {options['sync_interval']!r}: a duration such as 1s, "
             "500ms or 1m"
