@@ -165,6 +165,16 @@ def find_axe_core():
         folder = os.path.dirname(folder)
 
 
+def settle(page):
+    """Wait for the page's finite animations (a dialog fading in, say) to end: checked mid-way,
+    colours are half-blended and boxes still moving."""
+    page.evaluate(
+        """Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity)
+            .map(a => a.finished.catch(() => null)))"""
+    )
+
+
 def serious_violations(page):
     """axe-core's serious and critical violations on the page Playwright shows, as
     ``{(rule id, CSS selector of the element)}``. Datasette's own pages have some: compare
@@ -177,6 +187,7 @@ def serious_violations(page):
         )
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=path)
+    settle(page)
     violations = page.evaluate("axe.run(document).then(r => r.violations)")
     return {
         (violation["id"], " ".join(node["target"]))

@@ -7,7 +7,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from datasette_internal_db.testing import launch_chromium, serve
+from datasette_internal_db.testing import launch_chromium, serve, settle
 from playwright.sync_api import expect, sync_playwright
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -41,7 +41,7 @@ def post(page, path, body):
 
 
 def shoot(page, name, full_page=False):
-    page.wait_for_function("document.getAnimations().every(a => a.playState === 'finished')")
+    settle(page)
     page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
     print(f"wrote {DOCS / name}.png")
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import httpx
-from datasette_internal_db.testing import launch_chromium, serve
+from datasette_internal_db.testing import launch_chromium, serve, settle
 from playwright.sync_api import expect, sync_playwright
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -56,7 +56,7 @@ def sample_data(folder):
 
 def shoot(page, name, **options):
     # the dialog's opening animation finished, relative times rendered
-    page.evaluate("Promise.all(document.getAnimations().map(a => a.finished))")
+    settle(page)
     times = page.locator("time.di-time")
     if times.count():
         expect(times.first).not_to_have_text(re.compile("UTC$"))

@@ -7,7 +7,7 @@ import sqlite3
 
 import httpx
 import pytest
-from datasette_internal_db.testing import launch_chromium, serious_violations, serve
+from datasette_internal_db.testing import launch_chromium, serious_violations, serve, settle
 from playwright.sync_api import expect, sync_playwright
 
 from .conftest import CONFIG, make_files
@@ -283,6 +283,7 @@ def test_pages_and_the_dialog_add_no_serious_accessibility_violation(server, pag
     page.locator('.comment-badge[data-comments-row="6"]').click()
     expect(page.locator("#comments-dialog .comment-thread")).to_have_count(1)
     # in the dialog too, a comment's reactions and its picker sit on one line
+    settle(page)  # once it has opened: mid-animation the dialog is scaled
     pill = page.locator(f"#comment-{comment_id} .comment-reaction").bounding_box()
     picker = page.locator(f"#comment-{comment_id} .comment-picker summary").bounding_box()
     assert abs(pill["y"] + pill["height"] / 2 - picker["y"] - picker["height"] / 2) < 4
