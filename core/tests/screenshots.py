@@ -1,6 +1,7 @@
 """Screenshots of core's /-/internal pages for the README: a real `datasette serve` with a
 persistent internal DB, a plugin that runs a job, driven in Chromium. Run by `nox -s screenshots`
-(or `python core/tests/screenshots.py` in a venv with core's test extras); writes core/docs/*.png."""
+(or `python core/tests/screenshots.py` in a venv with core's test extras); writes
+core/docs/*.png."""
 
 import sqlite3
 import tempfile
@@ -34,7 +35,9 @@ async def check_links(job):
 
 
 async def start(datasette, request):
-    job_id = await plugin.jobs.start(datasette, "check-links", check_links, actor_id="root", total=4)
+    job_id = await plugin.jobs.start(
+        datasette, "check-links", check_links, actor_id="root", total=4
+    )
     for action, resource in [("link-added", "/wildlife/sightings?river=Wye"), ("link-scan", None)]:
         await plugin.audit.record(datasette, action, actor=request.actor, resource=resource)
     return Response.json({"job_id": job_id})
