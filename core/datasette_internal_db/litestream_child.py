@@ -1,7 +1,8 @@
 """Run ``litestream replicate`` as the child of this small process, which stops it with exactly
 one SIGTERM when Datasette stops it or when Datasette's process is gone (even SIGKILLed).
 
-Run as a script by replication.Litestream: ``python litestream_child.py litestream replicate ...``.
+Run as a script by litestream_supervisor.Litestream:
+``python litestream_child.py litestream replicate ...``.
 Why not the kernel's parent-death signal on Litestream itself: Linux sends it once per thread
 of the child, and Litestream (a Go program, many threads) takes a second signal as "skip the
 final sync", which then loses the last second of writes. Why it polls: ``getppid()`` changes

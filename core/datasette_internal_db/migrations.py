@@ -112,7 +112,7 @@ def m007_job_results(db):
 @migrations()
 def m008_writers(db):
     # One row per start as the replicated writer: the stale-primary check compares the
-    # replica's newest row with this file's rows (replication.py).
+    # replica's newest row with this file's rows (stale_primary.py).
     db["_datasette_internal_writers"].create(
         {"epoch": str, "started_at": str, "host": str, "pid": int},
         pk="epoch",

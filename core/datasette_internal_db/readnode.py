@@ -16,7 +16,7 @@ from datasette.utils.asgi import Response
 
 from .migrations import migration_status
 from .replica_probe import VFS_URI, VFSUnavailable, load_litestream_vfs
-from .replication import INSTALL, SETTING, ReplicationError
+from .replication_config import INSTALL, SETTING, ReplicationError
 from .safety import MARKER_TABLE
 from .web import json_error
 
