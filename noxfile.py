@@ -174,9 +174,9 @@ def ensure_browser_tools(session):
     if missing:
         if os.geteuid() != 0 or not shutil.which("apt-get"):
             session.error(
-                f"The browser tests need {', '.join(missing)} and cannot install them without "
-                f"root. Run `sudo apt-get install {' '.join(missing)}` (Debian/Ubuntu) — or point "
-                "CHROMIUM_PATH at a Chromium — then run `nox -s tests` again."
+                f"The browser tests need {', '.join(missing)}, which nox installs only when run "
+                f"as root. Run `sudo apt-get install {' '.join(missing)}` (Debian/Ubuntu) — or "
+                "point CHROMIUM_PATH at a Chromium — then run `nox -s tests` again."
             )
         session.log(f"Installing Debian's {', '.join(missing)} for the browser tests")
         apt_env = {"DEBIAN_FRONTEND": "noninteractive"}
