@@ -8,7 +8,7 @@ from .events import EVENTS
 from .migrations import migrations
 from .redirect import link_cache
 from .routes import routes
-from .visits import flush_forever
+from .visits import start_flushing
 
 
 @hookimpl
@@ -38,10 +38,7 @@ def register_routes(datasette):
 
 @hookimpl
 def startup(datasette):
-    buffer = link_cache(datasette).visits
-    datasette.add_background_task(
-        lambda ds: flush_forever(ds, buffer), name="datasette-internal-bookmarks-visits"
-    )
+    start_flushing(datasette, link_cache(datasette).visits)
 
 
 @hookimpl

@@ -3,13 +3,14 @@
 A redirect only bumps counters in memory. A background task writes everything counted in one
 ``execute_write_fn`` call every FLUSH_INTERVAL seconds, and once more at shutdown. A crash (power
 loss, SIGKILL) loses at most the visits of the last FLUSH_INTERVAL seconds; a clean stop loses none.
+On a read node (core's ``is_read_node``) nothing can be written, so visits are not counted there.
 """
 
 import asyncio
 import logging
 from collections import Counter
 
-from datasette_internal_db import clock
+from datasette_internal_db import clock, is_read_node
 
 from . import store_links
 
@@ -30,8 +31,11 @@ class VisitBuffer:
         self.flushed.set()
         # Flushes started so far: a lookup that awaited a read checks nothing began meanwhile.
         self.generation = 0
+        self.counting = True
 
     def record(self, code):
+        if not self.counting:
+            return
         # Unix time and day numbers here; text only when written (cheaper per redirect).
         now = clock.now()
         count, _ = self.totals.get(code, (0, None))
@@ -86,6 +90,17 @@ class VisitBuffer:
 def day_text(day_number):
     """``2026-11-26`` for a count of UTC days since 1970-01-01."""
     return clock.iso(day_number * SECONDS_PER_DAY)[:10]
+
+
+def start_flushing(datasette, buffer):
+    """The flush task, on a primary. A read node's internal DB is the primary's replica, which
+    refuses every write: there visits are not counted, so none pile up and no flush fails."""
+    if is_read_node(datasette):
+        buffer.counting = False
+        return
+    datasette.add_background_task(
+        lambda ds: flush_forever(ds, buffer), name="datasette-internal-bookmarks-visits"
+    )
 
 
 async def flush_forever(datasette, buffer):
