@@ -7,15 +7,30 @@ from . import audit, cache, clock, jobs, paths, secrets, text, web
 from .answers import RecentAnswers, recent_answers
 from .cache import Cache
 from .cli import internal
-from .database import UnsupportedDatasette, get_internal_db, is_persistent, is_read_node
-from .errors import BodyTooLarge, InvalidInput
+from .database import (
+    UnsupportedDatasette,
+    get_internal_db,
+    is_persistent,
+    is_read_node,
+    read_row,
+    read_rows,
+)
+from .errors import BodyTooLarge, Conflict, InvalidInput
 from .lifecycle import prepare_internal_db
 from .markdown import MARKDOWN_VERSION, render_markdown
 from .migrations import table_prefix
 from .plugin import Plugin
 from .readnode import refused_write_response
 from .routes import admin_menu_links, routes
-from .routing import next_token, page_after, page_links, page_size, route
+from .routing import (
+    error_response,
+    next_token,
+    page_after,
+    page_links,
+    page_size,
+    route,
+    wants_json,
+)
 from .rows import fetch_row
 from .secrets import SecretsUnreadable
 from .settings import RuntimeSettings, Setting
@@ -24,6 +39,7 @@ __all__ = [
     "MARKDOWN_VERSION",
     "BodyTooLarge",
     "Cache",
+    "Conflict",
     "InvalidInput",
     "Plugin",
     "RecentAnswers",
@@ -34,6 +50,7 @@ __all__ = [
     "audit",
     "cache",
     "clock",
+    "error_response",
     "fetch_row",
     "get_internal_db",
     "is_persistent",
@@ -44,12 +61,15 @@ __all__ = [
     "page_links",
     "page_size",
     "paths",
+    "read_row",
+    "read_rows",
     "recent_answers",
     "render_markdown",
     "route",
     "secrets",
     "table_prefix",
     "text",
+    "wants_json",
     "web",
 ]
 

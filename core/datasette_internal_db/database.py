@@ -35,6 +35,18 @@ def get_internal_db(datasette):
     return getter() if replica is None else replica
 
 
+async def read_rows(datasette, sql, params=(), make=dict):
+    """Every row a read of the internal DB returns, each turned by ``make`` (a dict by
+    default): the one line every store would otherwise write around ``execute``."""
+    return [make(row) for row in await get_internal_db(datasette).execute(sql, params)]
+
+
+async def read_row(datasette, sql, params=(), make=dict):
+    """The first row a read of the internal DB returns, turned by ``make``; None if none."""
+    row = (await get_internal_db(datasette).execute(sql, params)).first()
+    return None if row is None else make(row)
+
+
 def use_read_replica(datasette, replica):
     _read_replicas[datasette] = replica
 

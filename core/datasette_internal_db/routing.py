@@ -7,9 +7,10 @@
 - an unknown method → 405 with ``Allow``;
 - ``action`` (and ``resource``, a function of the request) is checked before the handler runs:
   refused → 403;
-- ``InvalidInput`` → 400 (413 for a body past its size limit), ``NotFound`` → 404,
-  ``Forbidden`` → 403, a full disk or a locked database → 507 / 503, a write on a read node →
-  307 to the primary (503 without one);
+- ``InvalidInput`` → 400 (413 for a body past its size limit, 409 for a ``Conflict``),
+  ``NotFound`` → 404, ``Forbidden`` → 403, a query past Datasette's time limit → 503, a full
+  disk or a locked database → 507 / 503, a write on a read node → 307 to the primary (503
+  without one);
 - errors are ``{"ok": false, "errors": [...]}`` for API clients (see ``wants_json``) and an
   error page for browsers.
 
@@ -21,31 +22,29 @@ tilde-encoded and joined with commas, as Datasette's own table pages do.
 import sqlite3
 import urllib.parse
 
+from datasette.database import QueryInterrupted
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
-from .errors import BodyTooLarge, InvalidInput
+from .errors import BodyTooLarge, Conflict, InvalidInput
 from .readnode import ReadOnlyNode, refused_write_response
-from .web import int_param, json_error, storage_error_response
+from .web import int_param, is_form_post, json_error, storage_error_response
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
-
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+QUERY_TOO_SLOW = "The query took longer than the time limit allows; narrow it and try again"
 
 
 def wants_json(request):
-    """API clients: a ``.json`` or ``/api/`` path, ``Accept: application/json``, or a write
-    whose body is not a browser form. Everyone else is a browser and gets pages."""
-    path = request.path
-    content_type = request.headers.get("content-type", "")
-    return (
-        path.endswith(".json")
-        or "/api/" in path
-        or "application/json" in request.headers.get("accept", "")
-        or (request.method not in ("GET", "HEAD") and not content_type.startswith(FORM_TYPES))
-    )
+    """API clients: ``Accept: application/json``; a write whose body is not a browser form
+    (see ``web.is_form_post``); a read of a ``.json`` or ``/api/`` path. Everyone else is a
+    browser and gets pages: a form posted without JavaScript, also to an ``/api/`` path."""
+    if "application/json" in request.headers.get("accept", ""):
+        return True
+    if request.method not in ("GET", "HEAD"):
+        return not is_form_post(request)
+    return request.path.endswith(".json") or "/api/" in request.path
 
 
 async def error_response(datasette, request, status, message, headers=None):
@@ -87,12 +86,16 @@ def route(*, methods=("GET",), action=None, resource=None):
                 return await handler(datasette, request)
             except BodyTooLarge as error:
                 return await error_response(datasette, request, 413, str(error))
+            except Conflict as error:
+                return await error_response(datasette, request, 409, str(error))
             except InvalidInput as error:
                 return await error_response(datasette, request, 400, str(error))
             except Forbidden as error:
                 return await error_response(datasette, request, 403, str(error))
             except NotFound as error:
                 return await error_response(datasette, request, 404, str(error))
+            except QueryInterrupted:
+                return await error_response(datasette, request, 503, QUERY_TOO_SLOW)
             except ReadOnlyNode as error:
                 return refused_write_response(request, error)
             except sqlite3.OperationalError as error:

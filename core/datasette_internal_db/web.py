@@ -5,7 +5,7 @@ import math
 import re
 import sqlite3
 
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import BadRequest, Request, Response
 
 from .errors import BodyTooLarge, InvalidInput
 
@@ -15,6 +15,10 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 100
 MAX_SQLITE_INTEGER = 2**63 - 1
 MIN_SQLITE_INTEGER = -(2**63)
+
+# The body types of an HTML form post (a browser without JavaScript).
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_READ_AS_FORM = "datasette_internal_db.read_as_form"
 
 _DECIMAL = re.compile(r"-?[0-9]{1,19}")
 # A string up to its closing quote, or to the end when there is none: matching always succeeds
@@ -56,6 +60,42 @@ async def read_body(request, max_bytes=MAX_BODY_BYTES):
 async def read_json_object(request, max_bytes=MAX_BODY_BYTES):
     """The request body as a JSON object (see parse_json_object), or InvalidInput for a 400."""
     return parse_json_object(await read_body(request, max_bytes))
+
+
+async def read_fields(request, max_bytes=MAX_BODY_BYTES, max_form_bytes=None):
+    """The body's fields, from an HTML form (Datasette's own parser, urlencoded or multipart;
+    the first value of each name) or a JSON object (see parse_json_object); ``{}`` when empty.
+    ``BodyTooLarge`` past ``max_bytes``, or for a form past ``max_form_bytes`` if given.
+
+    ``curl -d '{...}'`` labels JSON as a form, so a form body starting with ``{`` is read as
+    JSON. Whether it was read as a form is then what ``is_form_post`` answers.
+    """
+    body = await read_body(request, max_bytes)
+    form = is_form_post(request) and not body.lstrip().startswith(b"{")
+    request.scope[_READ_AS_FORM] = form
+    if not form:
+        return parse_json_object(body) if body.strip() else {}
+    if max_form_bytes is not None and len(body) > max_form_bytes:
+        raise BodyTooLarge(f"Form body is larger than {max_form_bytes} bytes")
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        fields = await Request(request.scope, replay).form(max_request_size=max_bytes)
+    except BadRequest as error:
+        raise InvalidInput(f"Form body could not be read: {error}") from None
+    return {name: fields.get(name) for name in fields}
+
+
+def is_form_post(request):
+    """Is this a browser's form post? Its content type says so until ``read_fields`` has read
+    the body; after that, whether the body was read as a form."""
+    if _READ_AS_FORM in request.scope:
+        return request.scope[_READ_AS_FORM]
+    return request.method not in ("GET", "HEAD") and request.headers.get(
+        "content-type", ""
+    ).startswith(FORM_TYPES)
 
 
 def parse_json_object(body):
@@ -141,10 +181,6 @@ def int_param(request, name, default=None, minimum=0, maximum=MAX_SQLITE_INTEGER
     if value is None or value == "":
         return default
     return parse_int(value, name, minimum, maximum)
-
-
-def wants_json(request, path_suffix=None):
-    return bool(path_suffix) or "application/json" in request.headers.get("accept", "")
 
 
 def storage_error_response(exception):

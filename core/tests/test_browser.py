@@ -26,9 +26,25 @@ async def start(datasette, request):
     return Response.json({"job_id": job_id})
 
 
+async def styled(datasette, request):
+    return Response.html(await datasette.render_template("styled.html", request=request))
+
+
 @hookimpl
 def register_routes():
-    return [(r"^/-/start-job$", start)]
+    return [(r"^/-/start-job$", start), (r"^/-/styled$", styled)]
+"""
+
+# A plugin page with what Datasette's own CSS gets wrong for plugins: a hidden notice, and a
+# dialog holding a form taller than the window.
+STYLED_PAGE = """{% extends "datasette_internal_base.html" %}
+{% block content %}
+<div class="notice" hidden>Not yet</div>
+{{ ui.button("Open", attrs={"data-di-open": "tall"}) }}
+{% call ui.dialog("tall", "A tall form") %}<form>
+<div class="modal-body">{% for n in range(40) %}<p>Line {{ n }}</p>{% endfor %}</div>
+<div class="modal-footer"><button type="submit">Save</button></div></form>{% endcall %}
+{% endblock %}
 """
 
 
@@ -38,13 +54,16 @@ def browser_page(tmp_path_factory):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / "job_plugin.py").write_text(JOB_PLUGIN)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "styled.html").write_text(STYLED_PAGE)
     data = tmp_path / "data.db"
     conn = sqlite3.connect(data)
     conn.execute("create table places (id integer primary key, name text)")
     conn.execute("insert into places (name) values ('Lyon')")
     conn.commit()
     conn.close()
-    args = ["--root", "--plugins-dir", str(plugins)]
+    args = ["--root", "--plugins-dir", str(plugins), "--template-dir", str(templates)]
     with serve(tmp_path, [data], args=args) as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         context = browser.new_context(base_url=server.url, timezone_id="America/New_York")
@@ -62,6 +81,17 @@ def test_times_are_relative_with_the_absolute_time_and_zone_in_the_tooltip(brows
     created = page.locator("time.di-time").first
     expect(created).to_have_text(re.compile(r"(now|seconds? ago|minutes? ago)"))
     assert created.get_attribute("title").endswith("EST")
+
+
+def test_hidden_stays_hidden_and_a_tall_dialog_form_keeps_its_buttons_in_view(browser_page):
+    page = browser_page
+    page.set_viewport_size({"width": 800, "height": 500})
+    page.goto("/-/styled")
+    expect(page.locator(".notice")).to_be_hidden()
+    page.get_by_role("button", name="Open").click()
+    save = page.get_by_role("button", name="Save")
+    expect(save).to_be_in_viewport()
+    page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def test_core_pages_have_no_serious_violations_beyond_datasettes_own(browser_page):

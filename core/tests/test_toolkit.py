@@ -5,15 +5,16 @@ import sqlite3
 
 import pytest
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import InvalidInput
+from datasette_internal_db import Conflict, InvalidInput
 from datasette_internal_db.answers import RecentAnswers
 from datasette_internal_db.markdown import render_markdown
 from datasette_internal_db.plugin import Plugin
 from datasette_internal_db.routing import next_token, page_after, page_links, page_size, route
 from datasette_internal_db.rows import fetch_row
 from datasette_internal_db.testing import close, make_datasette
-from datasette_internal_db.web import read_json_object
+from datasette_internal_db.web import read_fields, read_json_object
 
 ITEMS = [{"id": n, "name": f"item {n}"} for n in range(1, 8)]
 
@@ -34,6 +35,18 @@ async def items_api(datasette, request):
     return Response.json({"ok": True, "items": rows, **page_links(request, token)})
 
 
+@route(methods=("POST",))
+async def fields_api(datasette, request):
+    fields = await read_fields(request, max_form_bytes=400)
+    if fields.get("state") == "deleted":
+        raise Conflict("It was deleted")
+    if fields.get("state") == "slow":
+        raise QueryInterrupted(None, "select 1", [])
+    if not fields.get("name"):
+        raise InvalidInput("'name' is required")
+    return Response.json({"ok": True, "fields": fields})
+
+
 @route()
 async def missing_page(datasette, request):
     raise NotFound("No such greeting")
@@ -47,6 +60,7 @@ async def toolkit_page(datasette, request):
             {
                 "breadcrumbs": [("Toolkit", "/-/toolkit"), ("A page", None)],
                 "when": "2026-11-30T09:15:00.000+00:00",
+                "user_title": '"x autofocus onfocus=window.__xss=1 <b>',
             },
             request=request,
         )
@@ -60,6 +74,7 @@ class ToolkitPlugin:
     def register_routes(self, datasette):
         return [
             (r"^/-/toolkit/api/items$", items_api),
+            (r"^/-/toolkit/api/fields$", fields_api),
             (r"^/-/toolkit/missing$", missing_page),
             (r"^/-/toolkit/page$", toolkit_page),
         ]
@@ -77,7 +92,10 @@ PAGE_TEMPLATE = """{% extends "datasette_internal_base.html" %}
 <h1>A page</h1>
 <p>Written {{ ui.time(when) }} {{ ui.icon("comment", label="Comments") }}</p>
 {{ ui.button("Save", icon_name="resolve", primary=True, type="submit") }}
-{% call ui.dialog("edit-thing", "Edit the thing") %}<div class="modal-body">Body</div>{% endcall %}
+{{ ui.button("Delete", attrs={"data-action": "delete", "aria-label": "Delete " ~ user_title}) }}
+{% call ui.dialog("edit-thing", "Edit the thing") %}<div class="modal-body">
+<input id="edit-thing-title" name="title"></div>{% endcall %}
+{{ ui.icon_button("Edit", "edit", attrs={"data-code": user_title, "data-none": None}) }}
 {% endblock %}
 """
 
@@ -153,6 +171,8 @@ async def test_base_template_breadcrumbs_times_icons_and_dialog(ds):
     assert "2026-11-30 09:15 UTC" in html
     assert 'role="img" aria-label="Comments"' in html
     assert '<dialog id="edit-thing" class="datasette-modal di-dialog"' in html
+    # The dialog's title has an id of its own: a field named "title" may take "<id>-title".
+    assert 'aria-labelledby="edit-thing-heading"' in html and html.count('id="edit-thing-') == 2
     assert "datasette-internal.css" in html and "datasette-internal.js" in html
     css = await ds.client.get("/-/static-plugins/datasette-internal-db/datasette-internal.css")
     assert css.status_code == 200
@@ -216,3 +236,85 @@ def test_plugin_handle_names_its_tables_and_migration_set():
     assert plugin.table("items") == "datasette_internal_toolkit_test_items"
     assert plugin.migrations.name == "datasette-internal-toolkit-test"
     assert plugin.audit.plugin == plugin.jobs.plugin == plugin.secrets.plugin == plugin.name
+
+
+async def test_button_attrs_are_escaped_whatever_the_text(ds):
+    html = (await ds.client.get("/-/toolkit/page")).text
+    escaped = "&#34;x autofocus onfocus=window.__xss=1 &lt;b&gt;"
+    assert f'data-action="delete" aria-label="Delete {escaped}"' in html
+    assert f'data-code="{escaped}"' in html and "data-none" not in html
+    assert "autofocus onfocus" not in html.replace(escaped, "")
+
+
+async def test_home_crumb_only_for_actors_who_may_view_the_instance(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "toolkit_page.html").write_text(PAGE_TEMPLATE)
+    from datasette.plugins import pm
+
+    pm.register(ToolkitPlugin(), name="toolkit-plugin")
+    try:
+        ds = await make_datasette(
+            tmp_path,
+            template_dir=str(templates),
+            config={"allow": {"id": "alice"}},
+        )
+        crumbs = '<p class="crumbs"><a href="/-/toolkit">Toolkit</a> / <span aria-current'
+        assert crumbs in (await ds.client.get("/-/toolkit/page")).text
+        alice = (await ds.client.get("/-/toolkit/page", actor={"id": "alice"})).text
+        assert '<p class="crumbs"><a href="/">home</a> / <a href="/-/toolkit">' in alice
+    finally:
+        pm.unregister(name="toolkit-plugin")
+    close(ds)
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+async def test_read_fields_takes_a_form_or_json_and_errors_suit_the_client(ds):
+    alice = {"id": "alice"}
+    path = "/-/toolkit/api/fields"
+    as_json = await ds.client.post(path, json={"name": "x", "n": 1}, actor=alice)
+    assert as_json.json() == {"ok": True, "fields": {"name": "x", "n": 1}}
+    form = await ds.client.post(path, content=b"name=a&name=b&extra=", headers=FORM)
+    assert form.json()["fields"] == {"name": "a", "extra": ""}
+    multipart = await ds.client.post(path, files={"name": (None, "m")})
+    assert multipart.json()["fields"] == {"name": "m"}
+    curl = await ds.client.post(path, content=b'{"name": "c"}', headers=FORM)
+    assert curl.json()["fields"] == {"name": "c"}
+    long_form = await ds.client.post(path, content=b"name=" + b"x" * 400, headers=FORM)
+    assert long_form.status_code == 413
+    long_json = await ds.client.post(path, json={"name": "x" * 400})
+    assert long_json.status_code == 200
+
+    # A browser's form post under /api/ gets the error page; API clients get JSON.
+    page = await ds.client.post(path, content=b"name=", headers=FORM)
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
+    assert "&#39;name&#39; is required" in page.text
+    for headers, body in (({}, b"{}"), ({}, b""), (FORM, b"{}")):
+        error = await ds.client.post(path, content=body, headers=headers)
+        assert error.status_code == 400
+        assert error.json() == {"ok": False, "errors": ["'name' is required"]}
+    wants = dict(FORM, accept="application/json")
+    assert (await ds.client.post(path, content=b"n=1", headers=wants)).json()["ok"] is False
+
+
+async def test_route_answers_409_for_a_conflict_and_503_for_a_slow_query(ds):
+    path = "/-/toolkit/api/fields"
+    deleted = await ds.client.post(path, json={"state": "deleted"})
+    assert deleted.status_code == 409
+    assert deleted.json() == {"ok": False, "errors": ["It was deleted"]}
+    slow = await ds.client.post(path, json={"state": "slow"})
+    assert slow.status_code == 503 and "time limit" in slow.json()["errors"][0]
+    page = await ds.client.post(path, content=b"state=deleted", headers=FORM)
+    assert page.status_code == 409 and "It was deleted" in page.text
+
+
+async def test_read_rows_and_read_row_turn_each_row(ds):
+    from datasette_internal_db import read_row, read_rows
+
+    sql = "select value from json_each('[3, 1, 2]') order by value"
+    assert await read_rows(ds, sql) == [{"value": 1}, {"value": 2}, {"value": 3}]
+    assert await read_rows(ds, sql, make=lambda row: row["value"] * 10) == [10, 20, 30]
+    assert await read_row(ds, sql + " limit ?", [1]) == {"value": 1}
+    assert await read_row(ds, "select 1 where 0", make=lambda row: 1 / 0) is None
