@@ -3,7 +3,7 @@ Hook wiring only."""
 
 from datasette import hookimpl
 
-from . import access, pages
+from . import access, outbox, pages
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
@@ -27,6 +27,11 @@ def permission_resources_sql(datasette, actor, action):
 @hookimpl
 def register_events(datasette):
     return EVENTS
+
+
+@hookimpl
+def startup(datasette):
+    outbox.start(datasette)
 
 
 @hookimpl

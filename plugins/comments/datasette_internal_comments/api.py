@@ -11,7 +11,7 @@ from datasette.utils.asgi import Forbidden, NotFound, Response
 from datasette_internal_db import InvalidInput, clock
 from datasette_internal_db.web import parse_int
 
-from . import access, store
+from . import access, outbox, store
 from .access import ADD, MODERATE, VIEW
 from .events import (
     CommentAddedEvent,
@@ -99,7 +99,10 @@ async def create_thread(datasette, request):
     data = await read_input(request)
     target = await resolve_target(datasette, request.actor, data)
     body = prepare(data.get("body"))
-    thread_id, comment_id = await store.create_thread(datasette, target, me, body, clock.iso())
+    thread_id, comment_id = await store.create_thread(
+        datasette, target, me, body, clock.iso(), email=outbox.enabled(datasette)
+    )
+    outbox.wake(datasette)
     thread = await store.get_thread(datasette, thread_id)
     await datasette.track_event(event_for(CommentAddedEvent, request.actor, thread, comment_id))
     return await answer(datasette, request, data, thread_id)
@@ -121,7 +124,10 @@ async def reply_api(datasette, request):
     if not await comments_enabled(datasette, thread["database_name"], thread["table_name"]):
         raise Forbidden(NOT_ENABLED)
     body = prepare(data.get("body"))
-    comment_id = await store.add_comment(datasette, thread["thread_id"], me, body, clock.iso())
+    comment_id = await store.add_comment(
+        datasette, thread["thread_id"], me, body, clock.iso(), email=outbox.enabled(datasette)
+    )
+    outbox.wake(datasette)
     await datasette.track_event(event_for(CommentAddedEvent, request.actor, thread, comment_id))
     return await answer(datasette, request, data, thread["thread_id"], comment_id=comment_id)
 
@@ -142,8 +148,9 @@ async def resolve_api(datasette, request):
     resolve = request.url_vars["verb"] == "resolve"
     if resolve != (thread["resolved_at"] is not None):
         await store.set_resolved(
-            datasette, thread["thread_id"], me if resolve else None, clock.iso()
+            datasette, thread["thread_id"], me, resolve, clock.iso(), outbox.enabled(datasette)
         )
+        outbox.wake(datasette)
         event_class = ThreadResolvedEvent if resolve else ThreadReopenedEvent
         await datasette.track_event(event_for(event_class, request.actor, thread))
     return await answer(datasette, request, data, thread["thread_id"])
@@ -163,7 +170,10 @@ async def edit_api(datasette, request):
         raise Conflict(DELETED)
     body = prepare(data.get("body"))
     if body.text != comment["body"]:
-        await store.edit_comment(datasette, comment["id"], body, clock.iso())
+        await store.edit_comment(
+            datasette, comment["id"], body, clock.iso(), email=outbox.enabled(datasette)
+        )
+        outbox.wake(datasette)
         await datasette.track_event(
             event_for(CommentEditedEvent, request.actor, comment, comment["id"])
         )

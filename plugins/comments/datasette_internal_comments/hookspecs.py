@@ -1,5 +1,5 @@
-"""The hook through which other plugins (an auth plugin, a directory) list the actors that
-@mention autocomplete offers. Documented for plugin authors in the README."""
+"""The hooks through which other plugins (an auth plugin, a directory) list the actors that
+@mention autocomplete offers and give their email addresses. Documented in the README."""
 
 from pluggy import HookspecMarker
 
@@ -12,3 +12,11 @@ def comments_actors(datasette, prefix):
     @mention autocomplete: a list of actor dicts with an ``"id"`` and, if known, a ``"name"``,
     or an awaitable of one. Called only for signed-in actors; a dozen results are plenty, and
     the plugin filters and limits them again."""
+
+
+@hookspec
+def comments_actor_emails(datasette, actor_ids):
+    """Email addresses for actor ids that have no ``"email"`` in their actor dict: a dict
+    ``{actor_id: address}`` (leave out the ones you do not know), or an awaitable of one.
+    Called by the email sender just before it sends; an actor with no address gets in-app
+    notifications only."""

@@ -19,6 +19,10 @@ REACTIONS = plugin.table("reactions")
 MENTIONS = plugin.table("mentions")
 INBOX = plugin.table("inbox")
 FTS = plugin.table("fts")
+EMAIL_EVENTS = plugin.table("email_events")
+EMAIL_OUTBOX = plugin.table("email_outbox")
+EMAIL_PREFERENCES = plugin.table("email_preferences")
+EMAIL_STATE = plugin.table("email_state")
 
 
 @migrations()
@@ -168,3 +172,66 @@ def m003_stored_html(db):
     # a renderer change (rendering.RENDER_VERSION) makes older rows render afresh on read.
     db[COMMENTS].add_column("html", str)
     db[COMMENTS].add_column("html_version", int)
+
+
+@migrations()
+def m004_email(db):
+    # One row per recipient and thing that happened, written in the transaction of the comment
+    # or resolution it is about, so it is exactly as durable as that write. event_key is
+    # "comment:<id>" or "<resolved|reopened>:<thread>:<time>": one email per recipient and event.
+    db[EMAIL_EVENTS].create(
+        {
+            "id": int,
+            "recipient_id": str,
+            "event_key": str,
+            # mention, reply, resolved or reopened
+            "reason": str,
+            "thread_id": int,
+            "comment_id": int,
+            "actor_id": str,
+            "created_at": str,
+            # new → queued (in a message), digest (waiting for one), or dropped
+            "state": str,
+            "outbox_id": int,
+        },
+        pk="id",
+        not_null={"recipient_id", "event_key", "reason", "thread_id", "created_at", "state"},
+        defaults={"state": "new"},
+    )
+    db[EMAIL_EVENTS].create_index(
+        ["recipient_id", "event_key"], unique=True, index_name=f"{EMAIL_EVENTS}_once"
+    )
+    db[EMAIL_EVENTS].create_index(["state", "id"], index_name=f"{EMAIL_EVENTS}_state")
+    db[EMAIL_EVENTS].create_index(["outbox_id"], index_name=f"{EMAIL_EVENTS}_outbox")
+
+    db[EMAIL_OUTBOX].create(
+        {
+            "id": int,
+            "recipient_id": str,
+            # each, daily or test
+            "kind": str,
+            # pending, sent, failed (permanently) or dropped (nothing left the recipient may see)
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": float,
+            "created_at": str,
+            "sent_at": str,
+            "address": str,
+            "subject": str,
+            "message_id": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"recipient_id", "kind", "status", "attempts", "next_attempt_at", "created_at"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db[EMAIL_OUTBOX].create_index(["status", "next_attempt_at"], index_name=f"{EMAIL_OUTBOX}_due")
+
+    db[EMAIL_PREFERENCES].create(
+        {"actor_id": str, "preference": str, "updated_at": str},
+        pk="actor_id",
+        not_null={"preference", "updated_at"},
+    )
+
+    # Small facts the sender keeps across restarts: the last daily digest run.
+    db[EMAIL_STATE].create({"key": str, "value": str}, pk="key")

@@ -10,6 +10,14 @@ from .api import (
     thread_api,
     threads_api,
 )
+from .api_email import (
+    outbox_api,
+    outbox_html,
+    preference_api,
+    preference_html,
+    test_email_api,
+    unsubscribe,
+)
 from .api_lists import activity_api, actors_api, badges_api, inbox_api, inbox_read_api
 from .pages import activity_html, inbox_html, target_html, thread_html
 
@@ -34,4 +42,10 @@ routes = [
     (r"^/-/comments/api/inbox\Z", inbox_api),
     (r"^/-/comments/api/inbox/read\Z", inbox_read_api),
     (r"^/-/comments/api/actors\Z", actors_api),
+    (r"^/-/comments/email\Z", preference_html),
+    (r"^/-/comments/email/outbox\Z", outbox_html),
+    (r"^/-/comments/unsubscribe\Z", unsubscribe),
+    (r"^/-/comments/api/email/preference\Z", preference_api),
+    (r"^/-/comments/api/email/outbox\Z", outbox_api),
+    (r"^/-/comments/api/email/test\Z", test_email_api),
 ]

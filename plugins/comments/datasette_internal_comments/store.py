@@ -11,6 +11,7 @@ from datasette.utils import tilde_encode
 from datasette_internal_db import fetch_row as fetch_row_by_pk
 from datasette_internal_db import get_internal_db
 
+from . import store_email
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, REACTIONS, REVISIONS, THREADS
 
 __all__ = ["COMMENTS", "FTS", "INBOX", "MENTIONS", "REACTIONS", "REVISIONS", "THREADS"]
@@ -83,27 +84,30 @@ async def allowed_pairs(datasette, action, actor):
 # ---------------------------------------------------------------------------- writes
 
 
-def _notify(conn, actor_id, comment_id, reason, now):
-    conn.execute(
+def _notify(conn, actor_id, comment_id, reason, now, email):
+    added = conn.execute(
         f"insert or ignore into {INBOX}"
         " (actor_id, comment_id, database_name, table_name, reason, created_at)"
         f" select ?, id, database_name, table_name, ?, ? from {COMMENTS} where id = ?",
         [actor_id, reason, now, comment_id],
-    )
+    ).rowcount
+    # What reaches the inbox is what may be emailed; both rows commit with the comment.
+    if added and email:
+        store_email.queue_comment_event(conn, actor_id, comment_id, reason, now)
 
 
-def _record_mentions(conn, comment_id, author_id, mentions, now):
+def _record_mentions(conn, comment_id, author_id, mentions, now, email):
     for actor_id in mentions:
         added = conn.execute(
             f"insert or ignore into {MENTIONS} (comment_id, actor_id) values (?, ?)",
             [comment_id, actor_id],
         ).rowcount
         if added and actor_id != author_id:
-            _notify(conn, actor_id, comment_id, "mention", now)
+            _notify(conn, actor_id, comment_id, "mention", now, email)
 
 
-def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now):
-    _record_mentions(conn, comment_id, author_id, mentions, now)
+def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions, now, email):
+    _record_mentions(conn, comment_id, author_id, mentions, now, email)
     # Everyone else who took part in the thread hears about the reply.
     participants = conn.execute(
         f"select distinct author_id from {COMMENTS}"
@@ -111,10 +115,10 @@ def _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, mentions,
         [thread_id, author_id, comment_id],
     ).fetchall()
     for (participant,) in participants:
-        _notify(conn, participant, comment_id, "reply", now)
+        _notify(conn, participant, comment_id, "reply", now, email)
 
 
-def _insert_comment(conn, thread_id, author_id, body, now):
+def _insert_comment(conn, thread_id, author_id, body, now, email):
     comment_id = conn.execute(
         f"insert into {COMMENTS}"
         " (thread_id, database_name, table_name, author_id, body, html, html_version, created_at)"
@@ -122,14 +126,15 @@ def _insert_comment(conn, thread_id, author_id, body, now):
         [author_id, body.text, body.html, body.html_version, now, thread_id],
     ).lastrowid
     conn.execute(f"update {THREADS} set last_activity_at = ? where id = ?", [now, thread_id])
-    _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, body.mentions, now)
+    _record_mentions_and_inbox(conn, thread_id, comment_id, author_id, body.mentions, now, email)
     return comment_id
 
 
-async def create_thread(datasette, target, author_id, body, now):
+async def create_thread(datasette, target, author_id, body, now, email=False):
     """Create a thread and its first comment in one transaction; returns both ids.
 
-    ``body`` is a ``rendering.Body``: text, stored HTML and mentions.
+    ``body`` is a ``rendering.Body``: text, stored HTML and mentions. ``email``: also queue
+    email events for those notified (store_email.py).
     """
 
     def write(conn):
@@ -140,18 +145,18 @@ async def create_thread(datasette, target, author_id, body, now):
             " :anchor_value, :author_id, :now, :now)",
             {**target, "author_id": author_id, "now": now},
         ).lastrowid
-        return thread_id, _insert_comment(conn, thread_id, author_id, body, now)
+        return thread_id, _insert_comment(conn, thread_id, author_id, body, now, email)
 
     return await internal(datasette).execute_write_fn(write)
 
 
-async def add_comment(datasette, thread_id, author_id, body, now):
+async def add_comment(datasette, thread_id, author_id, body, now, email=False):
     return await internal(datasette).execute_write_fn(
-        lambda conn: _insert_comment(conn, thread_id, author_id, body, now)
+        lambda conn: _insert_comment(conn, thread_id, author_id, body, now, email)
     )
 
 
-async def edit_comment(datasette, comment_id, body, now):
+async def edit_comment(datasette, comment_id, body, now, email=False):
     """Keep the old body as a revision, store the new one and re-record mentions."""
 
     def write(conn):
@@ -167,7 +172,7 @@ async def edit_comment(datasette, comment_id, body, now):
             " where id = ?",
             [body.text, body.html, body.html_version, now, comment_id],
         )
-        _record_mentions(conn, comment_id, author_id, body.mentions, now)
+        _record_mentions(conn, comment_id, author_id, body.mentions, now, email)
 
     await internal(datasette).execute_write_fn(write)
 
@@ -187,12 +192,21 @@ async def delete_comment(datasette, comment_id, deleted_by, now):
     await internal(datasette).execute_write_fn(write)
 
 
-async def set_resolved(datasette, thread_id, resolved_by, now):
-    """Resolve (``resolved_by`` an actor id) or reopen (``resolved_by`` None) a thread."""
-    await internal(datasette).execute_write(
-        f"update {THREADS} set resolved_at = ?, resolved_by = ?, last_activity_at = ? where id = ?",
-        [now if resolved_by else None, resolved_by, now, thread_id],
-    )
+async def set_resolved(datasette, thread_id, actor_id, resolve, now, email=False):
+    """Resolve or reopen a thread as ``actor_id``; ``email``: queue email events for the
+    others who wrote in it."""
+
+    def write(conn):
+        conn.execute(
+            f"update {THREADS} set resolved_at = ?, resolved_by = ?, last_activity_at = ?"
+            " where id = ?",
+            [now if resolve else None, actor_id if resolve else None, now, thread_id],
+        )
+        if email:
+            reason = "resolved" if resolve else "reopened"
+            store_email.queue_thread_event(conn, thread_id, actor_id, reason, now)
+
+    await internal(datasette).execute_write_fn(write)
 
 
 async def toggle_reaction(datasette, comment_id, actor_id, emoji, now):
