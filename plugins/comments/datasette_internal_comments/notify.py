@@ -54,6 +54,14 @@ async def route_new_events(datasette, now_ts, now):
     return len(events)
 
 
+async def turned_off(datasette, actor_ids):
+    """Those of ``actor_ids`` whose preference is now "off" (they unsubscribed after the
+    event was routed: nothing more reaches them)."""
+    chosen = await store_email.preferences(datasette, actor_ids)
+    default = email_config(datasette).default_preference
+    return {actor_id for actor_id in actor_ids if chosen.get(actor_id, default) == "off"}
+
+
 # ---------------------------------------------------------------------------- addresses
 
 

@@ -19,11 +19,12 @@ import random
 import weakref
 
 from datasette.database import DatasetteClosedError
-from datasette_internal_db import clock, is_read_node
+from datasette.utils import StartupError
+from datasette_internal_db import InvalidInput, clock, is_read_node
 
 from . import mail, notify, store_email
 from .actors import actors_for
-from .settings import email_config
+from .settings import email_config, plugin
 
 log = logging.getLogger("datasette_internal_comments")
 
@@ -91,7 +92,12 @@ class Sender:
 
 
 def start(datasette):
-    """The startup hook: the sending task, on a primary with email configured."""
+    """The startup hook: check the email configuration (a mistake stops ``datasette serve``
+    naming the key), then start the sending task on a primary with email configured."""
+    try:
+        email_config(datasette)
+    except InvalidInput as error:
+        raise StartupError(f"plugins.{plugin.name}.email in datasette.yaml: {error}") from None
     if not enabled(datasette) or is_read_node(datasette):
         return
     sender = _senders[datasette] = Sender(datasette)
@@ -132,11 +138,12 @@ async def send_batch(datasette, due):
     items = await store_email.message_items(datasette, [m["id"] for m in due])
     actors = await actors_for(datasette, {m["recipient_id"] for m in due})
     addresses = await notify.addresses_for(datasette, actors)
+    turned_off = await notify.turned_off(datasette, actors)
     ready, built = [], []
     for message in due:
         try:
             composed = await build(
-                datasette, message, items.get(message["id"], []), actors, addresses
+                datasette, message, items.get(message["id"], []), actors, addresses, turned_off
             )
         except ValueError as error:  # a header the policy refused (CR/LF), or a bad address
             composed = f"cannot be built: {mail.describe(error)}"
@@ -169,7 +176,7 @@ async def send_batch(datasette, due):
         )
 
 
-async def build(datasette, message, items, actors, addresses):
+async def build(datasette, message, items, actors, addresses, turned_off):
     """The EmailMessage to send, or why there is none (the message is then dropped)."""
     config = email_config(datasette)
     recipient = message["recipient_id"]
@@ -184,6 +191,8 @@ async def build(datasette, message, items, actors, addresses):
             thread_ref=None,
             unsubscribe_url=None,
         )
+    if recipient in turned_off:
+        return "the recipient turned email off"
     address = addresses.get(recipient)
     if address is None:
         return "no email address for this actor"

@@ -386,3 +386,37 @@ async def test_bad_input_to_email_routes_is_a_clear_4xx(mail_ds, actor, method, 
     assert response.status_code == status, response.text
     payload = response.json()
     assert payload["ok"] is False and payload["errors"]
+
+
+async def test_unsubscribing_stops_messages_already_queued(mail_ds, smtp, frozen_time):
+    await as_(mail_ds, "alice").new_thread("Ping @bob", table="items")
+    smtp.stop()  # the first attempt fails: the message waits for a retry
+    await outbox.run_once(mail_ds)
+    await as_(mail_ds, "bob").post("/-/comments/api/email/preference", {"preference": "off"})
+    smtp.start()
+    frozen_time.advance(outbox.RETRY_DELAYS[0] * 2)
+    await outbox.run_once(mail_ds)
+    [row] = await outbox_rows(mail_ds)
+    assert (row["status"], row["last_error"]) == ("dropped", "the recipient turned email off")
+    assert smtp.sink.received == []
+
+
+@pytest.mark.parametrize(
+    "block,message",
+    [
+        ({"smtp_host": "127.0.0.1", "security": "tls"}, "'email.security' must be one of"),
+        ({"smtp_host": "127.0.0.1", "from": "x@example.com"}, "'email.base_url'"),
+        ({"smtp_port": "25"}, "'email.smtp_port' must be an integer"),
+        ({"default": "weekly"}, "'email.default' must be one of"),
+        ({"smtp_hots": "x"}, "unknown key(s) in 'email': smtp_hots"),
+    ],
+)
+async def test_a_wrong_email_configuration_stops_the_start(tmp_path, block, message):
+    from datasette.utils import StartupError
+    from datasette_internal_db.testing import make_datasette
+
+    config = {"plugins": {"datasette-internal-comments": {"email": block}}}
+    with pytest.raises(StartupError) as raised:
+        await make_datasette(tmp_path, internal=None, config=config)
+    assert "plugins.datasette-internal-comments.email" in str(raised.value)
+    assert message in str(raised.value)
