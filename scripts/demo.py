@@ -1,8 +1,9 @@
-"""`nox -s demo`: every plugin on a sample database, a webhook receiver, and sign-in links.
+"""`nox -s demo`: every plugin on a sample database, a webhook receiver, a mail sink that prints
+the comments plugin's emails, and sign-in links.
 
 Data lives in demo/ (or $DEMO_DIR) and is kept between runs: sample.db is built once (pass
 --rebuild to build it again and start with a fresh internal.db). DEMO_PORT (default 8001) and
-DEMO_RECEIVER_PORT (default 8002) choose the ports.
+DEMO_RECEIVER_PORT (default 8002) and DEMO_SMTP_PORT (default 8025) choose the ports.
 """
 
 import base64
@@ -33,6 +34,7 @@ def main(args):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = os.environ.get("DEMO_PORT", "8001")
     receiver_port = os.environ.get("DEMO_RECEIVER_PORT", "8002")
+    smtp_port = os.environ.get("DEMO_SMTP_PORT", "8025")
     DEMO.mkdir(exist_ok=True)
     sample, internal = DEMO / "sample.db", DEMO / "internal.db"
     if "--rebuild" in args:
@@ -48,9 +50,14 @@ def main(args):
         DATASETTE_SECRET=os.environ.get("DATASETTE_SECRET", "demo-secret-change-me"),
         DEMO_RECEIVER_URL=f"http://127.0.0.1:{receiver_port}/hook",
         DEMO_WEBHOOK_SECRET=secret,
+        DEMO_SMTP_PORT=smtp_port,
+        DEMO_BASE_URL=f"http://127.0.0.1:{port}/",
     )
     receiver = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "demo_receiver.py"), receiver_port, secret]
+    )
+    mail_sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "demo_mail_sink.py"), smtp_port]
     )
     server = subprocess.Popen(
         [
@@ -76,6 +83,8 @@ def main(args):
             f"    {url}/-/demo/sign-in/alice\n"
             f"    {url}/-/demo/sign-in/bob\n"
             "  Webhooks: insert a row (root, table menu → Insert row) and watch [receiver] lines.\n"
+            "  Email: as alice, comment on a row mentioning @bob; bob's email shows as [mail]\n"
+            f"  lines (outbox: {url}/-/comments/email/outbox as root).\n"
             "  Stop with Ctrl+C.\n",
             flush=True,
         )
@@ -83,7 +92,7 @@ def main(args):
     except KeyboardInterrupt:
         pass
     finally:
-        for process in (server, receiver):
+        for process in (server, receiver, mail_sink):
             process.terminate()
             process.wait()
 

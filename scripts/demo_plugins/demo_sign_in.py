@@ -19,3 +19,9 @@ async def sign_in(datasette, request):
 @hookimpl
 def register_routes():
     return [(r"^/-/demo/sign-in/(?P<who>alice|bob)$", sign_in)]
+
+
+@hookimpl
+def actors_from_ids(actor_ids):
+    # Names and email addresses for comments (mentions, emails to the demo's mail sink).
+    return {i: DEMO_PEOPLE[i] for i in actor_ids if i in DEMO_PEOPLE}

@@ -85,6 +85,10 @@ def parse_email_config(block):
     if unknown:
         raise InvalidInput(f"unknown key(s) in 'email': {', '.join(unknown)}")
     values = {EMAIL_KEYS[key]: value for key, value in block.items() if value is not None}
+    for name in ("smtp_port", "digest_hour"):
+        # {"$env": ...} gives a string
+        if isinstance(values.get(name), str) and values[name].isascii() and values[name].isdigit():
+            values[name] = int(values[name])
     config = EmailConfig(**values)
     for name in ("smtp_host", "username", "password", "sender", "base_url"):
         if not isinstance(getattr(config, name), str):

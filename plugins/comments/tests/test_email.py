@@ -420,3 +420,10 @@ async def test_a_wrong_email_configuration_stops_the_start(tmp_path, block, mess
         await make_datasette(tmp_path, internal=None, config=config)
     assert "plugins.datasette-internal-comments.email" in str(raised.value)
     assert message in str(raised.value)
+
+
+def test_ports_and_hours_from_env_strings_are_numbers():
+    from datasette_internal_comments.settings import parse_email_config
+
+    parsed = parse_email_config({"smtp_port": "2525", "digest_hour": "7"})
+    assert (parsed.smtp_port, parsed.digest_hour, parsed.enabled) == (2525, 7, False)
