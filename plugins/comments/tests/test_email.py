@@ -406,7 +406,7 @@ async def test_unsubscribing_stops_messages_already_queued(mail_ds, smtp, frozen
     [
         ({"smtp_host": "127.0.0.1", "security": "tls"}, "'email.security' must be one of"),
         ({"smtp_host": "127.0.0.1", "from": "x@example.com"}, "'email.base_url'"),
-        ({"smtp_port": "25"}, "'email.smtp_port' must be an integer"),
+        ({"smtp_port": "25x"}, "'email.smtp_port' must be an integer"),
         ({"default": "weekly"}, "'email.default' must be one of"),
         ({"smtp_hots": "x"}, "unknown key(s) in 'email': smtp_hots"),
     ],
