@@ -28,6 +28,7 @@ from .routing import (
     page_after,
     page_links,
     page_size,
+    read_page,
     route,
     wants_json,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "page_links",
     "page_size",
     "paths",
+    "read_page",
     "read_row",
     "read_rows",
     "recent_answers",

@@ -141,3 +141,17 @@ def page_links(request, token):
     kept = [(key, value) for key, value in args if key != "_next"]
     query = urllib.parse.urlencode([*kept, ("_next", token)])
     return {"next": token, "next_url": f"{request.path}?{query}"}
+
+
+async def read_page(request, fetch, key=("id",), default=DEFAULT_PAGE_SIZE, maximum=MAX_PAGE_SIZE):
+    """One page of a list and its ``{"next", "next_url"}``: ``(rows, links)``.
+
+    ``fetch(after, limit)`` returns up to ``limit`` rows in the list's order, after ``after``:
+    the ``_next`` token's text values (one per ``key`` column; check them), or None for the
+    first page. One row more than the page is asked for, so a page that ends the list has no
+    ``next``. A token is made of the ``key`` columns of the page's last row.
+    """
+    size = page_size(request, default, maximum)
+    rows = await fetch(page_after(request, len(key)), size + 1)
+    token = next_token(*(rows[size - 1][column] for column in key)) if len(rows) > size else None
+    return rows[:size], page_links(request, token)

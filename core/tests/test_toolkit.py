@@ -11,7 +11,14 @@ from datasette_internal_db import Conflict, InvalidInput
 from datasette_internal_db.answers import RecentAnswers
 from datasette_internal_db.markdown import render_markdown
 from datasette_internal_db.plugin import Plugin
-from datasette_internal_db.routing import next_token, page_after, page_links, page_size, route
+from datasette_internal_db.routing import (
+    next_token,
+    page_after,
+    page_links,
+    page_size,
+    read_page,
+    route,
+)
 from datasette_internal_db.rows import fetch_row
 from datasette_internal_db.testing import close, make_datasette
 from datasette_internal_db.web import read_fields, read_json_object
@@ -318,3 +325,27 @@ async def test_read_rows_and_read_row_turn_each_row(ds):
     assert await read_rows(ds, sql, make=lambda row: row["value"] * 10) == [10, 20, 30]
     assert await read_row(ds, sql + " limit ?", [1]) == {"value": 1}
     assert await read_row(ds, "select 1 where 0", make=lambda row: 1 / 0) is None
+
+
+async def test_read_page_asks_one_row_more_and_ends_without_next(ds):
+    names = [{"name": name, "n": n} for n, name in enumerate("abcde")]
+    asked = []
+
+    async def fetch(after, limit):
+        asked.append((after, limit))
+        start = int(after[1]) + 1 if after else 0
+        return names[start : start + limit]
+
+    class Request:
+        path = "/-/things"
+
+        def __init__(self, query):
+            self.query_string = query
+            self.args = dict(part.split("=") for part in query.split("&") if part)
+
+    rows, links = await read_page(Request("_size=2"), fetch, key=("name", "n"))
+    assert [row["name"] for row in rows] == ["a", "b"] and asked == [(None, 3)]
+    assert links == {"next": "b,1", "next_url": "/-/things?_size=2&_next=b%2C1"}
+    rows, links = await read_page(Request("_size=3&_next=b,1"), fetch, key=("name", "n"))
+    assert [row["name"] for row in rows] == ["c", "d", "e"] and asked[-1] == (["b", "1"], 4)
+    assert links == {"next": None, "next_url": None}

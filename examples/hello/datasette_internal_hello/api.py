@@ -1,15 +1,7 @@
 """The JSON API: ``GET /-/hello/api/greetings`` lists greetings newest first, ``POST`` adds one."""
 
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import (
-    InvalidInput,
-    next_token,
-    page_after,
-    page_links,
-    page_size,
-    route,
-    web,
-)
+from datasette_internal_db import InvalidInput, read_page, route, web
 
 from . import store
 from .access import GREET
@@ -30,13 +22,13 @@ async def greet(datasette, actor, text):
 
 
 async def page_of_greetings(datasette, request):
-    """The greetings ``?_size=`` and ``?_next=`` ask for, and the ``_next`` token after them."""
-    size = page_size(request, default=20, maximum=100)
-    after = page_after(request, 1)
-    before_id = web.parse_int(after[0], "_next") if after else None
-    greetings = await store.list_greetings(datasette, size + 1, before_id)
-    token = next_token(greetings[size - 1]["id"]) if len(greetings) > size else None
-    return greetings[:size], token
+    """The greetings ``?_size=`` and ``?_next=`` ask for, and the links to the next page."""
+
+    async def fetch(after, limit):
+        before_id = web.parse_int(after[0], "_next") if after else None
+        return await store.list_greetings(datasette, limit, before_id)
+
+    return await read_page(request, fetch, key=("id",), default=20, maximum=100)
 
 
 @route(methods=("GET", "POST"), action=GREET)
@@ -47,5 +39,5 @@ async def greetings_api(datasette, request):
             raise InvalidInput('The body must be {"text": "..."} and nothing else')
         greeting = await greet(datasette, request.actor, data["text"])
         return Response.json({"ok": True, "greeting": greeting}, status=201)
-    greetings, token = await page_of_greetings(datasette, request)
-    return Response.json({"ok": True, "greetings": greetings, **page_links(request, token)})
+    greetings, links = await page_of_greetings(datasette, request)
+    return Response.json({"ok": True, "greetings": greetings, **links})
