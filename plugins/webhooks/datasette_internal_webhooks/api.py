@@ -7,14 +7,7 @@ import json
 import re
 
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import (
-    InvalidInput,
-    next_token,
-    page_after,
-    page_links,
-    page_size,
-    route,
-)
+from datasette_internal_db import InvalidInput, read_page, route
 from datasette_internal_db.web import parse_int, read_json_object
 
 from . import endpoints, store, store_deliveries
@@ -47,16 +40,19 @@ def parse_since(value):
 
 
 async def page_of(request, list_rows):
-    """One page of a newest-first list keyed by ``id``: ``(rows, next_token)``.
+    """One page of a newest-first list keyed by ``id``, and its ``{"next", "next_url"}``.
+    ``list_rows(before_id, limit)`` returns the rows."""
 
-    ``list_rows(before_id, limit)`` returns rows; one more than the page is read to know
-    whether another page follows.
-    """
-    size = page_size(request)
-    after = page_after(request, 1)
-    rows = await list_rows(None if after is None else parse_int(after[0], "_next"), size + 1)
-    token = next_token(rows[size - 1]["id"]) if len(rows) > size else None
-    return rows[:size], token
+    async def fetch(after, limit):
+        return await list_rows(None if after is None else parse_int(after[0], "_next"), limit)
+
+    return await read_page(request, fetch)
+
+
+async def paged_answer(request, key, list_rows):
+    """The JSON answer of a list route: one page (see page_of), ``next`` and ``next_url``."""
+    rows, links = await page_of(request, list_rows)
+    return Response.json({"ok": True, key: rows, **links})
 
 
 def endpoint_json(endpoint, counts=None):
@@ -124,17 +120,25 @@ async def endpoint_list(datasette, request):
     return Response.json({"ok": True, "endpoints": [endpoint_json(e, counts) for e in rows]})
 
 
+async def view_or_change(datasette, request, find, change):
+    """GET: ``find`` what the path names, for those who may view. POST: also ``change`` it
+    with the JSON body, for those who may manage. Permission is checked before the lookup."""
+    if request.method != "POST":
+        await require_view(datasette, request)
+        return await find(datasette, request)
+    await require_manage(datasette, request)
+    found = await find(datasette, request)
+    await change(found, await read_json_object(request))
+    return found
+
+
 @route(methods=("GET", "POST"))
 async def endpoint_detail(datasette, request):
-    if request.method == "POST":
-        await require_manage(datasette, request)
-        endpoint = await endpoint_of(datasette, request)
-        data = await read_json_object(request)
+    async def change(endpoint, data):
         state = get_state(datasette)
         await endpoints.update_endpoint(datasette, state, endpoint, data, request.actor)
-    else:
-        await require_view(datasette, request)
-        endpoint = await endpoint_of(datasette, request)
+
+    endpoint = await view_or_change(datasette, request, endpoint_of, change)
     return await endpoint_answer(datasette, endpoint["id"])
 
 
@@ -173,26 +177,26 @@ async def endpoint_deliveries(datasette, request):
     await require_view(datasette, request)
     endpoint = await endpoint_of(datasette, request)
     status = delivery_status(request)
-    rows, token = await page_of(
+    return await paged_answer(
         request,
+        "deliveries",
         lambda before_id, limit: store_deliveries.list_deliveries(
             datasette, endpoint["id"], status=status, before_id=before_id, limit=limit
         ),
     )
-    return Response.json({"ok": True, "deliveries": rows, **page_links(request, token)})
 
 
 @route()
 async def endpoint_attempts(datasette, request):
     await require_view(datasette, request)
     endpoint = await endpoint_of(datasette, request)
-    rows, token = await page_of(
+    return await paged_answer(
         request,
+        "attempts",
         lambda before_id, limit: store_deliveries.list_attempts(
             datasette, endpoint_id=endpoint["id"], before_id=before_id, limit=limit
         ),
     )
-    return Response.json({"ok": True, "attempts": rows, **page_links(request, token)})
 
 
 @route()
@@ -255,14 +259,10 @@ async def incoming_list(datasette, request):
 
 @route(methods=("GET", "POST"))
 async def incoming_detail(datasette, request):
-    if request.method == "POST":
-        await require_manage(datasette, request)
-        row = await incoming_of(datasette, request)
-        data = await read_json_object(request)
+    async def change(row, data):
         await endpoints.update_incoming(datasette, row, data, request.actor)
-    else:
-        await require_view(datasette, request)
-        row = await incoming_of(datasette, request)
+
+    row = await view_or_change(datasette, request, incoming_of, change)
     incoming = store.incoming_from_row(await store.get_incoming(datasette, row["id"]))
     return Response.json({"ok": True, "incoming": incoming_json(datasette, request, incoming)})
 
@@ -285,8 +285,8 @@ async def incoming_rotate_secret(datasette, request):
 async def incoming_received(datasette, request):
     await require_view(datasette, request)
     row = await incoming_of(datasette, request)
-    rows, token = await page_of(
+    return await paged_answer(
         request,
+        "received",
         lambda before_id, limit: store.list_received(datasette, row["id"], before_id, limit),
     )
-    return Response.json({"ok": True, "received": rows, **page_links(request, token)})

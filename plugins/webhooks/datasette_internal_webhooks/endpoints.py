@@ -113,6 +113,19 @@ async def clean_endpoint(state, data, partial, declared_in_config=False):
     return changes
 
 
+async def audit(datasette, action, actor, resource, details=None):
+    await plugin.audit.record(datasette, action, actor=actor, resource=resource, details=details)
+
+
+async def endpoint_changed(datasette, state, endpoint_id, action, actor, details, new_keys=False):
+    """After a change to an outgoing endpoint: the worker reloads the endpoints (and forgets
+    the signing keys it keeps, when they changed), then the change is audited."""
+    if new_keys:
+        state.forget_keys(endpoint_id)
+    await state.reload_endpoints()
+    await audit(datasette, action, actor, f"endpoint/{endpoint_id}", details)
+
+
 # --- outgoing endpoints --------------------------------------------------------------------------
 
 
@@ -132,14 +145,8 @@ async def create_endpoint(datasette, state, data, actor):
     )
     await plugin.secrets.store(datasette, secret_name(endpoint_id), secret)
     await store.insert_endpoint(datasette, endpoint)
-    await state.reload_endpoints()
-    await plugin.audit.record(
-        datasette,
-        "endpoint-create",
-        actor=actor,
-        resource=f"endpoint/{endpoint_id}",
-        details={"url": endpoint["url"], "event_types": endpoint["event_types"]},
-    )
+    details = {"url": endpoint["url"], "event_types": endpoint["event_types"]}
+    await endpoint_changed(datasette, state, endpoint_id, "endpoint-create", actor, details)
     return await store.get_endpoint(datasette, endpoint_id), secret
 
 
@@ -153,14 +160,7 @@ async def update_endpoint(datasette, state, endpoint, data, actor):
     if not changes:
         return
     await store.update_endpoint(datasette, endpoint["id"], dict(changes, updated_at=clock.iso()))
-    await state.reload_endpoints()
-    await plugin.audit.record(
-        datasette,
-        "endpoint-update",
-        actor=actor,
-        resource=f"endpoint/{endpoint['id']}",
-        details=changes,
-    )
+    await endpoint_changed(datasette, state, endpoint["id"], "endpoint-update", actor, changes)
 
 
 async def delete_endpoint(datasette, state, endpoint, actor):
@@ -169,14 +169,9 @@ async def delete_endpoint(datasette, state, endpoint, actor):
     await store.delete_endpoint(datasette, endpoint["id"])
     await plugin.secrets.delete(datasette, secret_name(endpoint["id"]))
     await plugin.secrets.delete(datasette, secret_name(endpoint["id"], previous=True))
-    state.forget_keys(endpoint["id"])
-    await state.reload_endpoints()
-    await plugin.audit.record(
-        datasette,
-        "endpoint-delete",
-        actor=actor,
-        resource=f"endpoint/{endpoint['id']}",
-        details={"url": endpoint["url"]},
+    details = {"url": endpoint["url"]}
+    await endpoint_changed(
+        datasette, state, endpoint["id"], "endpoint-delete", actor, details, new_keys=True
     )
 
 
@@ -202,14 +197,9 @@ async def rotate_endpoint_secret(datasette, state, endpoint, actor):
         endpoint["id"],
         {"previous_secret_expires_at": clock.now() + grace_seconds, "updated_at": clock.iso()},
     )
-    state.forget_keys(endpoint["id"])
-    await state.reload_endpoints()
-    await plugin.audit.record(
-        datasette,
-        "endpoint-rotate-secret",
-        actor=actor,
-        resource=f"endpoint/{endpoint['id']}",
-        details={"grace_hours": state.options.rotation_grace_hours},
+    details = {"grace_hours": state.options.rotation_grace_hours}
+    await endpoint_changed(
+        datasette, state, endpoint["id"], "endpoint-rotate-secret", actor, details, new_keys=True
     )
     return secret
 
@@ -230,13 +220,8 @@ async def send_test_event(state, endpoint, actor):
 async def redeliver(datasette, state, delivery, actor):
     await store_deliveries.requeue_deliveries(datasette, [delivery["id"]], clock.now())
     state.wake_worker()
-    await plugin.audit.record(
-        datasette,
-        "redeliver",
-        actor=actor,
-        resource=f"endpoint/{delivery['endpoint_id']}",
-        details={"delivery_id": delivery["id"], "message_id": delivery["message_id"]},
-    )
+    details = {"delivery_id": delivery["id"], "message_id": delivery["message_id"]}
+    await audit(datasette, "redeliver", actor, f"endpoint/{delivery['endpoint_id']}", details)
 
 
 async def start_recovery(datasette, state, since, endpoint_id, actor):
@@ -259,13 +244,9 @@ async def start_recovery(datasette, state, since, endpoint_id, actor):
     job_id = await plugin.jobs.start(
         datasette, "redeliver-failed", work, actor_id=actor_id(actor), total=total
     )
-    await plugin.audit.record(
-        datasette,
-        "redeliver-failed",
-        actor=actor,
-        resource=f"endpoint/{endpoint_id}" if endpoint_id else None,
-        details={"since": since, "job_id": job_id, "total": total},
-    )
+    resource = f"endpoint/{endpoint_id}" if endpoint_id else None
+    details = {"since": since, "job_id": job_id, "total": total}
+    await audit(datasette, "redeliver-failed", actor, resource, details)
     return job_id, total
 
 
@@ -311,13 +292,8 @@ async def create_incoming(datasette, data, actor):
     if not created:
         await plugin.secrets.delete(datasette, incoming_secret_name(incoming_id))
         raise InvalidInput(f"The slug {slug!r} is taken")
-    await plugin.audit.record(
-        datasette,
-        "incoming-create",
-        actor=actor,
-        resource=f"incoming/{incoming_id}",
-        details={"slug": slug, "scheme": scheme},
-    )
+    details = {"slug": slug, "scheme": scheme}
+    await audit(datasette, "incoming-create", actor, f"incoming/{incoming_id}", details)
     return store.incoming_from_row(await store.get_incoming(datasette, incoming_id)), secret
 
 
@@ -331,25 +307,13 @@ async def update_incoming(datasette, row, data, actor):
     if not changes:
         return
     await store.update_incoming(datasette, row["id"], dict(changes, updated_at=clock.iso()))
-    await plugin.audit.record(
-        datasette,
-        "incoming-update",
-        actor=actor,
-        resource=f"incoming/{row['id']}",
-        details=changes,
-    )
+    await audit(datasette, "incoming-update", actor, f"incoming/{row['id']}", changes)
 
 
 async def delete_incoming(datasette, row, actor):
     await store.delete_incoming(datasette, row["id"])
     await plugin.secrets.delete(datasette, incoming_secret_name(row["id"]))
-    await plugin.audit.record(
-        datasette,
-        "incoming-delete",
-        actor=actor,
-        resource=f"incoming/{row['id']}",
-        details={"slug": row["slug"]},
-    )
+    await audit(datasette, "incoming-delete", actor, f"incoming/{row['id']}", {"slug": row["slug"]})
 
 
 async def rotate_incoming_secret(datasette, row, actor):
@@ -359,7 +323,5 @@ async def rotate_incoming_secret(datasette, row, actor):
         await store.update_incoming(
             datasette, row["id"], {"token_hash": token_hash, "updated_at": clock.iso()}
         )
-    await plugin.audit.record(
-        datasette, "incoming-rotate-secret", actor=actor, resource=f"incoming/{row['id']}"
-    )
+    await audit(datasette, "incoming-rotate-secret", actor, f"incoming/{row['id']}")
     return secret

@@ -5,7 +5,7 @@ JSON API (static/webhooks.js)."""
 import re
 
 from datasette.utils.asgi import Response
-from datasette_internal_db import clock, page_links, route
+from datasette_internal_db import clock, route
 
 from . import store, store_deliveries
 from .access import require_view
@@ -51,7 +51,7 @@ async def endpoint_page(datasette, request):
     can_manage = await require_view(datasette, request)
     endpoint = await endpoint_of(datasette, request)
     counts = await store_deliveries.delivery_counts(datasette)
-    deliveries, token = await page_of(
+    deliveries, links = await page_of(
         request,
         lambda before_id, limit: store_deliveries.list_deliveries(
             datasette, endpoint["id"], before_id=before_id, limit=limit
@@ -61,7 +61,7 @@ async def endpoint_page(datasette, request):
     context = {
         "endpoint": endpoint_json(endpoint, counts),
         "deliveries": deliveries,
-        "next_url": page_links(request, token)["next_url"],
+        "next_url": links["next_url"],
         "can_manage": can_manage,
         "job_id": job_id if job_id and JOB_ID.fullmatch(job_id) else None,
         "grace_hours": f"{get_state(datasette).options.rotation_grace_hours:g}",
@@ -77,14 +77,14 @@ async def endpoint_page(datasette, request):
 async def incoming_page(datasette, request):
     can_manage = await require_view(datasette, request)
     row = await incoming_of(datasette, request)
-    received, token = await page_of(
+    received, links = await page_of(
         request,
         lambda before_id, limit: store.list_received(datasette, row["id"], before_id, limit),
     )
     context = {
         "incoming": incoming_json(datasette, request, store.incoming_from_row(row)),
         "received": received,
-        "next_url": page_links(request, token)["next_url"],
+        "next_url": links["next_url"],
         "can_manage": can_manage,
     }
     trail = [(f"Incoming: {row['slug']}", None)]

@@ -5,7 +5,7 @@ import json
 import sqlite3
 
 from datasette.utils import escape_sqlite
-from datasette_internal_db import get_internal_db
+from datasette_internal_db import get_internal_db, read_row, read_rows
 
 from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, INCOMING, MESSAGES, RECEIVED, SEEN
 from .store_deliveries import PRUNE_CHUNK, prune_in_chunks
@@ -45,19 +45,13 @@ def assignments(changes, allowed):
 
 
 async def list_endpoints(datasette):
-    rows = await get_internal_db(datasette).execute(
-        f"select * from {ENDPOINTS} order by created_at, id"
-    )
-    return [endpoint_from_row(row) for row in rows]
+    sql = f"select * from {ENDPOINTS} order by created_at, id"
+    return await read_rows(datasette, sql, make=endpoint_from_row)
 
 
 async def get_endpoint(datasette, endpoint_id):
-    row = (
-        await get_internal_db(datasette).execute(
-            f"select * from {ENDPOINTS} where id = ?", [endpoint_id]
-        )
-    ).first()
-    return None if row is None else endpoint_from_row(row)
+    sql = f"select * from {ENDPOINTS} where id = ?"
+    return await read_row(datasette, sql, [endpoint_id], endpoint_from_row)
 
 
 def _insert_endpoint(conn, endpoint):
@@ -155,21 +149,14 @@ def incoming_from_row(row):
 
 
 async def list_incoming(datasette):
-    rows = await get_internal_db(datasette).execute(
-        f"select * from {INCOMING} order by created_at, id"
-    )
-    return [incoming_from_row(row) for row in rows]
+    sql = f"select * from {INCOMING} order by created_at, id"
+    return await read_rows(datasette, sql, make=incoming_from_row)
 
 
 async def get_incoming(datasette, incoming_id=None, slug=None):
     """The row (with its token hash) by id or by slug, or None."""
     column, value = ("id", incoming_id) if slug is None else ("slug", slug)
-    row = (
-        await get_internal_db(datasette).execute(
-            f"select * from {INCOMING} where {column} = ?", [value]
-        )
-    ).first()
-    return None if row is None else dict(row)
+    return await read_row(datasette, f"select * from {INCOMING} where {column} = ?", [value])
 
 
 async def insert_incoming(datasette, incoming):
@@ -223,13 +210,13 @@ async def store_received(datasette, incoming_id, message_id, now, content_type, 
 
 
 async def list_received(datasette, incoming_id, before_id=None, limit=50):
-    rows = await get_internal_db(datasette).execute(
+    return await read_rows(
+        datasette,
         f"select * from {RECEIVED} where incoming_id = :incoming_id"
         + ("" if before_id is None else " and id < :before_id")
         + " order by id desc limit :limit",
         {"incoming_id": incoming_id, "limit": limit, "before_id": before_id},
     )
-    return [dict(row) for row in rows]
 
 
 async def prune_incoming(datasette, cutoff, chunk=PRUNE_CHUNK):

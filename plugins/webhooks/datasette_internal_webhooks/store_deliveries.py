@@ -2,7 +2,7 @@
 takes ``datasette`` first, except ``enqueue_sql``, which writes through a connection it is
 given (the benchmark fills a backlog into a server's file that way)."""
 
-from datasette_internal_db import clock, get_internal_db
+from datasette_internal_db import clock, get_internal_db, read_row, read_rows
 
 from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, MESSAGES
 
@@ -159,7 +159,8 @@ async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, l
     if before_id is not None:
         clauses.append("d.id < :before_id")
         params["before_id"] = before_id
-    rows = await get_internal_db(datasette).execute(
+    return await read_rows(
+        datasette,
         f"select d.*, m.event_type, a.attempted_at as last_attempt_at,"
         " a.latency_ms as last_latency_ms, a.response_body as last_response_body"
         f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
@@ -168,18 +169,15 @@ async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, l
         f" where {' and '.join(clauses)} order by d.id desc limit :limit",
         params,
     )
-    return [dict(row) for row in rows]
 
 
 async def get_delivery(datasette, delivery_id):
-    row = (
-        await get_internal_db(datasette).execute(
-            f"select d.*, m.event_type, m.payload from {DELIVERIES} d"
-            f" join {MESSAGES} m on m.id = d.message_id where d.id = ?",
-            [delivery_id],
-        )
-    ).first()
-    return None if row is None else dict(row)
+    return await read_row(
+        datasette,
+        f"select d.*, m.event_type, m.payload from {DELIVERIES} d"
+        f" join {MESSAGES} m on m.id = d.message_id where d.id = ?",
+        [delivery_id],
+    )
 
 
 async def list_attempts(datasette, endpoint_id=None, delivery_id=None, before_id=None, limit=50):
@@ -194,12 +192,13 @@ async def list_attempts(datasette, endpoint_id=None, delivery_id=None, before_id
         clauses.append("a.id < :before_id")
         params["before_id"] = before_id
     where = ("where " + " and ".join(clauses)) if clauses else ""
-    rows = await get_internal_db(datasette).execute(
+    return await read_rows(
+        datasette,
         f"select a.*, m.event_type from {ATTEMPTS} a left join {MESSAGES} m on m.id = a.message_id"
         f" {where} order by a.id desc limit :limit",
         params,
+        lambda row: dict(row, succeeded=bool(row["succeeded"])),
     )
-    return [dict(row, succeeded=bool(row["succeeded"])) for row in rows]
 
 
 async def requeue_deliveries(datasette, delivery_ids, now):
@@ -224,10 +223,8 @@ async def failed_delivery_ids(datasette, since, endpoint_id=None, after_id=0, li
     if endpoint_id:
         sql += " and endpoint_id = :endpoint_id"
     sql += " order by id limit :limit"
-    rows = await get_internal_db(datasette).execute(
-        sql, {"since": since, "after_id": after_id, "endpoint_id": endpoint_id, "limit": limit}
-    )
-    return [row["id"] for row in rows]
+    params = {"since": since, "after_id": after_id, "endpoint_id": endpoint_id, "limit": limit}
+    return await read_rows(datasette, sql, params, lambda row: row["id"])
 
 
 async def count_failed_since(datasette, since, endpoint_id=None):
