@@ -12,10 +12,10 @@ from datasette_internal_db import (
     web,
 )
 from datasette_internal_db.text import CONTROL_CHARACTERS
+from datasette_internal_db.web import read_fields
 
 from . import linkrot, store, store_bookmarks
 from .access import BOOKMARKS_CREATE, actor_id, may_view, may_view_recently
-from .bodies import read_fields
 from .events import BookmarkCreatedEvent, BookmarkDeletedEvent
 from .targets import normalize, parse_target, stored_target
 

@@ -6,22 +6,13 @@ import re
 import secrets
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
-from datasette_internal_db import (
-    InvalidInput,
-    clock,
-    next_token,
-    page_after,
-    page_links,
-    page_size,
-    route,
-    web,
-)
+from datasette_internal_db import InvalidInput, clock, page_links, read_page, route, web
 from datasette_internal_db.paths import UnsafePath, local_path
 from datasette_internal_db.text import CONTROL_CHARACTERS
+from datasette_internal_db.web import read_fields
 
 from . import store, store_links
 from .access import SHORT_LINKS_ADMIN, SHORT_LINKS_CREATE, actor_id
-from .bodies import read_fields
 from .events import ShortLinkCreatedEvent, ShortLinkDeletedEvent
 from .redirect import link_cache
 from .settings import plugin
@@ -255,17 +246,16 @@ async def remove_link(datasette, request, link):
 
 async def page_of_links(datasette, request, everyone):
     """One page of links, newest first (``_size``, ``_next``), and the next page's token."""
-    size = page_size(request, PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-    after = page_after(request, 2)
-    if after is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", after[1]):
-        raise InvalidInput("'_next' must be the next token of the previous page")
     owner = None if everyone else actor_id(request.actor)
-    links = await store_links.list_links(datasette, owner, after=after, limit=size + 1)
-    token = None
-    if len(links) > size:
-        last = links[size - 1]
-        token = next_token(last["created_at"], last["code"])
-    return links[:size], token
+
+    async def fetch(after, limit):
+        if after is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", after[1]):
+            raise InvalidInput("'_next' must be the next token of the previous page")
+        return await store_links.list_links(datasette, owner, after=after, limit=limit)
+
+    key = ("created_at", "code")
+    links, paging = await read_page(request, fetch, key, PAGE_SIZE, MAX_PAGE_SIZE)
+    return links, paging["next"]
 
 
 async def wants_everyone(datasette, request):

@@ -8,6 +8,8 @@ from datasette_internal_db import (
     InvalidInput,
     clock,
     get_internal_db,
+    read_row,
+    read_rows,
     render_markdown,
 )
 from datasette_internal_db.text import fts_query
@@ -100,12 +102,8 @@ async def save_bookmarks(datasette, owner_id, items):
 
 
 async def find_bookmark(datasette, owner_id, url):
-    row = (
-        await get_internal_db(datasette).execute(
-            f"select * from {BOOKMARKS} where owner_id = ? and url = ?", [owner_id, url]
-        )
-    ).first()
-    return _bookmark(row)
+    sql = f"select * from {BOOKMARKS} where owner_id = ? and url = ?"
+    return await read_row(datasette, sql, [owner_id, url], _bookmark)
 
 
 async def update_bookmark(datasette, bookmark_id, *, title, note, tags, shared, url, target):
@@ -141,21 +139,18 @@ async def update_bookmark(datasette, bookmark_id, *, title, note, tags, shared, 
 
 
 async def get_bookmark(datasette, bookmark_id):
-    row = (
-        await get_internal_db(datasette).execute(
-            f"select * from {BOOKMARKS} where id = ?", [bookmark_id]
-        )
-    ).first()
-    return _bookmark(row)
+    sql = f"select * from {BOOKMARKS} where id = ?"
+    return await read_row(datasette, sql, [bookmark_id], _bookmark)
 
 
 async def get_bookmarks(datasette, bookmark_ids):
     """The bookmarks of ``bookmark_ids`` that still exist, in id order."""
-    rows = await get_internal_db(datasette).execute(
+    return await read_rows(
+        datasette,
         f"select * from {BOOKMARKS} where id in (select value from json_each(?)) order by id",
         [json.dumps(list(bookmark_ids))],
+        _bookmark,
     )
-    return [_bookmark(row) for row in rows]
 
 
 async def delete_bookmark(datasette, bookmark_id):
@@ -218,30 +213,22 @@ async def list_bookmarks(
                 " and owner_id is not :actor_id order by id desc limit :limit)"
             )
         sql = " union all ".join(parts) + " order by id desc limit :limit"
-    rows = await get_internal_db(datasette).execute(sql, params)
-    return [_bookmark(row) for row in rows]
+    return await read_rows(datasette, sql, params, _bookmark)
 
 
 async def owner_bookmarks(datasette, owner_id):
-    rows = await get_internal_db(datasette).execute(
-        f"select * from {BOOKMARKS} where owner_id = ? order by id", [owner_id]
-    )
-    return [_bookmark(row) for row in rows]
+    sql = f"select * from {BOOKMARKS} where owner_id = ? order by id"
+    return await read_rows(datasette, sql, [owner_id], _bookmark)
 
 
 async def owner_tags(datasette, owner_id, limit=50):
-    rows = await get_internal_db(datasette).execute(
-        f"select tag, count from {TAG_COUNTS} where owner_id = ? order by count desc, tag limit ?",
-        [owner_id, limit],
-    )
-    return [dict(row) for row in rows]
+    sql = f"select tag, count from {TAG_COUNTS} where owner_id = ? order by count desc, tag limit ?"
+    return await read_rows(datasette, sql, [owner_id, limit])
 
 
 async def owner_bookmark_ids(datasette, owner_id):
-    rows = await get_internal_db(datasette).execute(
-        f"select id from {BOOKMARKS} where owner_id = ? order by id", [owner_id]
-    )
-    return [row["id"] for row in rows]
+    sql = f"select id from {BOOKMARKS} where owner_id = ? order by id"
+    return await read_rows(datasette, sql, [owner_id], lambda row: row["id"])
 
 
 async def mark_checked(datasette, results):

@@ -3,7 +3,7 @@
 import json
 import sqlite3
 
-from datasette_internal_db import InvalidInput, clock, get_internal_db
+from datasette_internal_db import InvalidInput, clock, get_internal_db, read_row, read_rows
 
 from .migrations import LINK_DAYS, LINKS
 
@@ -17,20 +17,18 @@ def _link(row):
 
 
 async def get_link(datasette, code):
-    row = (
-        await get_internal_db(datasette).execute(f"select * from {LINKS} where code = ?", [code])
-    ).first()
-    return _link(row)
+    return await read_row(datasette, f"select * from {LINKS} where code = ?", [code], _link)
 
 
 async def links_to(datasette, owner_id, target_key):
     """The owner's links to one view (``target_key``, a normalized target), newest first."""
-    rows = await get_internal_db(datasette).execute(
+    return await read_rows(
+        datasette,
         f"select * from {LINKS} where owner_id = ? and target_key = ?"
         " order by created_at desc, code desc",
         [owner_id, target_key],
+        _link,
     )
-    return [_link(row) for row in rows]
 
 
 def open_link_reader(datasette):
@@ -123,18 +121,13 @@ async def list_links(datasette, owner_id=None, *, after=None, limit=50):
         )
         params["before_at"], params["before_code"] = after
     where = ("where " + " and ".join(clauses)) if clauses else ""
-    rows = await get_internal_db(datasette).execute(
-        f"select * from {LINKS} {where} order by created_at desc, code desc limit :limit", params
-    )
-    return [_link(row) for row in rows]
+    sql = f"select * from {LINKS} {where} order by created_at desc, code desc limit :limit"
+    return await read_rows(datasette, sql, params, _link)
 
 
 async def link_days(datasette, code, limit=90):
-    rows = await get_internal_db(datasette).execute(
-        f"select day, visits from {LINK_DAYS} where code = ? order by day desc limit ?",
-        [code, limit],
-    )
-    return [dict(row) for row in rows]
+    sql = f"select day, visits from {LINK_DAYS} where code = ? order by day desc limit ?"
+    return await read_rows(datasette, sql, [code, limit])
 
 
 async def add_visits(datasette, totals, days):

@@ -329,11 +329,14 @@ BAD_BODIES = [
 
 async def test_bad_input_is_a_400_json_error(ds, alice):
     for body, content_type in BAD_BODIES:
-        response = await ds.client.post(
-            API, content=body, cookies=alice, headers={"content-type": content_type}
-        )
+        headers = {"content-type": content_type, "accept": "application/json"}
+        response = await ds.client.post(API, content=body, cookies=alice, headers=headers)
         assert response.status_code == 400, body
         assert response.json()["ok"] is False
+    # A browser's form (no Accept: application/json) gets the error page, as every route does.
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    page = await ds.client.post(API, content=BAD_BODIES[-1][0], cookies=alice, headers=form)
+    assert page.status_code == 400 and "text/html" in page.headers["content-type"]
     link = await create(ds, alice, target="/data")
     changes = (
         {"disabled": "perhaps"},
