@@ -3,14 +3,7 @@ mention autocomplete. Lists page the Datasette way: ``_size`` and ``_next`` in, 
 ``next_url`` out."""
 
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import (
-    InvalidInput,
-    clock,
-    next_token,
-    page_after,
-    page_links,
-    page_size,
-)
+from datasette_internal_db import InvalidInput, clock, read_page
 from datasette_internal_db.web import parse_int
 
 from . import access, store, store_activity
@@ -25,11 +18,14 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 
 
-def paging(request):
-    """``(size, before_id)`` from ``?_size=`` and ``?_next=`` (an id: lists are newest first)."""
-    size = page_size(request, PAGE_SIZE, MAX_PAGE_SIZE)
-    after = page_after(request, 1)
-    return size, parse_int(after[0], "_next", minimum=1) if after else None
+async def newest_first(request, fetch, key):
+    """One page (``_size``, ``_next``) of a newest-first list: ``fetch(before_id, limit)``;
+    ``key`` is the id column the ``_next`` token holds. ``(rows, {"next", "next_url"})``."""
+
+    async def after_token(after, limit):
+        return await fetch(parse_int(after[0], "_next", minimum=1) if after else None, limit)
+
+    return await read_page(request, after_token, (key,), PAGE_SIZE, MAX_PAGE_SIZE)
 
 
 def activity_filters(request):
@@ -55,32 +51,33 @@ def activity_filters(request):
 async def activity_page(datasette, request):
     """One page of the activity list: ``{"comments", "next", "next_url"}``."""
     filters = activity_filters(request)
-    size, before = paging(request)
     scope = await access.visible_scope(datasette, request.actor)
-    rows = await store_activity.activity(
-        datasette, scope, **filters, before_id=before, limit=size + 1
+    rows, links = await newest_first(
+        request,
+        lambda before_id, limit: store_activity.activity(
+            datasette, scope, **filters, before_id=before_id, limit=limit
+        ),
+        "id",
     )
-    token = next_token(rows[size - 1]["id"]) if len(rows) > size else None
-    return {
-        "comments": await comment_entries(datasette, rows[:size]),
-        **page_links(request, token),
-    }
+    return {"comments": await comment_entries(datasette, rows), **links}
 
 
 async def inbox_page(datasette, request):
     """One page of the signed-in actor's inbox: ``{"unread_count", "entries", "next", ...}``."""
     me = require_actor(request)
-    size, before = paging(request)
     unread_only = request.args.get("unread") in ("1", "yes", "true")
     scope = await access.visible_scope(datasette, request.actor)
-    rows = await store_activity.inbox(
-        datasette, me, scope, unread_only=unread_only, before_id=before, limit=size + 1
+    rows, links = await newest_first(
+        request,
+        lambda before_id, limit: store_activity.inbox(
+            datasette, me, scope, unread_only=unread_only, before_id=before_id, limit=limit
+        ),
+        "inbox_id",
     )
-    token = next_token(rows[size - 1]["inbox_id"]) if len(rows) > size else None
     return {
         "unread_count": await store_activity.unread_count(datasette, me, scope),
-        "entries": await comment_entries(datasette, rows[:size]),
-        **page_links(request, token),
+        "entries": await comment_entries(datasette, rows),
+        **links,
     }
 
 
