@@ -29,7 +29,7 @@ from .replication_config import (
     parse_config,
 )
 from .replication_status import daemon_status, render_status, status
-from .restore import prepare_primary
+from .restore import begin_early_restore, prepare_primary
 from .stale_primary import record_writer
 
 __all__ = [
@@ -52,6 +52,10 @@ __all__ = [
     "stop",
     "supervisor_of",
 ]
+
+# Imported while Datasette loads its plugins, seconds before its startup hooks: the restore of
+# a missing file can run meanwhile (restore.py).
+begin_early_restore()
 
 # Between prepare() and start_replication(): a read node's replica database; whether a
 # primary's file was just restored.
