@@ -123,7 +123,7 @@ async def run_all(ctx, only):
     )
     timings["core-only memory baseline"] = time.perf_counter() - started
     runs = [("core", core.internal_writes), ("core", core.startup)]
-    runs += [(s.NAME, s.run) for s in available]
+    runs += [(s.NAME, run) for s in available for run in getattr(s, "RUNS", [s.run])]
     figures_of = {s.NAME: s.FIGURES for s in PLUGIN_SCENARIOS}
     for name, function in runs:
         if only and name not in only:

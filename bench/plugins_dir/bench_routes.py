@@ -68,3 +68,9 @@ def register_routes():
         (r"^/-/bench/writes$", internal_writes),
         (r"^/-/bench/comments-badge-query$", comments_badge_query),
     ]
+
+
+@hookimpl
+def comments_actor_emails(datasette, actor_ids):
+    # Addresses for the comments email figure (delivered to the bench's SMTP sink).
+    return {actor_id: f"{actor_id}@bench.example" for actor_id in actor_ids}

@@ -1,14 +1,20 @@
-"""Comments: thread and badge latency with 1,000,000 comments; table page overhead."""
+"""Comments: thread and badge latency with 1,000,000 comments; table page overhead; the write
+path with email on vs off."""
 
 import json
 import sqlite3
 import statistics
+import threading
+import time
 
 import generate
 import httpx
+from aiosmtpd.controller import Controller
+from datasette_internal_db.testing import free_port
 from harness import (
     Target,
     figure,
+    launch,
     launch_many,
     median_p50,
     memory_figure,
@@ -25,6 +31,11 @@ FIGURES = [
     ("comments.thread_p99", "Comments: one row's threads, p99", "p99 <= 10 ms"),
     ("comments.badges", "Comments: badge counts for a 100-row page, one query", "<= 5 ms"),
     ("comments.table_page", "Comments: table page, plugin vs without", "ratio <= 1.05"),
+    (
+        "comments.mention_email",
+        "Comments: post a comment that mentions someone, email on vs off",
+        "ratio <= 1.05",
+    ),
 ]
 
 THREADS = "datasette_internal_comments_threads"
@@ -269,3 +280,93 @@ async def run(ctx):
             memory[1],
         ),
     ]
+
+
+class CountingSink:
+    """An SMTP server's handler that only counts what it accepts."""
+
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+
+async def write_with_email(ctx):
+    """Posting a reply that @mentions someone: email configured (a real SMTP server on
+    127.0.0.1 receives every message) vs not, same plugin, fresh internal DBs."""
+    requests = ctx.size(full=300, smoke=15)
+    sink = CountingSink()
+    smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    block = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "security": "none",
+        "from": "bench@bench.example",
+        "base_url": "http://bench.example/",
+    }
+    arms = {}
+    try:
+        for name, config in (
+            ("email-on", {"plugins": {PLUGIN: {"email": block}}}),
+            ("email-off", None),
+        ):
+            arms[name] = launch(
+                ctx.work,
+                f"comments-{name}",
+                [ctx.data_db],
+                internal=ctx.copy_empty(f"comments-{name}"),
+                plugins=[PLUGIN],
+                config=config,
+            )
+        targets = {}
+        for name, server in arms.items():
+            cookies = {"ds_actor": server.cookies_for("writer")["ds_actor"]}
+            thread = httpx.post(
+                server.url + "/-/comments/api/threads",
+                json={"database": "data", "table": "items", "row": "1", "body": "Start"},
+                cookies=cookies,
+            ).json()["thread"]
+            targets[name] = Target(
+                server.url,
+                [f"/-/comments/api/threads/{thread['id']}/comments"],
+                method="POST",
+                cookies=cookies,
+                json_body={"body": "Could you check this value, @user1?"},
+            )
+        posts = await rounds_of(ctx.rounds, lambda: paired_latencies(targets, requests, ctx.warmup))
+        expected = ctx.rounds * (requests + ctx.warmup)
+        deadline = time.monotonic() + 120
+        while sink.count < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        delivered = sink.count
+    finally:
+        for server in arms.values():
+            server.stop()
+        smtp.stop()
+    on = [percentile(values, 50) for values in posts["email-on"]]
+    off = [percentile(values, 50) for values in posts["email-off"]]
+    ratio = ratios(on, off)
+    return [
+        figure(
+            "comments.mention_email",
+            "Comments: post a reply that @mentions someone, email on vs off, median latency",
+            unit="ms",
+            values=on,
+            baseline="same plugin without email configured, same run",
+            baseline_values=off,
+            ratio_values=ratio,
+            goal="ratio <= 1.05",
+            met=statistics.median(ratio) <= 1.05,
+            notes=f"{requests} sequential posts per round per arm, alternating; with email on the "
+            f"SMTP server on 127.0.0.1 received {delivered} of {expected} messages "
+            "(each post queues one; the sender batches and sends them in the background).",
+        )
+    ]
+
+
+RUNS = [run, write_with_email]

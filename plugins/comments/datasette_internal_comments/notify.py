@@ -150,15 +150,18 @@ def target_label(item):
     return f"table {where}" if item["table_name"] else f"database {where}"
 
 
-async def visible_items(datasette, actor, items):
-    """The items ``actor`` may read now: target still viewable, comment not deleted."""
-    verdicts, kept = {}, []
+async def visible_items(datasette, actor, items, verdicts):
+    """The items ``actor`` may read now: target still viewable, comment not deleted.
+
+    ``verdicts`` keeps the answers for one sending pass (asked afresh in the next).
+    """
+    kept = []
     for item in items:
         if item["comment_id"] is not None and item["deleted_at"]:
             continue
-        key = (item["database_name"], item["table_name"])
+        key = (actor.get("id"), item["database_name"], item["table_name"])
         if key not in verdicts:
-            allowed = await access.verdicts(datasette, actor, *key, [VIEW])
+            allowed = await access.verdicts(datasette, actor, *key[1:], [VIEW])
             verdicts[key] = allowed[VIEW]
         if verdicts[key]:
             kept.append(item)

@@ -29,7 +29,7 @@ from .settings import email_config, plugin
 log = logging.getLogger("datasette_internal_comments")
 
 # Posts in quick succession are sent together: the task waits this long after being woken.
-BATCH_SECONDS = 0.2
+BATCH_SECONDS = 1.0
 # Checked at least this often for retries and the digest hour.
 IDLE_SECONDS = 60.0
 # Seconds before attempt 2, 3, ... (±20 % jitter); after the last the message has failed.
@@ -122,11 +122,13 @@ async def run_once(datasette):
     async with sender.lock:
         now = clock.now()
         await notify.route_new_events(datasette, now, clock.iso(now))
-        queued = await store_email.make_digests(
-            datasette, digest_day(datasette, now), now, clock.iso(now), notify.domain(datasette)
-        )
-        if queued:
-            log.info("Comments email: %d daily digest(s) queued", queued)
+        today = digest_day(datasette, now)
+        if await store_email.digest_day(datasette) != today:  # read first: no write per pass
+            queued = await store_email.make_digests(
+                datasette, today, now, clock.iso(now), notify.domain(datasette)
+            )
+            if queued:
+                log.info("Comments email: %d daily digest(s) queued", queued)
         while due := await store_email.due_messages(datasette, now, BATCH_SIZE):
             await send_batch(datasette, due)
             if len(due) < BATCH_SIZE:
@@ -139,44 +141,42 @@ async def send_batch(datasette, due):
     actors = await actors_for(datasette, {m["recipient_id"] for m in due})
     addresses = await notify.addresses_for(datasette, actors)
     turned_off = await notify.turned_off(datasette, actors)
-    ready, built = [], []
+    verdicts = {}  # one permission answer per recipient and target in a batch
+    results, ready, built = {}, [], []
     for message in due:
         try:
             composed = await build(
-                datasette, message, items.get(message["id"], []), actors, addresses, turned_off
+                datasette,
+                message,
+                items.get(message["id"], []),
+                actors,
+                (addresses, turned_off, verdicts),
             )
         except ValueError as error:  # a header the policy refused (CR/LF), or a bad address
             composed = f"cannot be built: {mail.describe(error)}"
         if isinstance(composed, str):
-            await store_email.finish(
-                datasette, message["id"], "dropped", clock.iso(), last_error=composed
-            )
+            results[message["id"]] = {"status": "dropped", "last_error": composed}
         else:
             ready.append(message)
             built.append(composed)
-    if not built:
-        return
-    outcomes = await mail.deliver(config, built)
+    outcomes = await mail.deliver(config, built) if built else []
     for message, composed, outcome in zip(ready, built, outcomes, strict=True):
-        fields = {"address": composed["To"], "subject": str(composed["Subject"])}
-        attempts = message["attempts"] + 1
-        if outcome.status == "retry" and attempts <= len(RETRY_DELAYS):
-            fields["next_attempt_at"] = clock.now() + retry_delay(attempts)
-            status = "pending"
+        fields = {
+            "address": composed["To"],
+            "subject": str(composed["Subject"]),
+            "attempts": message["attempts"] + 1,
+            "last_error": outcome.error or None,
+        }
+        if outcome.status == "retry" and fields["attempts"] <= len(RETRY_DELAYS):
+            fields["status"] = "pending"
+            fields["next_attempt_at"] = clock.now() + retry_delay(fields["attempts"])
         else:
-            status = "failed" if outcome.status != "sent" else "sent"
-        await store_email.finish(
-            datasette,
-            message["id"],
-            status,
-            clock.iso(),
-            attempts=attempts,
-            last_error=outcome.error or None,
-            **fields,
-        )
+            fields["status"] = "sent" if outcome.status == "sent" else "failed"
+        results[message["id"]] = fields
+    await store_email.finish(datasette, results, clock.iso())
 
 
-async def build(datasette, message, items, actors, addresses, turned_off):
+async def build(datasette, message, items, actors, known):
     """The EmailMessage to send, or why there is none (the message is then dropped)."""
     config = email_config(datasette)
     recipient = message["recipient_id"]
@@ -191,13 +191,15 @@ async def build(datasette, message, items, actors, addresses, turned_off):
             thread_ref=None,
             unsubscribe_url=None,
         )
+    addresses, turned_off, verdicts = known
     if recipient in turned_off:
         return "the recipient turned email off"
     address = addresses.get(recipient)
     if address is None:
         return "no email address for this actor"
     actor = actors.get(recipient) or {"id": recipient}
-    shown = await notify.present(datasette, await notify.visible_items(datasette, actor, items))
+    visible = await notify.visible_items(datasette, actor, items, verdicts)
+    shown = await notify.present(datasette, visible)
     if not shown:
         return "nothing the recipient may still read"
     urls = notify.links(datasette, recipient)

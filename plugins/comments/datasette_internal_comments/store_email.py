@@ -128,7 +128,7 @@ async def make_digests(datasette, day, now_ts, now, domain):
             [DIGEST_DAY, str(day)],
         )
         if found is None or int(found[0]) >= day:
-            return 0
+            return 0  # the first run, or this day's digests are queued already
         recipients = [
             recipient
             for (recipient,) in conn.execute(
@@ -153,6 +153,7 @@ async def make_digests(datasette, day, now_ts, now, domain):
 
 
 async def digest_day(datasette):
+    """The day of the last digest run, or None before the first."""
     row = (
         await internal(datasette).execute(
             f"select value from {EMAIL_STATE} where key = ?", [DIGEST_DAY]
@@ -222,18 +223,25 @@ async def thread_message_ids(datasette, thread_ids):
     return {row["thread_id"]: row["message_id"] for row in rows}
 
 
-async def finish(datasette, outbox_id, status, now, **fields):
-    """Record an attempt: ``status`` pending (with ``next_attempt_at``), sent, failed or
-    dropped; ``fields`` among address, subject, last_error, attempts."""
-    allowed = {"address", "subject", "last_error", "attempts", "next_attempt_at"}
-    assert set(fields) <= allowed
-    assignments = "".join(f", {name} = :{name}" for name in sorted(fields))
-    sent_at = now if status == "sent" else None
-    await internal(datasette).execute_write(
-        f"update {EMAIL_OUTBOX} set status = :status, sent_at = :sent_at{assignments}"
-        " where id = :id",
-        {"status": status, "sent_at": sent_at, "id": outbox_id, **fields},
-    )
+FINISH_FIELDS = ("address", "subject", "last_error", "attempts", "next_attempt_at")
+
+
+async def finish(datasette, results, now):
+    """Record a batch of attempts in one transaction: ``results`` is ``{outbox_id: fields}``,
+    ``fields`` holding ``status`` (pending with ``next_attempt_at``, sent, failed or dropped)
+    and any of FINISH_FIELDS."""
+
+    def write(conn):
+        for outbox_id, fields in results.items():
+            assert set(fields) <= {"status", *FINISH_FIELDS}
+            assignments = "".join(f", {name} = :{name}" for name in sorted(fields))
+            sent_at = now if fields["status"] == "sent" else None
+            conn.execute(
+                f"update {EMAIL_OUTBOX} set sent_at = :sent_at{assignments} where id = :id",
+                {"sent_at": sent_at, "id": outbox_id, **fields},
+            )
+
+    await internal(datasette).execute_write_fn(write)
 
 
 async def enqueue_test(datasette, recipient_id, address, now_ts, now, domain):
