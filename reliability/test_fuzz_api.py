@@ -216,6 +216,9 @@ COMMENT_WRITES = [
     ("/-/comments/api/comments/{}/delete", "comment", ["next"]),
     ("/-/comments/api/comments/{}/reactions", "comment", ["emoji", "next"]),
     ("/-/comments/api/inbox/read", None, ["all", "ids", "next"]),
+    ("/-/comments/api/email/preference", None, ["preference", "next"]),
+    ("/-/comments/api/email/test", None, ["to", "next"]),
+    ("/-/comments/unsubscribe", None, ["List-Unsubscribe"]),
 ]
 ACTIVITY_PARAMS = ["resolved", "mentions", "q", "author", "database", "table"]
 TARGET_PARAMS = ["database", "table", "column", "row"]
@@ -231,6 +234,11 @@ COMMENT_READS = [
     ("/-/comments/inbox", None, ["unread"]),
     ("/-/comments/target", None, TARGET_PARAMS + ["fragment", "next"]),
     ("/-/comments/threads/{}", "thread", ["x"]),
+    ("/-/comments/api/email/preference", None, ["x"]),
+    ("/-/comments/api/email/outbox", None, ["status"]),
+    ("/-/comments/email", None, ["x"]),
+    ("/-/comments/email/outbox", None, ["status"]),
+    ("/-/comments/unsubscribe", None, ["token"]),
 ]
 
 
