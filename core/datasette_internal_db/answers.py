@@ -24,7 +24,9 @@ class RecentAnswers:
     async def allowed(self, datasette, action, actor, resource=None):
         answers = self._answers.setdefault(datasette, {})
         where = None if resource is None else (resource.name, resource.parent, resource.child)
-        key = (action, where, json.dumps(actor, sort_keys=True, default=str))
+        # Anonymous visitors are most requests: their key needs no serialising.
+        who = None if actor is None else json.dumps(actor, sort_keys=True, default=str)
+        key = (action, where, who)
         now = clock.now()
         found = answers.get(key)
         if found is None or found[0] <= now:

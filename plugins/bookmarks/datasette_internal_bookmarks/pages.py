@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import segno
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import InvalidInput, page_links, route
+from datasette_internal_db import InvalidInput, page_links, recent_answers, route
 
 from . import store_bookmarks, store_links
 from .access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE, actor_id
@@ -291,9 +291,12 @@ def action_items(datasette, actor, request, title):
         if actor_id(actor) is None or request is None:
             return []
         page = current_path(request)
-        allowed = await datasette.allowed_many(
-            actions=[BOOKMARKS_CREATE, SHORT_LINKS_CREATE], actor=actor
-        )
+        # Drawn on every page: answers from core's recent_answers (one second), not a
+        # permission query per page; the create routes check afresh.
+        allowed = {
+            action: await recent_answers.allowed(datasette, action, actor)
+            for action in (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
+        }
         items = []
         if allowed[BOOKMARKS_CREATE]:
             items.append(

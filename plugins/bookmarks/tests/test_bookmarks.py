@@ -5,6 +5,7 @@ import urllib.parse
 import pytest
 import sqlite_utils
 from datasette_internal_bookmarks import fragments, store_bookmarks
+from datasette_internal_bookmarks.access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS, migrations
 from datasette_internal_db import MARKDOWN_VERSION, get_internal_db, jobs, render_markdown
 from datasette_internal_db.testing import close, cookies_for, make_datasette
@@ -373,6 +374,24 @@ async def test_action_menus_offer_bookmark_this(ds, alice):
         assert "Copy short link" in page.text, path
     anonymous = await ds.client.get("/data/places")
     assert "Bookmark this page" not in anonymous.text
+
+
+async def test_action_menus_ask_the_permission_once_a_second_not_per_page(ds, alice, frozen_time):
+    """Issue 17: the action menus are drawn on pages the plugin does not own; their answers
+    come from core's recent_answers, so a second page asks nothing (Datasette's check log)."""
+    ours = (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
+
+    def asked():
+        return [check.action for check in ds._permission_checks if check.action in ours]
+
+    ds._permission_checks.clear()
+    for _ in range(2):
+        page = await ds.client.get("/data/places", cookies=alice)
+        assert "Bookmark this page" in page.text and "Copy short link" in page.text
+    assert sorted(asked()) == sorted(ours)
+    frozen_time.advance(2)
+    await ds.client.get("/data/places", cookies=alice)
+    assert len(asked()) == 2 * len(ours)
 
 
 async def test_new_page_form_saves_and_prefills(ds, alice):

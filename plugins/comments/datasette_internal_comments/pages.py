@@ -97,12 +97,18 @@ async def thread_html(datasette, request):
     )
 
 
-async def panel_context(datasette, request, database, table, row_key, column=""):
-    """Context of the panel template: the threads of one target and the form for a new one."""
+async def panel_context(datasette, request, database, table, row_key, column="", recent=False):
+    """Context of the panel template: the threads of one target and the form for a new one.
+    ``recent``: may-add from core's recent_answers (the panel drawn on Datasette's row page;
+    posting a thread checks afresh)."""
     actor = request.actor
     threads, contents = await store.threads_for_target(datasette, database, table, column, row_key)
     columns = await store.column_names(datasette, database, table) if table else []
-    may_add = await access.can(datasette, actor, ADD, database, table)
+    if recent:
+        verdicts = await access.recent_verdicts(datasette, actor, database, table, (ADD,))
+        may_add = verdicts[ADD]
+    else:
+        may_add = await access.can(datasette, actor, ADD, database, table)
     target = {"database": database, "table": table, "row": row_key, "column": column}
     fragment_query = {key: value for key, value in target.items() if value}
     what = "row" if row_key else "column" if column else "table" if table else "database"
@@ -260,7 +266,7 @@ async def row_panel(datasette, request, database, table):
     if not await may_view(datasette, request, database, table):
         return ""
     row_key = store.row_key_for(urlsafe_components(request.url_vars["pks"]))
-    context = await panel_context(datasette, request, database, table, row_key)
+    context = await panel_context(datasette, request, database, table, row_key, recent=True)
     context.update(next=request.path, row_panel=True)
     return await render_fragment(
         datasette, request, "datasette_internal_comments_panel.html", context

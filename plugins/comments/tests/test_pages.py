@@ -5,6 +5,7 @@ table-level thread list's count of row threads."""
 import json
 import re
 import sqlite3
+import sys
 
 from datasette_internal_db import get_internal_db
 
@@ -102,3 +103,33 @@ async def test_the_table_thread_list_counts_row_threads_and_links_to_activity(as
     assert "the table itself" in page and "row one" not in page
     empty = (await alice.get("/-/comments/target?database=data&table=notes")).text
     assert "No row of this table has a thread yet" in empty
+
+
+async def test_table_pages_ask_the_comment_permissions_once_a_second(
+    ds, as_actor, monkeypatch, frozen_time
+):
+    """Issue 17: the hooks drawn on every table page take their answers from core's
+    recent_answers; a second page, anonymous or signed in, asks nothing more. Counted are the
+    checks this repo's code asks for (Datasette's own batch for the table's action menu, which
+    lists every table action registered, is Datasette's)."""
+    asked = []
+
+    def counting(method):
+        async def check(**kwargs):
+            if sys._getframe(1).f_globals["__name__"].startswith("datasette_internal"):
+                asked.append(kwargs.get("action") or tuple(kwargs["actions"]))
+            return await method(**kwargs)
+
+        return check
+
+    monkeypatch.setattr(ds, "allowed", counting(ds.allowed))
+    monkeypatch.setattr(ds, "allowed_many", counting(ds.allowed_many))
+    for actor in (None, "alice"):
+        asked.clear()
+        for path in ("/data/items", "/data/items/1"):
+            assert (await as_actor(actor).get(path)).status_code == 200
+        first = list(asked)
+        assert first, actor
+        for path in ("/data/items", "/data/items?_sort=name", "/data/items/1", "/data/items/2"):
+            assert (await as_actor(actor).get(path)).status_code == 200
+        assert asked == first, (actor, asked)
