@@ -14,6 +14,7 @@ from .database import (
     is_read_node,
     read_row,
     read_rows,
+    where_clause,
 )
 from .errors import BodyTooLarge, Conflict, InvalidInput
 from .lifecycle import prepare_internal_db
@@ -73,6 +74,7 @@ __all__ = [
     "text",
     "wants_json",
     "web",
+    "where_clause",
 ]
 
 

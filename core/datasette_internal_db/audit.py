@@ -3,7 +3,7 @@
 import json
 
 from . import clock
-from .database import get_internal_db
+from .database import get_internal_db, where_clause
 from .errors import InvalidInput
 from .web import parse_int
 
@@ -36,20 +36,18 @@ async def entries(
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
     if not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit must be an integer from 1 to {MAX_PAGE}")
-    clauses, params = [], {"limit": limit}
-    for column, value in (("plugin", plugin), ("action", action), ("actor_id", actor_id)):
-        if value is not None:
-            clauses.append(f"{column} = :{column}")
-            params[column] = value
-    if since is not None:
-        clauses.append("created_at >= :since")
-        params["since"] = since
     if before_id is not None:
-        clauses.append("id < :before_id")
-        params["before_id"] = parse_int(before_id, "before_id")
-    where = ("where " + " and ".join(clauses)) if clauses else ""
+        before_id = parse_int(before_id, "before_id")
+    where, params = where_clause(
+        ("plugin = :plugin", {"plugin": plugin}),
+        ("action = :action", {"action": action}),
+        ("actor_id = :actor_id", {"actor_id": actor_id}),
+        ("created_at >= :since", {"since": since}),
+        ("id < :before_id", {"before_id": before_id}),
+    )
     rows = await get_internal_db(datasette).execute(
-        f"select * from _datasette_internal_audit {where} order by id desc limit :limit", params
+        f"select * from _datasette_internal_audit {where} order by id desc limit :limit",
+        dict(params, limit=limit),
     )
     return [dict(row, details=json.loads(row["details"] or "{}")) for row in rows]
 

@@ -47,6 +47,16 @@ async def read_row(datasette, sql, params=(), make=dict):
     return None if row is None else make(row)
 
 
+def where_clause(*conditions):
+    """``("where a and b", params)`` from ``(condition, params)`` pairs, leaving out each pair
+    whose params hold a None (a filter not asked for); ``("", {})`` when none is left."""
+    kept = [(sql, params) for sql, params in conditions if None not in params.values()]
+    if not kept:
+        return "", {}
+    merged = {name: value for _, params in kept for name, value in params.items()}
+    return "where " + " and ".join(sql for sql, _ in kept), merged
+
+
 def use_read_replica(datasette, replica):
     _read_replicas[datasette] = replica
 

@@ -6,7 +6,7 @@ import secrets
 import traceback
 
 from . import clock
-from .database import get_internal_db
+from .database import get_internal_db, where_clause
 
 MAX_ERRORS_KEPT = 50
 PROGRESS_WRITE_INTERVAL = 0.5
@@ -126,18 +126,15 @@ def _job(row):
 async def listing(datasette, *, actor_id=None, limit=50, after=None):
     """Jobs newest first: every actor's, or only ``actor_id``'s. ``after`` is the
     ``(created_at, id)`` of the last job of the previous page."""
-    clauses, params = [], {"limit": limit}
-    if actor_id is not None:
-        clauses.append("actor_id = :actor_id")
-        params["actor_id"] = actor_id
-    if after is not None:
-        clauses.append("(created_at, id) < (:created_at, :id)")
-        params["created_at"], params["id"] = after
-    where = ("where " + " and ".join(clauses)) if clauses else ""
+    created_at, job_id = after or (None, None)
+    where, params = where_clause(
+        ("actor_id = :actor_id", {"actor_id": actor_id}),
+        ("(created_at, id) < (:created_at, :id)", {"created_at": created_at, "id": job_id}),
+    )
     rows = await get_internal_db(datasette).execute(
         f"select * from _datasette_internal_jobs {where}"
         " order by created_at desc, id desc limit :limit",
-        params,
+        dict(params, limit=limit),
     )
     return [_job(row) for row in rows]
 

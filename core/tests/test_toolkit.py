@@ -349,3 +349,15 @@ async def test_read_page_asks_one_row_more_and_ends_without_next(ds):
     rows, links = await read_page(Request("_size=3&_next=b,1"), fetch, key=("name", "n"))
     assert [row["name"] for row in rows] == ["c", "d", "e"] and asked[-1] == (["b", "1"], 4)
     assert links == {"next": None, "next_url": None}
+
+
+def test_where_clause_leaves_out_filters_not_asked_for():
+    from datasette_internal_db import where_clause
+
+    assert where_clause(("a = :a", {"a": None})) == ("", {})
+    assert where_clause(
+        ("a = :a", {"a": 0}),
+        ("b = :b", {"b": None}),
+        ("(c, d) < (:c, :d)", {"c": "x", "d": ""}),
+        ("(e, f) < (:e, :f)", {"e": "y", "f": None}),
+    ) == ("where a = :a and (c, d) < (:c, :d)", {"a": 0, "c": "x", "d": ""})

@@ -3,7 +3,14 @@
 import json
 import sqlite3
 
-from datasette_internal_db import InvalidInput, clock, get_internal_db, read_row, read_rows
+from datasette_internal_db import (
+    InvalidInput,
+    clock,
+    get_internal_db,
+    read_row,
+    read_rows,
+    where_clause,
+)
 
 from .migrations import LINK_DAYS, LINKS
 
@@ -111,18 +118,16 @@ async def list_links(datasette, owner_id=None, *, after=None, limit=50):
     ``after``: the (created_at, code) of the last link of the previous page. The code breaks
     ties between links created in the same millisecond, so paging never skips or repeats one.
     """
-    clauses, params = [], {"limit": limit}
-    if owner_id is not None:
-        clauses.append("owner_id = :owner_id")
-        params["owner_id"] = owner_id
-    if after is not None:
-        clauses.append(
-            "created_at <= :before_at and (created_at < :before_at or code < :before_code)"
-        )
-        params["before_at"], params["before_code"] = after
-    where = ("where " + " and ".join(clauses)) if clauses else ""
+    before_at, before_code = after or (None, None)
+    where, params = where_clause(
+        ("owner_id = :owner_id", {"owner_id": owner_id}),
+        (
+            "created_at <= :before_at and (created_at < :before_at or code < :before_code)",
+            {"before_at": before_at, "before_code": before_code},
+        ),
+    )
     sql = f"select * from {LINKS} {where} order by created_at desc, code desc limit :limit"
-    return await read_rows(datasette, sql, params, _link)
+    return await read_rows(datasette, sql, dict(params, limit=limit), _link)
 
 
 async def link_days(datasette, code, limit=90):

@@ -2,7 +2,7 @@
 takes ``datasette`` first, except ``enqueue_sql``, which writes through a connection it is
 given (the benchmark fills a backlog into a server's file that way)."""
 
-from datasette_internal_db import clock, get_internal_db, read_row, read_rows
+from datasette_internal_db import clock, get_internal_db, read_row, read_rows, where_clause
 
 from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, MESSAGES
 
@@ -152,13 +152,11 @@ async def delivery_counts(datasette):
 async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, limit=50):
     """Newest first, each with its event type and its latest attempt's time, latency and
     response (``last_attempt_at``, ``last_latency_ms``, ``last_response_body``)."""
-    clauses, params = ["d.endpoint_id = :endpoint_id"], {"endpoint_id": endpoint_id, "limit": limit}
-    if status:
-        clauses.append("d.status = :status")
-        params["status"] = status
-    if before_id is not None:
-        clauses.append("d.id < :before_id")
-        params["before_id"] = before_id
+    where, params = where_clause(
+        ("d.endpoint_id = :endpoint_id", {"endpoint_id": endpoint_id}),
+        ("d.status = :status", {"status": status or None}),
+        ("d.id < :before_id", {"before_id": before_id}),
+    )
     return await read_rows(
         datasette,
         f"select d.*, m.event_type, a.attempted_at as last_attempt_at,"
@@ -166,8 +164,8 @@ async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, l
         f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
         f" left join {ATTEMPTS} a on a.id ="
         f" (select max(id) from {ATTEMPTS} where delivery_id = d.id)"
-        f" where {' and '.join(clauses)} order by d.id desc limit :limit",
-        params,
+        f" {where} order by d.id desc limit :limit",
+        dict(params, limit=limit),
     )
 
 
@@ -181,22 +179,16 @@ async def get_delivery(datasette, delivery_id):
 
 
 async def list_attempts(datasette, endpoint_id=None, delivery_id=None, before_id=None, limit=50):
-    clauses, params = [], {"limit": limit}
-    if endpoint_id is not None:
-        clauses.append("a.endpoint_id = :endpoint_id")
-        params["endpoint_id"] = endpoint_id
-    if delivery_id is not None:
-        clauses.append("a.delivery_id = :delivery_id")
-        params["delivery_id"] = delivery_id
-    if before_id is not None:
-        clauses.append("a.id < :before_id")
-        params["before_id"] = before_id
-    where = ("where " + " and ".join(clauses)) if clauses else ""
+    where, params = where_clause(
+        ("a.endpoint_id = :endpoint_id", {"endpoint_id": endpoint_id}),
+        ("a.delivery_id = :delivery_id", {"delivery_id": delivery_id}),
+        ("a.id < :before_id", {"before_id": before_id}),
+    )
     return await read_rows(
         datasette,
         f"select a.*, m.event_type from {ATTEMPTS} a left join {MESSAGES} m on m.id = a.message_id"
         f" {where} order by a.id desc limit :limit",
-        params,
+        dict(params, limit=limit),
         lambda row: dict(row, succeeded=bool(row["succeeded"])),
     )
 
