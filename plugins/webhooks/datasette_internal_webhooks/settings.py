@@ -75,7 +75,6 @@ NUMBERS = {
 def load_options(datasette):
     """Validate the plugin's datasette.yaml block; a mistake stops startup with a clear message."""
     raw = datasette.plugin_config(PLUGIN) or {}
-    check_runtime_defaults(raw)
     values = {}
     try:
         values["allow_networks"] = parse_networks(raw.get("allow_networks"))
@@ -110,25 +109,6 @@ def load_options(datasette):
         )
     values["incoming_targets"] = targets
     return Options(**values)
-
-
-def check_runtime_defaults(raw):
-    """A runtime setting given in datasette.yaml is its value until changed at runtime, so it
-    must be of its type and within its bounds (core checks only values set at runtime)."""
-    for name, setting in plugin.settings.settings.items():
-        if name not in raw:
-            continue
-        value = raw[name]
-        if setting.type is bool:
-            if not isinstance(value, bool):
-                raise StartupError(f"{PLUGIN}: {name} must be true or false")
-            continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StartupError(f"{PLUGIN}: {name} must be a whole number")
-        if not setting.minimum <= value <= setting.maximum:
-            raise StartupError(
-                f"{PLUGIN}: {name} must be from {setting.minimum} to {setting.maximum}"
-            )
 
 
 def check_incoming_targets(datasette, options):
