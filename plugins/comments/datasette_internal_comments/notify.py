@@ -120,7 +120,10 @@ def actor_for_token(datasette, token):
 
 
 def absolute(datasette, path):
-    return email_config(datasette).base_url.rstrip("/") + datasette.urls.path(path)
+    """The public URL of ``path``: the configured origin plus Datasette's own path (which
+    carries Datasette's ``base_url`` setting, so the origin's path is not added twice)."""
+    origin = urlsplit(email_config(datasette).base_url)
+    return f"{origin.scheme}://{origin.netloc}{datasette.urls.path(path)}"
 
 
 def links(datasette, actor_id):

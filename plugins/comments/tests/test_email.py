@@ -428,3 +428,11 @@ def test_ports_and_hours_from_env_strings_are_numbers():
 
     parsed = parse_email_config({"smtp_port": "2525", "digest_hour": "7"})
     assert (parsed.smtp_port, parsed.digest_hour, parsed.enabled) == (2525, 7, False)
+
+
+async def test_links_carry_datasettes_base_url_once(datasette_on):
+    config = email_config(2525, base_url="https://data.example.com/prefix/")
+    ds = await datasette_on(config=config, settings={"base_url": "/prefix/"})
+    assert notify.absolute(ds, "/-/comments/email") == (
+        "https://data.example.com/prefix/-/comments/email"
+    )
