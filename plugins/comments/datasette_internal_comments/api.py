@@ -8,7 +8,7 @@ object or a browser form (forms.py).
 import asyncio
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
-from datasette_internal_db import InvalidInput, clock
+from datasette_internal_db import Conflict, InvalidInput, clock, route
 from datasette_internal_db.web import parse_int
 
 from . import access, outbox, store
@@ -21,7 +21,7 @@ from .events import (
     ThreadResolvedEvent,
     event_for,
 )
-from .forms import Conflict, comments_route, read_input, reply_to, require_actor
+from .forms import read_input, reply_to, require_actor
 from .presenting import thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
@@ -73,7 +73,7 @@ def target_filters(request):
 # ---------------------------------------------------------------------------- threads
 
 
-@comments_route(methods=("GET", "POST"))
+@route(methods=("GET", "POST"))
 async def threads_api(datasette, request):
     """GET: the threads of one target. POST: start a thread."""
     if request.method == "POST":
@@ -108,7 +108,7 @@ async def create_thread(datasette, request):
     return await answer(datasette, request, data, thread_id)
 
 
-@comments_route()
+@route()
 async def thread_api(datasette, request):
     thread = await load_thread(datasette, request.actor, request.url_vars["thread_id"])
     return Response.json(
@@ -116,7 +116,7 @@ async def thread_api(datasette, request):
     )
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def reply_api(datasette, request):
     me = require_actor(request)
     data = await read_input(request)
@@ -132,7 +132,7 @@ async def reply_api(datasette, request):
     return await answer(datasette, request, data, thread["thread_id"], comment_id=comment_id)
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def resolve_api(datasette, request):
     """POST …/resolve or …/reopen: by the thread's author or a moderator."""
     me = require_actor(request)
@@ -159,12 +159,17 @@ async def resolve_api(datasette, request):
 # ---------------------------------------------------------------------------- comments
 
 
-@comments_route(methods=("POST",))
+async def is_own(datasette, actor, me, comment):
+    """Did ``me`` write ``comment``, and may they still comment where it is?"""
+    return comment["author_id"] == me and await access.can(
+        datasette, actor, ADD, comment["database_name"], comment["table_name"]
+    )
+
+
+@route(methods=("POST",))
 async def edit_api(datasette, request):
     me, data, comment = await comment_write(datasette, request)
-    if comment["author_id"] != me or not await access.can(
-        datasette, request.actor, ADD, comment["database_name"], comment["table_name"]
-    ):
+    if not await is_own(datasette, request.actor, me, comment):
         raise Forbidden("You may only edit your own comments")
     if comment["deleted_at"]:
         raise Conflict(DELETED)
@@ -180,13 +185,11 @@ async def edit_api(datasette, request):
     return await answer(datasette, request, data, comment["thread_id"])
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def delete_api(datasette, request):
     me, data, comment = await comment_write(datasette, request)
     database, table = comment["database_name"], comment["table_name"]
-    own = comment["author_id"] == me and await access.can(
-        datasette, request.actor, ADD, database, table
-    )
+    own = await is_own(datasette, request.actor, me, comment)
     if not own and not await access.can(datasette, request.actor, MODERATE, database, table):
         raise Forbidden("You may only delete your own comments")
     if comment["deleted_at"] is None:
@@ -209,7 +212,7 @@ async def delete_api(datasette, request):
     return await answer(datasette, request, data, comment["thread_id"])
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def reaction_api(datasette, request):
     """Toggle one of the eight reactions on a comment."""
     me, data, comment = await comment_write(datasette, request)
@@ -226,7 +229,7 @@ async def reaction_api(datasette, request):
     return await answer(datasette, request, data, comment["thread_id"], added=added)
 
 
-@comments_route()
+@route()
 async def revisions_api(datasette, request):
     comment = await load_comment(datasette, request.actor, request.url_vars["comment_id"])
     if comment["deleted_at"]:

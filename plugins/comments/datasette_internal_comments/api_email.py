@@ -9,12 +9,12 @@ open every link in a message.
 """
 
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import InvalidInput, clock
+from datasette_internal_db import InvalidInput, clock, route
 from datasette_internal_db.routing import page_after, page_links, page_size, wants_json
 from datasette_internal_db.web import parse_int
 
 from . import notify, outbox, store_email
-from .forms import comments_route, read_input, reply_to, require_actor
+from .forms import read_input, reply_to, require_actor
 from .settings import EMAIL_PREFERENCES, email_config
 
 ADMIN = "internal-db-admin"
@@ -45,7 +45,7 @@ async def preference_json(datasette, actor_id):
     }
 
 
-@comments_route(methods=("GET", "POST"))
+@route(methods=("GET", "POST"))
 async def preference_api(datasette, request):
     """GET: the signed-in actor's email preference. POST ``{"preference": "off|each|daily"}``."""
     me = require_actor(request)
@@ -57,7 +57,7 @@ async def preference_api(datasette, request):
     return Response.json({"ok": True, **await preference_json(datasette, me)})
 
 
-@comments_route()
+@route()
 async def preference_html(datasette, request):
     me = require_actor(request)
     context = {
@@ -74,7 +74,7 @@ async def preference_html(datasette, request):
     )
 
 
-@comments_route(methods=("GET", "POST"))
+@route(methods=("GET", "POST"))
 async def unsubscribe(datasette, request):
     """GET: a page with one button. POST (the button, or a mail client's RFC 8058 one-click
     ``List-Unsubscribe=One-Click``): that actor's preference becomes "off"."""
@@ -118,13 +118,13 @@ async def outbox_json(datasette, request):
     }
 
 
-@comments_route()
+@route()
 async def outbox_api(datasette, request):
     await require_admin(datasette, request)
     return Response.json(await outbox_json(datasette, request))
 
 
-@comments_route()
+@route()
 async def outbox_html(datasette, request):
     await require_admin(datasette, request)
     context = {
@@ -138,7 +138,7 @@ async def outbox_html(datasette, request):
     )
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def test_email_api(datasette, request):
     """POST ``{"to": "address"}``: queue a test message to that address."""
     await require_admin(datasette, request)

@@ -3,13 +3,13 @@ mention autocomplete. Lists page the Datasette way: ``_size`` and ``_next`` in, 
 ``next_url`` out."""
 
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import InvalidInput, clock, read_page
+from datasette_internal_db import InvalidInput, clock, read_page, route
 from datasette_internal_db.web import parse_int
 
 from . import access, store, store_activity
 from .access import VIEW
 from .actors import mention_candidates
-from .forms import comments_route, read_input, reply_to, require_actor
+from .forms import read_input, reply_to, require_actor
 from .presenting import comment_entries
 from .targets import check
 
@@ -81,17 +81,17 @@ async def inbox_page(datasette, request):
     }
 
 
-@comments_route()
+@route()
 async def activity_api(datasette, request):
     return Response.json({"ok": True, **await activity_page(datasette, request)})
 
 
-@comments_route()
+@route()
 async def inbox_api(datasette, request):
     return Response.json({"ok": True, **await inbox_page(datasette, request)})
 
 
-@comments_route(methods=("POST",))
+@route(methods=("POST",))
 async def inbox_read_api(datasette, request):
     """Mark inbox entries read: ``{"ids": [...]}`` or ``{"all": true}``."""
     me = require_actor(request)
@@ -114,7 +114,7 @@ async def inbox_read_api(datasette, request):
     return reply_to(request, data, payload, datasette.urls.path("/-/comments/inbox"))
 
 
-@comments_route()
+@route()
 async def badges_api(datasette, request):
     """Thread counts for rows of one table: ``row=`` once per row, up to MAX_BADGE_ROWS."""
     database = request.args.get("database") or ""
@@ -129,7 +129,7 @@ async def badges_api(datasette, request):
     return Response.json({"ok": True, "counts": counts})
 
 
-@comments_route()
+@route()
 async def actors_api(datasette, request):
     """Mention autocomplete: actors whose id (or, from other plugins, name) starts with ``q``."""
     prefix = (request.args.get("q") or "").lstrip("@")[:64]

@@ -6,20 +6,20 @@ Core's ``route()`` gives every error answer (an HTML page for a browser's form p
 Datasette's time limit).
 """
 
-import functools
-
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import Conflict, route, wants_json
+from datasette_internal_db import wants_json
 from datasette_internal_db.paths import UnsafePath, local_path
 from datasette_internal_db.web import read_fields
 
 from . import access
 
-# The names api.py, api_lists.py and pages.py import.
-__all__ = ["Conflict", "comments_route", "read_input", "reply_to", "require_actor", "safe_next"]
-comments_route = route
 # A comment is at most 10,000 characters: a form (no JSON escapes) never needs more than this.
-read_input = functools.partial(read_fields, max_form_bytes=64 * 1024)
+MAX_FORM_BYTES = 64 * 1024
+
+
+async def read_input(request):
+    """The body's fields: a JSON object or a browser form (``{}`` when empty)."""
+    return await read_fields(request, max_form_bytes=MAX_FORM_BYTES)
 
 
 def safe_next(value, fallback):

@@ -9,13 +9,13 @@ from urllib.parse import urlencode
 
 from datasette.utils import path_from_row_pks, urlsafe_components
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import InvalidInput
+from datasette_internal_db import InvalidInput, route
 
 from . import access, store, store_activity
 from .access import ADD, VIEW
 from .api import load_thread, target_filters
 from .api_lists import activity_page, inbox_page
-from .forms import comments_route, safe_next
+from .forms import safe_next
 from .presenting import threads_json
 from .rendering import REACTION_LABELS, render
 from .settings import comments_enabled
@@ -50,7 +50,7 @@ async def render_fragment(datasette, request, template, context):
 # ---------------------------------------------------------------------------- our pages
 
 
-@comments_route()
+@route()
 async def activity_html(datasette, request):
     page = await activity_page(datasette, request)
     context = {
@@ -64,14 +64,14 @@ async def activity_html(datasette, request):
     return await render_page(datasette, request, template, context)
 
 
-@comments_route()
+@route()
 async def inbox_html(datasette, request):
     page = await inbox_page(datasette, request)
     page["breadcrumbs"] = [("Comments", datasette.urls.path("/-/comments")), ("Inbox", None)]
     return await render_page(datasette, request, "datasette_internal_comments_inbox.html", page)
 
 
-@comments_route()
+@route()
 async def thread_html(datasette, request):
     thread = await load_thread(datasette, request.actor, request.url_vars["thread_id"])
     payload = (await threads_json(datasette, request.actor, [thread]))[0]
@@ -137,7 +137,7 @@ async def panel_context(datasette, request, database, table, row_key, column="",
     }
 
 
-@comments_route()
+@route()
 async def target_html(datasette, request):
     """The threads on one target with a form to start one; ``fragment=1`` for the table page."""
     target = target_filters(request)
