@@ -111,12 +111,11 @@ def core_version():
     return version(CORE_SET)
 
 
-async def write_marker(conn_datasette):
-    internal = get_internal_db(conn_datasette)
-    await internal.execute_write(
-        "insert or ignore into _datasette_internal"
-        " (id, created_at, datasette_version, core_version, instance_id) values (1, ?, ?, ?, ?)",
-        [clock.iso(), datasette_version, core_version(), random.token_hex(16)],
+def write_marker(conn, key_check=None):
+    conn.execute(
+        "insert or ignore into _datasette_internal (id, created_at, datasette_version,"
+        " core_version, instance_id, key_check) values (1, ?, ?, ?, ?, ?)",
+        [clock.iso(), datasette_version, core_version(), random.token_hex(16), key_check],
     )
 
 
@@ -140,16 +139,20 @@ async def prepare_internal_db(datasette):
             raise StartupError(str(error)) from None
         enable_wal(internal.path)
         await internal.execute_write_fn(tune_write_connection, transaction=False)
-    else:
-        # Datasette's temporary internal DB is deleted at exit, so its writes need no fsync:
-        # this makes a fresh Datasette (every test's) start about as fast as without plugins.
-        await internal.execute_write_fn(
-            lambda conn: conn.execute("pragma synchronous=off"), transaction=False
-        )
+
+    def migrate(conn):
+        if not is_persistent(datasette):
+            # Datasette's temporary internal DB is deleted at exit, so its writes need no
+            # fsync: a fresh Datasette (every test's) starts about as fast as without plugins.
+            conn.execute("pragma synchronous=off")
+        applied = apply_migration_sets(conn, sets)
+        fresh = f"{CORE_SET}:m001_marker" in applied
+        with conn:
+            write_marker(conn, stored_secrets.new_key_check(datasette) if fresh else None)
+        return applied, fresh
+
     try:
-        applied = await internal.execute_write_fn(
-            lambda conn: apply_migration_sets(conn, sets), transaction=False
-        )
+        applied, fresh = await internal.execute_write_fn(migrate, transaction=False)
     except MigrationFailed as error:
         raise StartupError(str(error)) from None
     if is_persistent(datasette):
@@ -161,15 +164,17 @@ async def prepare_internal_db(datasette):
             journal_mode,
             ", ".join(applied) or "none (up to date)",
         )
-    await write_marker(datasette)
-    interrupted = await jobs.mark_interrupted(datasette)
-    if interrupted:
-        log.warning(
-            "%d job(s) were running when Datasette last stopped: marked interrupted", interrupted
-        )
-    problem = await stored_secrets.check_keys(datasette)
-    if problem:
-        log.warning("WARNING: %s", problem)
-    await audit.prune(datasette, await core_settings.get(datasette, "audit_retention_days"))
+    # A fresh DB has no jobs, secrets or audit entries yet; its key check went in with the marker.
+    if not fresh:
+        interrupted = await jobs.mark_interrupted(datasette)
+        if interrupted:
+            log.warning(
+                "%d job(s) were running when Datasette last stopped: marked interrupted",
+                interrupted,
+            )
+        problem = await stored_secrets.check_keys(datasette)
+        if problem:
+            log.warning("WARNING: %s", problem)
+        await audit.prune(datasette, await core_settings.get(datasette, "audit_retention_days"))
     if replicated is not None:
         await replication.start_replication(datasette, replicated)

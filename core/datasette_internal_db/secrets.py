@@ -148,6 +148,11 @@ def reencrypt(datasette, ciphertext):
         raise SecretsUnreadable("Cannot re-encrypt: " + HOW_TO_CONFIGURE) from None
 
 
+def new_key_check(datasette):
+    """What ``check_keys`` later decrypts to know the configured keys are the ones in use."""
+    return cipher(datasette).encrypt(KEY_CHECK_PLAINTEXT).decode()
+
+
 async def check_keys(datasette):
     """At startup: can the configured keys read what earlier runs encrypted?
 
@@ -169,8 +174,7 @@ async def check_keys(datasette):
     if row["key_check"] is None or not stored:
         # Nothing encrypted under the old key survives, so the current key becomes the key.
         await internal.execute_write(
-            "update _datasette_internal set key_check = ?",
-            [cipher(datasette).encrypt(KEY_CHECK_PLAINTEXT).decode()],
+            "update _datasette_internal set key_check = ?", [new_key_check(datasette)]
         )
         return None
     return (

@@ -1,6 +1,10 @@
+import sqlite3
+
 import pytest
 from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
+from datasette_internal_db import migrations as core_migrations
 from datasette_internal_db.testing import close, make_datasette
+from sqlite_utils import Database
 
 
 async def test_get_internal_db_is_the_internal_database(ds):
@@ -68,3 +72,61 @@ async def test_only_plugins_loads_just_the_plugins_under_test(tmp_path):
         close(datasette)
     assert [p["name"] for p in plugins] == ["datasette-internal-db"]
     assert {dist.metadata["name"] for _, dist in pm.list_plugin_distinfo()} == installed
+
+
+def internal_contents(path):
+    """Schema, step records (without their times) and every row, of an internal DB file."""
+    conn = sqlite3.connect(path)
+    try:
+        schema = conn.execute(
+            "select type, name, tbl_name, sql from sqlite_master order by type, name"
+        ).fetchall()
+        steps = conn.execute(
+            "select id, migration_set, name from _sqlite_migrations order by id"
+        ).fetchall()
+        rows = {
+            name: conn.execute(f'select * from "{name}"').fetchall()
+            for (name,) in conn.execute("select name from sqlite_master where type = 'table'")
+            if name not in ("_sqlite_migrations", "_datasette_internal")
+        }
+        marker = conn.execute(
+            "select id, datasette_version, core_version, key_check is not null"
+            " from _datasette_internal"
+        ).fetchall()
+        journal = conn.execute("pragma journal_mode").fetchone()
+        return schema, steps, rows, marker, journal
+    finally:
+        conn.close()
+
+
+async def test_a_fresh_internal_db_gets_the_same_schema_and_records_as_step_by_step(
+    tmp_path, monkeypatch
+):
+    """Issue 17: fresh DBs after the first get the first one's image copied in; what they hold
+    must equal a step-by-step run's (the first), with every step recorded."""
+    monkeypatch.setattr(core_migrations, "fresh_images", {})
+    made = []
+    for name in ("step-by-step.db", "copied.db"):
+        datasette = await make_datasette(tmp_path, internal=name)
+        made.append(internal_contents(tmp_path / name))
+        close(datasette)
+    assert len(core_migrations.fresh_images) == 1
+    step_by_step, copied = made
+    assert copied == step_by_step
+    assert len(step_by_step[1]) >= len(core_migrations.migrations.pending(Database(memory=True)))
+    assert step_by_step[3] == [(1, step_by_step[3][0][1], "0.1.0", 1)]
+
+
+async def test_a_partly_migrated_internal_db_runs_only_its_pending_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(core_migrations, "fresh_images", {})
+    conn = sqlite3.connect(tmp_path / "old.db")
+    core_migrations.migrations.apply(Database(conn), stop_before="m008_writers")
+    conn.close()
+    datasette = await make_datasette(tmp_path, internal="old.db")
+    close(datasette)
+    assert core_migrations.fresh_images == {}
+    fresh = await make_datasette(tmp_path, internal="fresh.db")
+    close(fresh)
+    old, new = internal_contents(tmp_path / "old.db"), internal_contents(tmp_path / "fresh.db")
+    assert old[0] == new[0]
+    assert [step[1:] for step in old[1]] == [step[1:] for step in new[1]]
