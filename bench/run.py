@@ -3,6 +3,7 @@
     python bench/run.py            # full run (5-6 min on 2 idle cores, < 15 busy)
     python bench/run.py --smoke    # tiny data, one round, no report: keeps the code alive
     python bench/run.py --only comments --out /tmp/bench
+    python bench/run.py --scale small  # data 10x smaller (large: 10x larger, see bench/README.md)
 
 Every figure is measured side by side with its baseline in the same run, the arms alternating
 within each round; the report gives the median and the spread (min-max) over the rounds.
@@ -34,21 +35,31 @@ PLUGIN_SCENARIOS = [comments, bookmarks, webhooks]
 SCENARIO_NAMES = ["core", *(s.NAME for s in PLUGIN_SCENARIOS)]
 
 
+# Data sizes relative to the default run: every stored data set (rows, comments, bookmarks,
+# short links, delivery log) is multiplied; request counts and durations are not.
+SCALES = {"small": 0.1, "default": 1, "large": 10}
+
+
 class Context:
-    def __init__(self, work, smoke, rounds, plugins):
+    def __init__(self, work, smoke, rounds, plugins, scale="default"):
         self.work = work
         self.smoke = smoke
+        self.scale = scale
         self.rounds = rounds
         self.plugins = plugins
         self.empty_internal = work / "empty-internal.db"
         self.large_internal = work / "large-internal.db"
         self.large_contents = ""
         self.data_db = work / "data.db"
-        self.data_rows = self.size(full=100_000, smoke=500)
+        self.data_rows = self.data_size(full=100_000, smoke=500)
         self.warmup = self.size(full=20, smoke=4)  # requests per arm before latencies count
 
     def size(self, full, smoke):
         return smoke if self.smoke else full
+
+    def data_size(self, full, smoke):
+        """How many of a stored data set: ``full`` at the default scale."""
+        return smoke if self.smoke else round(full * SCALES[self.scale])
 
     def copy_empty(self, name):
         """A fresh copy of the migrated empty internal DB, for one baseline server."""
@@ -180,7 +191,7 @@ def markdown(report):
         "",
         f"- Run: {report['finished']} UTC, {report['duration_s']:.0f} s"
         + (" (**smoke run**: tiny data, figures meaningless)" if report["smoke"] else ""),
-        f"- Command: `{report['command']}`",
+        f"- Command: `{report['command']}`; data scale: {report.get('scale', 'default')}",
         f"- Machine: {m['nproc']} CPUs, {m['cpu']}; {m['platform']}",
         f"- Python {m['python']}, SQLite {m['sqlite']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
@@ -276,6 +287,12 @@ def main():
         help="directory for benchmarks.md/.json (default docs/; --smoke writes none unless given)",
     )
     parser.add_argument("--work", help="working directory for data and logs (default: temporary)")
+    parser.add_argument(
+        "--scale",
+        choices=list(SCALES),
+        default="default",
+        help="data sizes: small = 10x smaller, large = 10x larger (report: benchmarks-<scale>.md)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.smoke else 5)
     started_at = time.perf_counter()
@@ -286,11 +303,14 @@ def main():
         for s in PLUGIN_SCENARIOS
         if installed(s.PLUGIN) and (not args.only or "core" in args.only or s.NAME in args.only)
     ]
-    ctx = Context(work, args.smoke, rounds, plugins)
+    ctx = Context(work, args.smoke, rounds, plugins, args.scale)
+    # The table page figure loads every installed plugin, whatever --only says.
+    ctx.every_plugin = [s.PLUGIN for s in PLUGIN_SCENARIOS if installed(s.PLUGIN)]
     info = machine()
     figures, errors, timings = asyncio.run(run_all(ctx, args.only))
     report = {
         "smoke": args.smoke,
+        "scale": args.scale,
         "command": shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
         "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "duration_s": time.perf_counter() - started_at,
@@ -306,9 +326,10 @@ def main():
     out = Path(args.out) if args.out else (None if args.smoke else ROOT / "docs")
     if out:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "benchmarks.json").write_text(json.dumps(report, indent=2) + "\n")
-        (out / "benchmarks.md").write_text(markdown(report))
-        print(f"wrote {out / 'benchmarks.md'}")
+        name = "benchmarks" if args.scale == "default" else f"benchmarks-{args.scale}"
+        (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+        (out / f"{name}.md").write_text(markdown(report))
+        print(f"wrote {out / (name + '.md')}")
     if args.work or errors:
         print(f"data and server logs kept in {work}")
     else:

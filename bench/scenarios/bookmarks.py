@@ -45,7 +45,7 @@ NOW = "2026-06-01T10:00:00+00:00"
 
 
 def sizes(ctx):
-    return ctx.size(full=100_000, smoke=1_000), ctx.size(full=10_000, smoke=100)
+    return ctx.data_size(full=100_000, smoke=1_000), ctx.data_size(full=10_000, smoke=100)
 
 
 def bookmark_target(i, random):

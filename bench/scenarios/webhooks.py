@@ -50,7 +50,7 @@ HISTORY_ENDPOINT = "ep_bench_history"
 
 
 def log_size(ctx):
-    return ctx.size(full=1_000_000, smoke=5_000)
+    return ctx.data_size(full=1_000_000, smoke=5_000)
 
 
 def fill(ctx, path):
