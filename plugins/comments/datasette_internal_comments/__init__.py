@@ -30,6 +30,11 @@ def register_events(datasette):
 
 
 @hookimpl
+def asgi_wrapper(datasette):
+    return outbox.asgi_wrapper(datasette)
+
+
+@hookimpl
 def startup(datasette):
     outbox.start(datasette)
 

@@ -72,8 +72,9 @@ def permanent(error):
     return False
 
 
-async def deliver(config, messages):
+async def deliver(config, messages, before_each):
     """Send ``messages`` over one connection; an ``Outcome`` for each, in order.
+    ``await before_each()`` runs before each message (the sender yields to requests there).
 
     A failure to connect, start TLS or log in is temporary for every message (the server or our
     configuration may be fixed); a 5xx reply to one message is permanent for that message.
@@ -92,6 +93,7 @@ async def deliver(config, messages):
             if not client.is_connected:
                 outcomes.append(Outcome("retry", "connection closed"))
                 continue
+            await before_each()
             try:
                 await client.send_message(message)
             except (aiosmtplib.SMTPException, OSError) as error:

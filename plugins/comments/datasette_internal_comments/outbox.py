@@ -55,11 +55,43 @@ def retry_delay(attempts):
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
 
 
+# Each message's work waits for a moment without requests in flight, but never longer than this.
+MAX_YIELD = 0.1
+
+
 class Sender:
     def __init__(self, datasette):
         self.datasette = datasette
         self.woken = asyncio.Event()
         self.lock = asyncio.Lock()
+        self.requests_in_flight = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    async def yield_to_requests(self):
+        """Email can wait; people cannot: let requests being answered go first."""
+        if self.requests_in_flight:
+            try:
+                await asyncio.wait_for(self.idle.wait(), MAX_YIELD)
+            except asyncio.TimeoutError:
+                pass
+
+    def count_requests(self, app):
+        """ASGI middleware keeping ``requests_in_flight`` (asgi_wrapper, with email on)."""
+
+        async def counted(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            self.requests_in_flight += 1
+            self.idle.clear()
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.requests_in_flight -= 1
+                if not self.requests_in_flight:
+                    self.idle.set()
+
+        return counted
 
     async def run(self, datasette):
         try:
@@ -91,6 +123,23 @@ class Sender:
         self.woken.clear()
 
 
+def sender_for(datasette):
+    if datasette not in _senders:
+        _senders[datasette] = Sender(datasette)
+    return _senders[datasette]
+
+
+def asgi_wrapper(datasette):
+    """Count requests in flight when email is on (the sender yields to them); else nothing."""
+    try:
+        on = enabled(datasette)
+    except InvalidInput:
+        on = False  # the startup hook reports the mistake
+    if not on:
+        return lambda app: app
+    return sender_for(datasette).count_requests
+
+
 def start(datasette):
     """The startup hook: check the email configuration (a mistake stops ``datasette serve``
     naming the key), then start the sending task on a primary with email configured."""
@@ -100,7 +149,7 @@ def start(datasette):
         raise StartupError(f"plugins.{plugin.name}.email in datasette.yaml: {error}") from None
     if not enabled(datasette) or is_read_node(datasette):
         return
-    sender = _senders[datasette] = Sender(datasette)
+    sender = sender_for(datasette)
     datasette.add_background_task(sender.run, name="datasette-internal-comments-email")
 
 
@@ -117,8 +166,7 @@ async def run_once(datasette):
     Passes never overlap within a process (core's lock keeps a second process off the file),
     so no message is picked up twice.
     """
-    sender = _senders.get(datasette) or Sender(datasette)
-    _senders.setdefault(datasette, sender)
+    sender = sender_for(datasette)
     async with sender.lock:
         now = clock.now()
         await notify.route_new_events(datasette, now, clock.iso(now))
@@ -143,7 +191,9 @@ async def send_batch(datasette, due):
     turned_off = await notify.turned_off(datasette, actors)
     verdicts = {}  # one permission answer per recipient and target in a batch
     results, ready, built = {}, [], []
+    sender = sender_for(datasette)
     for message in due:
+        await sender.yield_to_requests()
         try:
             composed = await build(
                 datasette,
@@ -159,7 +209,7 @@ async def send_batch(datasette, due):
         else:
             ready.append(message)
             built.append(composed)
-    outcomes = await mail.deliver(config, built) if built else []
+    outcomes = await mail.deliver(config, built, sender.yield_to_requests) if built else []
     for message, composed, outcome in zip(ready, built, outcomes, strict=True):
         fields = {
             "address": composed["To"],
