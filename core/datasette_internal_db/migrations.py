@@ -145,7 +145,8 @@ def table_prefix(set_name):
 # Serialized images of a fresh internal DB after every step of some sets, built step by step the
 # first time a process migrates an empty DB with exactly those steps. Later fresh DBs (every test's
 # Datasette, and each Datasette(memory=True)) get the image copied in: 17+ steps, each with its
-# own transaction and sqlite-utils introspection, were most of a fresh start's cost.
+# own transaction and sqlite-utils introspection, were most of a fresh start's cost. So a step
+# must make the same DB every time (no random or time-dependent rows): a copy repeats it.
 fresh_images = {}
 MAX_IMAGES = 8
 
