@@ -54,9 +54,11 @@ class State:
             self.worker.offer(due, queued_at)
 
     async def reload_endpoints(self):
+        """Re-read the endpoints (all of them are returned; the worker keeps the active ones)."""
         endpoints = await store.list_endpoints(self.datasette)
         self.active_endpoints = [e for e in endpoints if e["active"]]
         self.wake_worker()
+        return endpoints
 
     def forget_keys(self, endpoint_id):
         self._keys.pop(endpoint_id, None)
@@ -109,8 +111,7 @@ async def start(datasette):
         # but config sync, enqueueing and delivery happen only on the primary.
         return
     await sync_config_endpoints(datasette, state)
-    await state.reload_endpoints()
-    known = {endpoint["id"] for endpoint in await store.list_endpoints(datasette)}
+    known = {endpoint["id"] for endpoint in await state.reload_endpoints()}
     recovered = state.outbox.recover(known)
     if recovered:
         log.warning("Recovered %d webhook message(s) from the outbox journal", recovered)
