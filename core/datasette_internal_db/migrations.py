@@ -147,6 +147,8 @@ def table_prefix(set_name):
 # Datasette, and each Datasette(memory=True)) get the image copied in: 17+ steps, each with its
 # own transaction and sqlite-utils introspection, were most of a fresh start's cost. So a step
 # must make the same DB every time (no random or time-dependent rows): a copy repeats it.
+# Python 3.10's sqlite3 cannot serialize: there every fresh DB is migrated step by step.
+CAN_COPY_IMAGES = hasattr(sqlite3.Connection, "serialize")
 fresh_images = {}
 MAX_IMAGES = 8
 
@@ -158,7 +160,7 @@ def apply_migration_sets(conn, migration_sets):
     """
     db = Database(conn, execute_plugins=False)
     fresh_key = None
-    if not conn.execute("select 1 from sqlite_master limit 1").fetchone():
+    if CAN_COPY_IMAGES and not conn.execute("select 1 from sqlite_master limit 1").fetchone():
         fresh_key = tuple(
             (migration_set.name, tuple((step.name, step.fn) for step in migration_set.pending(db)))
             for migration_set in migration_sets

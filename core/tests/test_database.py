@@ -110,7 +110,7 @@ async def test_a_fresh_internal_db_gets_the_same_schema_and_records_as_step_by_s
         datasette = await make_datasette(tmp_path, internal=name)
         made.append(internal_contents(tmp_path / name))
         close(datasette)
-    assert len(core_migrations.fresh_images) == 1
+    assert len(core_migrations.fresh_images) == (1 if core_migrations.CAN_COPY_IMAGES else 0)
     step_by_step, copied = made
     assert copied == step_by_step
     assert len(step_by_step[1]) >= len(core_migrations.migrations.pending(Database(memory=True)))
