@@ -3,7 +3,7 @@
 from datasette import hookimpl
 from datasette.permissions import Action
 
-from . import audit, cache, clock, jobs, paths, secrets, text, web
+from . import audit, cache, clock, jobs, paths, routing, secrets, text, web
 from .answers import RecentAnswers, recent_answers
 from .cache import Cache
 from .cli import internal
@@ -116,6 +116,11 @@ def menu_links(datasette, actor):
 @hookimpl
 def register_routes(datasette):
     return routes
+
+
+@hookimpl
+def extra_template_vars(datasette, request):
+    return routing.page_template_vars(datasette, request)
 
 
 @hookimpl

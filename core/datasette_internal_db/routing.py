@@ -26,6 +26,7 @@ from datasette.database import QueryInterrupted
 from datasette.utils import tilde_decode, tilde_encode
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
+from .answers import recent_answers
 from .errors import BodyTooLarge, Conflict, InvalidInput
 from .readnode import ReadOnlyNode, refused_write_response
 from .web import int_param, is_form_post, json_error, storage_error_response
@@ -155,3 +156,15 @@ async def read_page(request, fetch, key=("id",), default=DEFAULT_PAGE_SIZE, maxi
     rows = await fetch(page_after(request, len(key)), size + 1)
     token = next_token(*(rows[size - 1][column] for column in key)) if len(rows) > size else None
     return rows[:size], page_links(request, token)
+
+
+def page_template_vars(datasette, request):
+    """Core's names for plugin page templates (extra_template_vars): ``shows_home()``, whether
+    breadcrumbs start with "home" (Datasette shows it to actors who may view-instance), answered
+    from core's short-lived answers: the macro asks on every plugin page."""
+
+    async def shows_home():
+        actor = request.actor if request is not None else None
+        return await recent_answers.allowed(datasette, "view-instance", actor)
+
+    return {"datasette_internal_shows_home": shows_home}
