@@ -280,8 +280,8 @@ async def run(ctx):
             ratio_values=page_ratio,
             goal="ratio <= 1.05",
             met=statistics.median(page_ratio) <= 1.05,
-            notes="the page itself; its badge counts load after it in one `/-/comments/api/badges` "
-            "request (figure above).",
+            notes="the page itself, its rows' badge counts included (read while Datasette draws "
+            "it, no separate request; the badge API above serves pages drawn without them).",
         ),
         memory_figure(
             "comments.rss",
