@@ -2,7 +2,14 @@ import sqlite3
 
 import pytest
 from datasette.plugins import pm
-from datasette_internal_db.testing import close, cookies_for, frozen_time, make_datasette  # noqa: F401
+from datasette_internal_db.testing import (  # noqa: F401
+    close,
+    cookies_for,
+    frozen_time,
+    launch_chromium,
+    make_datasette,
+)
+from playwright.sync_api import sync_playwright
 
 CONFIG = {
     "databases": {
@@ -128,3 +135,56 @@ async def datasette_on(tmp_path, files):
     yield make
     for datasette in made:
         close(datasette)
+
+
+# Browser tests: each module has a `server` fixture (a real datasette serve).
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_as(server, browser):
+    """``page_as("alice")``: a page signed in as alice (None: anonymous); closed afterwards, and
+    no script a test stored ever ran (no alert) nor did any page log an error."""
+    contexts, alerts, errors = [], [], []
+
+    def open_page(actor_id):
+        context = browser.new_context(base_url=server.url, timezone_id="America/New_York")
+        if actor_id:
+            cookie = server.cookies_for(actor_id)["ds_actor"]
+            context.add_cookies([{"name": "ds_actor", "value": cookie, "url": server.url}])
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+
+        def on_dialog(dialog):
+            # Deleting asks for confirmation; anything else would be injected script.
+            if dialog.type == "confirm" and dialog.message == "Delete this comment?":
+                dialog.accept()
+            else:
+                alerts.append(dialog.message)
+                dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert alerts == []
+    assert errors == []
+
+
+def press_until(page, key, selector, limit=60):
+    """Press ``key`` until the focused element matches ``selector`` (keyboard only)."""
+    for _ in range(limit):
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{key} never reached {selector}")

@@ -7,12 +7,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from datasette_internal_db.testing import launch_chromium, serious_violations, serve
-from playwright.sync_api import expect, sync_playwright
+from datasette_internal_db.testing import serious_violations, serve
+from playwright.sync_api import expect
 
-from .conftest import make_files
+from .conftest import make_files, press_until
 from .email_helpers import SmtpServer, email_config
-from .test_browser import press_until
 
 
 @pytest.fixture(scope="module")
@@ -46,33 +45,6 @@ def server(tmp_path_factory, smtp):
         args=["--root", "--plugins-dir", str(plugins)],
     ) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page_as(server, browser):
-    contexts = []
-
-    def open_page(actor_id):
-        context = browser.new_context(base_url=server.url)
-        if actor_id:
-            cookie = server.cookies_for(actor_id)["ds_actor"]
-            context.add_cookies([{"name": "ds_actor", "value": cookie, "url": server.url}])
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
 
 
 def test_preferences_outbox_and_unsubscribe_in_a_browser(server, smtp, page_as):
