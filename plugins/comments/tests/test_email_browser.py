@@ -56,6 +56,11 @@ def test_preferences_outbox_and_unsubscribe_in_a_browser(server, smtp, page_as):
     page.get_by_role("link", name="Email notifications").click()
     expect(page.get_by_role("heading", name="Email notifications")).to_be_visible()
     assert serious_violations(page) - baseline == set(), "preferences"
+    # each choice's label sits beside its radio (Datasette's form CSS puts labels on their own line)
+    radio = page.locator("#preference-daily").bounding_box()
+    label = page.locator("label[for=preference-daily]").bounding_box()
+    assert label["x"] > radio["x"] + radio["width"]
+    assert abs(label["y"] + label["height"] / 2 - radio["y"] - radio["height"] / 2) < 4
     # By keyboard: from "No email" the arrow key moves to and checks "each", then save.
     page.get_by_role("radio", name="No email").focus()
     page.keyboard.press("ArrowDown")
