@@ -406,6 +406,16 @@ def bench(session):
 
 
 @nox.session
+def bench_scaling(session):
+    """How each latency figure grows with the data: docs/benchmarks-scaling.md. Without
+    arguments the small and default sizes; `-- --scale large` adds the large one (own session)."""
+    install(session, *PACKAGES, extra_requirements=["-rbench/requirements.txt"])
+    for scale in ["small", "default"] if not session.posargs else [None]:
+        arguments = ["--scale", scale] if scale else session.posargs
+        session.run("python", "bench/run.py", "--scaling", *arguments)
+
+
+@nox.session
 def bench_replication(session):
     """Replication with real processes (RPO, RTO, read-node lag, write cost); writes the
     Benchmarks section of docs/scale-out.md and docs/benchmarks-replication.json."""

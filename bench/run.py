@@ -4,6 +4,7 @@
     python bench/run.py --smoke    # tiny data, one round, no report: keeps the code alive
     python bench/run.py --only comments --out /tmp/bench
     python bench/run.py --scale small  # data 10x smaller (large: 10x larger, see bench/README.md)
+    python bench/run.py --scaling --scale large  # the size-dependent figures only: scaling table
 
 Every figure is measured side by side with its baseline in the same run, the arms alternating
 within each round; the report gives the median and the spread (min-max) over the rounds.
@@ -27,6 +28,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import generate
+import scaling
 from harness import core_only_rss, not_measured
 from scenarios import bookmarks, comments, core, webhooks
 
@@ -123,7 +125,7 @@ def build_data(ctx, scenarios):
     return time.perf_counter() - started
 
 
-async def run_all(ctx, only):
+async def run_all(ctx, only, scaling_only=False):
     figures, errors = [], []
     available = [s for s in PLUGIN_SCENARIOS if s.PLUGIN in ctx.plugins]
     timings = {"data": build_data(ctx, available)}
@@ -138,6 +140,8 @@ async def run_all(ctx, only):
     figures_of = {s.NAME: s.FIGURES for s in PLUGIN_SCENARIOS}
     for name, function in runs:
         if only and name not in only:
+            continue
+        if scaling_only and f"{name}.{function.__name__}" not in scaling.RUNS:
             continue
         print(f"running {name}.{function.__name__} ...", flush=True)
         started = time.perf_counter()
@@ -293,6 +297,11 @@ def main():
         default="default",
         help="data sizes: small = 10x smaller, large = 10x larger (report: benchmarks-<scale>.md)",
     )
+    parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="only the figures that depend on data size; adds this size to benchmarks-scaling.md",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.smoke else 5)
     started_at = time.perf_counter()
@@ -307,7 +316,7 @@ def main():
     # The table page figure loads every installed plugin, whatever --only says.
     ctx.every_plugin = [s.PLUGIN for s in PLUGIN_SCENARIOS if installed(s.PLUGIN)]
     info = machine()
-    figures, errors, timings = asyncio.run(run_all(ctx, args.only))
+    figures, errors, timings = asyncio.run(run_all(ctx, args.only, args.scaling))
     report = {
         "smoke": args.smoke,
         "scale": args.scale,
@@ -321,10 +330,16 @@ def main():
         "figures": figures,
         "errors": errors,
         "timings": timings,
+        "data_rows": ctx.data_rows,
+        "large_contents": ctx.large_contents,
     }
     # A smoke run's figures mean nothing: it writes a report only where --out says.
     out = Path(args.out) if args.out else (None if args.smoke else ROOT / "docs")
-    if out:
+    if out and args.scaling:
+        out.mkdir(parents=True, exist_ok=True)
+        scaling.report_path(out, args.scale).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {scaling.render(out)}")
+    elif out:
         out.mkdir(parents=True, exist_ok=True)
         name = "benchmarks" if args.scale == "default" else f"benchmarks-{args.scale}"
         (out / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
