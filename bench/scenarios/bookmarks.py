@@ -22,12 +22,14 @@ from harness import (
 )
 
 NAME = "bookmarks"
+# Issue 17, round 2: close to the ceiling, and steady.
+REDIRECT_GOAL = "ratio >= 0.95, no round below 0.85"
 PLUGIN = "datasette-internal-bookmarks"
 FIGURES = [
     (
         "bookmarks.redirect",
         "Short links: `/-/l/<code>` redirects/s vs fixed-redirect route",
-        "ratio >= 0.8",
+        REDIRECT_GOAL,
     ),
     ("bookmarks.list_p99", "Bookmarks: list page with 100,000 bookmarks, p99", "p99 <= 20 ms"),
 ]
@@ -168,8 +170,8 @@ async def run(ctx):
             baseline="fixed-redirect plugin route (bench/plugins_dir), same server",
             baseline_values=rates["fixed"],
             ratio_values=redirect_ratio,
-            goal="ratio >= 0.8",
-            met=statistics.median(redirect_ratio) >= 0.8,
+            goal=REDIRECT_GOAL,
+            met=statistics.median(redirect_ratio) >= 0.95 and min(redirect_ratio) >= 0.85,
             notes=f"{concurrency} keep-alive connections for {seconds:g} s per arm per round "
             "(in 6 alternating slices), "
             f"anonymous, cycling over {len(ctx.link_codes):,} codes.",

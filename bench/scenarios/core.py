@@ -1,10 +1,15 @@
 """Core: internal-DB write rate with core's settings vs Datasette's defaults; startup time."""
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 
 import httpx
 from generate import fresh
 from harness import (
+    CORE,
     figure,
     interleave,
     launch_many,
@@ -91,6 +96,7 @@ async def startup(ctx):
     times = await interleave(
         ctx.rounds, {"large": arm("large", large), "empty": arm("empty", empty)}
     )
+    fresh = await fresh_starts(ctx)
     ratio = ratios(times["large"], times["empty"])
     size_mib = large.stat().st_size / 2**20
     return [
@@ -115,4 +121,70 @@ async def startup(ctx):
             "started on the empty one",
             max(memory["empty"]),
         ),
+        fresh,
     ]
+
+
+# Run in a fresh interpreter per arm: which plugins load is fixed when Datasette is imported.
+FRESH_START = """
+import asyncio, json, logging, statistics, sys, time
+logging.disable(logging.WARNING)  # core's "state is lost" warning, once per start
+from datasette.app import Datasette
+
+async def start():
+    wall, cpu = time.perf_counter(), time.process_time()
+    datasette = Datasette(memory=True)
+    await datasette.invoke_startup()
+    timed = time.perf_counter() - wall, time.process_time() - cpu
+    for database in [*datasette.databases.values(), datasette.get_internal_database()]:
+        database.close()
+    return timed
+
+async def main(count):
+    await start()  # imports and first-use work are not what a test suite repeats
+    times = [await start() for _ in range(count)]
+    print(json.dumps([statistics.median(t[i] for t in times) for i in (0, 1)]))
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+async def fresh_starts(ctx):
+    """``Datasette(memory=True)`` + ``invoke_startup()`` with every plugin vs Datasette alone:
+    what each test of a Datasette test suite pays, and what this repo adds to it."""
+    starts = ctx.size(full=20, smoke=3)
+    every = [CORE, *ctx.every_plugin]
+    cpu = {}
+
+    def arm(name, plugins):
+        async def run():
+            completed = subprocess.run(
+                [sys.executable, "-c", FRESH_START, str(starts)],
+                env=dict(os.environ, DATASETTE_LOAD_PLUGINS=",".join(plugins)),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            wall, seconds = json.loads(completed.stdout.strip().splitlines()[-1])
+            cpu.setdefault(name, []).append(seconds)
+            return 1000 * wall
+
+        return run
+
+    times = await interleave(ctx.rounds, {"all": arm("all", every), "alone": arm("alone", [])})
+    ratio = ratios(times["all"], times["alone"])
+    cpu_ratio = statistics.median(ratios(cpu["all"], cpu["alone"]))
+    return figure(
+        "core.fresh_start",
+        "Fresh `Datasette(memory=True)` + `invoke_startup()` with every plugin, median wall time",
+        unit="ms",
+        values=times["all"],
+        baseline="Datasette alone (no plugin installed loads)",
+        baseline_values=times["alone"],
+        ratio_values=ratio,
+        goal="ratio <= 1.3",
+        met=statistics.median(ratio) <= 1.3,
+        notes=f"Plugins: {', '.join(every)}. Per round each arm is a fresh interpreter that "
+        f"times {starts} starts after one untimed start (median per round), arms alternating "
+        f"which goes first. CPU time (all threads) ratio {cpu_ratio:.2f}.",
+    )
