@@ -6,7 +6,9 @@ answers come from core's ``recent_answers``, and a visit is counted in memory (v
 written by the request.
 
 One server owns an internal file (core holds a lock), so the cache in this process sees every
-change: each write to a link goes through this plugin, which drops the cached entry.
+change: each write to a link goes through this plugin, which drops the cached entry. A read node
+is the exception: its links are the primary's, changed by another process, so there a cached link
+is read again once it is READ_NODE_SECONDS old (README, "Why the redirect is cheap").
 """
 
 import logging
@@ -15,7 +17,7 @@ import weakref
 from collections import OrderedDict
 
 from datasette.utils.asgi import Response
-from datasette_internal_db import clock, recent_answers, route
+from datasette_internal_db import clock, is_read_node, recent_answers, route
 from datasette_internal_db.paths import UnsafePath, location_for
 
 from . import store_links
@@ -24,6 +26,7 @@ from .targets import stored_target
 from .visits import VisitBuffer
 
 LINK_CACHE_SIZE = 10_000
+READ_NODE_SECONDS = 1.0
 NOT_CACHED = {"Cache-Control": "no-store"}
 
 log = logging.getLogger("datasette_internal_bookmarks")
@@ -33,44 +36,76 @@ class CachedLink:
     """A link as the redirect needs it, worked out once each time it is read from the database:
     its permission check, and its ``Location`` re-checked by ``location_for`` (None when the
     stored target is unsafe). The cache only ever holds what a read just produced, and every
-    write through this plugin drops the entry, so each stored target is checked before use."""
+    write through this plugin drops the entry, so each stored target is checked before use.
 
-    __slots__ = ("link", "action", "resource", "location", "visits")
+    Only these fields are kept, not the row: fewer objects per cached link for the garbage
+    collector to walk (10,000 of them)."""
 
-    def __init__(self, link, visits, base_url):
-        self.link = link
-        self.action, self.resource = view_check(stored_target(link))
+    __slots__ = (
+        "location",
+        "check",
+        "disabled",
+        "expires_at",
+        "max_visits",
+        "visits",
+        "fresh_until",
+    )
+
+    def __init__(self, link, visits, base_url, check, fresh_until):
         try:
             self.location = location_for(link["target"], base_url, name="target")
         except UnsafePath:
             self.location = None
+        self.check = check
+        self.disabled = link["disabled"]
+        self.expires_at = link["expires_at"]
+        self.max_visits = link["max_visits"]
         self.visits = visits
+        self.fresh_until = fresh_until
 
 
 class LinkCache:
     """Per Datasette: recently read links, the visit buffer, and the event-loop reader."""
 
-    def __init__(self):
+    def __init__(self, fresh_seconds=None):
         self.links = OrderedDict()
+        # (action, resource) per stored (kind, database, name): links to one table share one.
+        self.checks = {}
         self.visits = VisitBuffer()
         self.reader = None
         self.reader_opened = False
+        # None: cached links stay until this process changes them; else seconds they stay.
+        self.fresh_seconds = fresh_seconds
 
     async def link(self, datasette, code):
         cached = self.links.get(code)
-        if cached is not None:
+        if cached is not None and (cached.fresh_until is None or clock.now() < cached.fresh_until):
             self.links.move_to_end(code)
             return cached
         link = await self.read_link(datasette, code)
         if link is None:
+            self.links.pop(code, None)
             return None
         cached = CachedLink(
-            link, link["visits"] + self.visits.pending(code), datasette.setting("base_url")
+            link,
+            link["visits"] + self.visits.pending(code),
+            datasette.setting("base_url"),
+            self.view_check(link),
+            None if self.fresh_seconds is None else clock.now() + self.fresh_seconds,
         )
         self.links[code] = cached
         if len(self.links) > LINK_CACHE_SIZE:
             self.links.popitem(last=False)
         return cached
+
+    def view_check(self, link):
+        key = (link["resource_kind"], link["resource_database"], link["resource_name"])
+        check = self.checks.get(key)
+        if check is None:
+            if len(self.checks) >= LINK_CACHE_SIZE:
+                self.checks.clear()
+            check = self.checks[key] = view_check(stored_target(link))
+        return check
 
     async def read_link(self, datasette, code):
         """The stored link, read when its stored count and the in-memory count add up exactly:
@@ -108,17 +143,21 @@ _caches = weakref.WeakKeyDictionary()
 
 
 def link_cache(datasette):
-    if datasette not in _caches:
-        _caches[datasette] = LinkCache()
-    return _caches[datasette]
+    cache = _caches.get(datasette)
+    if cache is None:
+        # Core marks a read node before any plugin's startup, which is the first call here.
+        cache = _caches[datasette] = LinkCache(
+            READ_NODE_SECONDS if is_read_node(datasette) else None
+        )
+    return cache
 
 
-def gone_reason(link, visits):
-    if link["disabled"]:
+def gone_reason(cached):
+    if cached.disabled:
         return "This short link has been disabled."
-    if link["expires_at"] and link["expires_at"] <= clock.iso():
+    if cached.expires_at and cached.expires_at <= clock.iso():
         return "This short link has expired."
-    if link["max_visits"] is not None and visits >= link["max_visits"]:
+    if cached.max_visits is not None and cached.visits >= cached.max_visits:
         return "This short link has been used the maximum number of times."
     return None
 
@@ -142,10 +181,11 @@ async def follow(datasette, request):
         return await message_page(
             datasette, request, 404, "Link not found", "There is no short link with this code."
         )
-    reason = gone_reason(cached.link, cached.visits)
+    reason = gone_reason(cached)
     if reason:
         return await message_page(datasette, request, 410, "Link gone", reason)
-    if not await recent_answers.allowed(datasette, cached.action, request.actor, cached.resource):
+    action, resource = cached.check
+    if not await recent_answers.allowed(datasette, action, request.actor, resource):
         # Say neither where the link goes nor what is there.
         return await message_page(
             datasette,

@@ -12,7 +12,7 @@ import segno
 import sqlite_utils
 from datasette_internal_bookmarks import api_links, store_links, visits
 from datasette_internal_bookmarks.migrations import LINKS, migrations
-from datasette_internal_bookmarks.redirect import link_cache
+from datasette_internal_bookmarks.redirect import READ_NODE_SECONDS, link_cache
 from datasette_internal_bookmarks.settings import PLUGIN
 from datasette_internal_bookmarks.visits import VisitBuffer
 from datasette_internal_db import audit, get_internal_db
@@ -514,6 +514,38 @@ async def test_event_loop_reader_sees_every_commit(ds, alice):
         assert (await ds.client.get(f"/-/l/{code}")).status_code == 404
         await insert_raw_link(ds, code, target)
         assert (await ds.client.get(f"/-/l/{code}")).headers["location"] == target
+
+
+async def test_a_read_nodes_cached_link_is_read_again_after_its_bound(ds, alice, frozen_time):
+    # On a read node the primary changes links: no write of this process drops the entry.
+    link = await create(ds, alice, target="/data/places")
+    cache = link_cache(ds)
+    cache.fresh_seconds = READ_NODE_SECONDS  # what link_cache() sets on a read node
+    cache.forget_link(link["code"])
+    assert (await ds.client.get(link["path"])).headers["location"] == "/data/places"
+    internal = get_internal_db(ds)
+    # What the replica brings from the primary: an edit, then a delete.
+    await internal.execute_write(
+        f"update {LINKS} set target = '/data' where code = ?", [link["code"]]
+    )
+    assert (await ds.client.get(link["path"])).headers["location"] == "/data/places"
+    frozen_time.advance(READ_NODE_SECONDS)
+    assert (await ds.client.get(link["path"])).headers["location"] == "/data"
+    await internal.execute_write(f"delete from {LINKS} where code = ?", [link["code"]])
+    frozen_time.advance(READ_NODE_SECONDS)
+    assert (await ds.client.get(link["path"])).status_code == 404
+
+
+async def test_a_primarys_cached_link_lasts_until_this_process_changes_it(ds, alice, frozen_time):
+    link = await create(ds, alice, target="/data/places")
+    assert link_cache(ds).fresh_seconds is None
+    assert (await ds.client.get(link["path"])).status_code == 302
+    await get_internal_db(ds).execute_write(
+        f"update {LINKS} set target = '/data' where code = ?", [link["code"]]
+    )
+    frozen_time.advance(3600)
+    # Not read again: only this process writes a primary's links (core's one-server lock).
+    assert (await ds.client.get(link["path"])).headers["location"] == "/data/places"
 
 
 async def test_links_are_paged_newest_first_even_within_one_millisecond(

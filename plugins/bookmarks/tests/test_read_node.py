@@ -1,5 +1,6 @@
 """On a read node (replication role ``read``) the internal DB is the primary's replica and
-refuses writes: short links still redirect there, but no visit is counted or flushed."""
+refuses writes: short links still redirect there, but no visit is counted or flushed, and a
+link changed or deleted on the primary is followed the new way once the replica has it."""
 
 import time
 
@@ -28,7 +29,14 @@ def task_names(server):
     return [task["name"] for task in answer.json()["tasks"]]
 
 
-def test_a_read_node_counts_no_visits_and_logs_no_flush_error(tmp_path):
+def wait_for(observe, expected, seconds=30):
+    deadline = time.monotonic() + seconds
+    while (seen := observe()) != expected:
+        assert time.monotonic() < deadline, f"still {seen!r}, not {expected!r}"
+        time.sleep(0.2)
+
+
+def test_a_read_node_counts_no_visits_and_follows_the_primarys_changes(tmp_path):
     replica = f"file://{tmp_path / 'replica'}"
     env = {"DATASETTE_SECRET": "same-on-every-node"}
     primary_folder, node_folder = tmp_path / "primary", tmp_path / "node"
@@ -59,15 +67,23 @@ def test_a_read_node_counts_no_visits_and_logs_no_flush_error(tmp_path):
             args=["--root"],
             timeout=120,
         ) as node:
-            deadline = time.monotonic() + 30
-            while httpx.get(node.url + path).status_code != 302:
-                assert time.monotonic() < deadline, "the link never reached the read node"
-                time.sleep(0.2)
+            wait_for(lambda: httpx.get(node.url + path).status_code, 302)
             for _ in range(3):
                 assert httpx.get(node.url + path).status_code == 302
             # The primary runs the flush task; the read node does not.
             assert "datasette-internal-bookmarks-visits" in task_names(primary)
             assert "datasette-internal-bookmarks-visits" not in task_names(node)
+            # The node cached the link: the primary's edit and delete still reach it.
+            api = primary.url + "/-/l/api/links/" + path.rsplit("/", 1)[1]
+            alice = primary.cookies_for("alice")
+            edited = httpx.post(api, cookies=alice, json={"target": "/data/places?country=fr"})
+            assert edited.status_code == 200, edited.text
+            wait_for(
+                lambda: httpx.get(node.url + path).headers.get("location"),
+                "/data/places?country=fr",
+            )
+            assert httpx.delete(api, cookies=alice).status_code == 200
+            wait_for(lambda: httpx.get(node.url + path).status_code, 404)
         # Leaving the block stopped the node with SIGTERM: its shutdown hook flushed whatever
         # it had counted, which on a read node's replica would have been refused and logged.
         log = node.log()
