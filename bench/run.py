@@ -206,7 +206,9 @@ def markdown(report):
         "",
         "Replication (RPO, RTO, read-node lag, write cost) is measured by `nox -s "
         "bench_replication` (`bench/replication.py`) into "
-        "[scale-out.md](scale-out.md#benchmarks).",
+        "[scale-out.md](scale-out.md#benchmarks). How the figures grow with the data "
+        "(10x smaller and 10x larger): [benchmarks-scaling.md](benchmarks-scaling.md), made by "
+        "`nox -s bench_scaling`.",
         "",
         "## Method",
         "",
