@@ -19,24 +19,34 @@ MODERATE = "comments-moderate"
 
 COMMENT_ACTIONS = (VIEW, ADD, MODERATE)
 
+
+class CommentsTarget(TableResource):
+    """A table (or, with no table, a database) whose comments an action is about.
+
+    The same resource as Datasette's TableResource — same rules, same configuration — under its
+    own class: Datasette resolves every action whose resource class *is* TableResource on every
+    table page (for the table actions menu), and the comment actions are not needed there.
+    """
+
+
 ACTIONS = [
     Action(
         name=VIEW,
         abbr="cmv",
         description="Read comments on a database or table (needs view-table / view-database too)",
-        resource_class=TableResource,
+        resource_class=CommentsTarget,
     ),
     Action(
         name=ADD,
         abbr="cma",
         description="Start threads, reply, react, and edit or delete your own comments",
-        resource_class=TableResource,
+        resource_class=CommentsTarget,
     ),
     Action(
         name=MODERATE,
         abbr="cmm",
         description="Delete anyone's comment and resolve or reopen any thread",
-        resource_class=TableResource,
+        resource_class=CommentsTarget,
     ),
 ]
 

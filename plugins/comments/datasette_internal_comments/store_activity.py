@@ -11,7 +11,7 @@ import json
 from datasette_internal_db.text import fts_query
 
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, THREADS
-from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_badge_counts
+from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_badge_counts, read_on_loop
 
 
 # Unary plus keeps SQLite from driving the query through the (database, table) index for every
@@ -123,9 +123,7 @@ def _unread_mentions_by_target(conn, actor_id):
 async def unread_mentions_by_target(datasette, actor_id):
     """``{(database, table): n}`` of the actor's unread mentions: the inbox index's unread range
     for one actor, usually empty. Callers drop the targets the actor may not see."""
-    return await internal(datasette).execute_fn(
-        lambda conn: _unread_mentions_by_target(conn, actor_id)
-    )
+    return await read_on_loop(datasette, lambda conn: _unread_mentions_by_target(conn, actor_id))
 
 
 async def table_page_reads(datasette, database, table, row_keys, actor_id):
@@ -139,7 +137,7 @@ async def table_page_reads(datasette, database, table, row_keys, actor_id):
 
     if not row_keys and actor_id is None:
         return {}, {}
-    return await internal(datasette).execute_fn(read)
+    return await read_on_loop(datasette, read)
 
 
 async def mark_read(datasette, actor_id, inbox_ids, now):

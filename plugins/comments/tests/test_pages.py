@@ -7,6 +7,7 @@ import re
 import sqlite3
 import sys
 
+from datasette_internal_comments import store, store_activity
 from datasette_internal_db import get_internal_db
 
 from .conftest import Client
@@ -42,6 +43,24 @@ class Trips:
         monkeypatch.setattr(internal, "execute_fn", counted_execute_fn)
 
 
+class LoopReads:
+    """Stands in for the plugin's read-only connection used on the event loop: counts its
+    queries, or fails each with ``error`` (as a busy file would)."""
+
+    def __init__(self, ds, monkeypatch, error=None):
+        self.made = []
+        self.error = error
+        self.conn = store._loop_connection(ds)
+        assert self.conn is not None  # a WAL file: reads on the loop are possible
+        monkeypatch.setitem(store._loop_connections, ds, self)
+
+    def execute(self, sql, params=()):
+        self.made.append(sql)
+        if self.error:
+            raise self.error
+        return self.conn.execute(sql, params)
+
+
 async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_actor, monkeypatch):
     alice = as_actor("alice")
     await alice.new_thread("one", table="items", row=["1"])
@@ -49,15 +68,41 @@ async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_a
     await alice.post(f"/-/comments/api/threads/{resolved['id']}/resolve", {})
     await alice.new_thread("three", table="items", row=["3"])
     trips = Trips(get_internal_db(ds), monkeypatch)
+    loop_reads = LoopReads(ds, monkeypatch)
     page = await alice.get("/data/items?_size=2")
     assert page_counts(page.text) == (True, {"1": {"threads": 2, "open": 1}})
-    # the badge counts and the menu's unread mentions: one trip, and nothing else
-    assert trips.made == ["table_page_reads.<locals>.read"]
-    trips.made.clear()
+    # the badge counts and the menu's unread mentions: two indexed queries read on the event
+    # loop, no trip to the read threads
+    assert trips.made == []
+    assert loop_reads.made == [store.BADGE_COUNTS, store_activity.UNREAD_MENTIONS]
+    loop_reads.made.clear()
     anonymous = (await as_actor(None).get("/data/items")).text
     assert page_counts(anonymous) is None
     assert "comments" not in anonymous.lower()
-    assert trips.made == []
+    assert trips.made == loop_reads.made == []
+
+
+async def test_a_busy_file_sends_the_page_reads_to_the_read_thread(ds, as_actor, monkeypatch):
+    alice = as_actor("alice")
+    await alice.new_thread("one", table="items", row=["1"])
+    trips = Trips(get_internal_db(ds), monkeypatch)
+    loop_reads = LoopReads(ds, monkeypatch, sqlite3.OperationalError("database is locked"))
+    page = await alice.get("/data/items?_size=2")
+    assert page_counts(page.text) == (True, {"1": {"threads": 1, "open": 1}})
+    assert loop_reads.made == [store.BADGE_COUNTS]
+    assert trips.made == ["table_page_reads.<locals>.read"]
+
+
+async def test_table_pages_do_not_resolve_the_comment_actions_for_the_actions_menu(ds, as_actor):
+    # Datasette resolves every action whose resource class is TableResource on each table page;
+    # the comment actions use their own class, so only comments-view is asked (by the plugin).
+    for actor_id in (None, "alice"):
+        ds._permission_checks.clear()
+        page = await as_actor(actor_id).get("/data/items")
+        assert page.status_code == 200
+        asked = {check.action for check in ds._permission_checks}
+        assert "update-row" in asked  # Datasette's own table actions were resolved
+        assert not asked & {"comments-add", "comments-moderate"}
 
 
 async def test_a_table_of_only_its_primary_key_asks_for_counts_after_the_page(files, datasette_on):
