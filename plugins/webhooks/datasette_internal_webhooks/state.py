@@ -10,7 +10,6 @@ from datasette.utils import StartupError
 from datasette_internal_db import InvalidInput, clock, get_internal_db, is_read_node
 
 from . import store
-from .activity import activity_of
 from .endpoints import clean_endpoint, secret_name
 from .events import event_properties, matches, new_message_id, payload_for
 from .outbox import Outbox
@@ -36,22 +35,19 @@ class State:
     def __init__(self, datasette, options):
         self.datasette = datasette
         self.options = options
-        self.activity = activity_of(datasette)
         self.active_endpoints = []
         self.event_names = sorted({cls.name for cls in datasette.event_classes})
         self._keys = {}
         self.worker = None
-        self.outbox = Outbox(
-            datasette, journal_path(datasette, options), self.activity, self.offer_to_worker
-        )
+        self.outbox = Outbox(datasette, journal_path(datasette, options), self.offer_to_worker)
 
     def wake_worker(self):
         if self.worker is not None:
             self.worker.wake()
 
-    def offer_to_worker(self, due, queued_at):
+    def offer_to_worker(self, due):
         if self.worker is not None:
-            self.worker.offer(due, queued_at)
+            self.worker.offer(due)
 
     async def reload_endpoints(self):
         """Re-read the endpoints (all of them are returned; the worker keeps the active ones)."""

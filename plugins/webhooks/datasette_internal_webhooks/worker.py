@@ -26,6 +26,11 @@ JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 2048
 RESTART_DELAY = 1.0
+# While deliveries are in flight, finished ones wait up to this long (or until OUTCOME_BATCH of
+# them are waiting) so that their attempts are written in one transaction: each write is a trip
+# to the write thread whose Python work competes with the event loop for the GIL.
+OUTCOME_WRITE_INTERVAL = 0.05
+OUTCOME_BATCH = 500
 SETTINGS_CHECK_INTERVAL = 0.5
 PRUNE_INTERVAL = 3600
 USER_AGENT = "datasette-internal-webhooks"
@@ -67,16 +72,19 @@ class Worker:
         self._wake = asyncio.Event()
         self._queued = {}  # endpoint id -> deque of due rows taken from the table, not yet sent
         self._queued_ids = set()
-        self._queued_since = None  # time.monotonic() when the queues last became non-empty
-        self._hold = None  # seconds the queued deliveries are yielding to requests
         self._prefetch = self.options.concurrency_per_endpoint * 4
+        # A sender that leaves this many rows in its queue asks the loop to read more meanwhile.
+        self._low_water = self.options.concurrency_per_endpoint
         self._sending = {}  # delivery id -> endpoint id, while its request is in flight
+        self._endpoints = {}  # active endpoint id -> endpoint, as of the loop's latest pass
+        self._senders = Counter()  # endpoint id -> senders working through its queue
         self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
         self._outcomes = []
         # Ids whose outcome was written while a due-query was running: that query's snapshot
         # may still show them pending, so they must not be sent again from its rows.
         self._written_during_query = set()
         self._outcome_ready = asyncio.Event()
+        self._write_outcomes_now = asyncio.Event()  # nothing in flight, or a full batch waits
         self._pruned_at = None
         self._tasks = set()
         self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
@@ -92,7 +100,7 @@ class Worker:
         self._check_table = True
         self._wake.set()
 
-    def offer(self, due, queued_at):
+    def offer(self, due):
         """Queue deliveries just enqueued, sparing a read; the rest wait in the table."""
         active = {e["id"] for e in self.state.active_endpoints}
         for row in due:
@@ -100,14 +108,9 @@ class Worker:
             if row[2] in active and len(queue) < self._prefetch:
                 queue.append(row)
                 self._queued_ids.add(row[0])
-                self._note_queued(queued_at)
             else:
                 self._check_table = True
         self._wake.set()
-
-    def _note_queued(self, queued_at=None):
-        if self._queued_since is None:
-            self._queued_since = time.monotonic() if queued_at is None else queued_at
 
     async def run(self, datasette):
         """The supervised loop: any error is logged and the loop starts again."""
@@ -153,7 +156,6 @@ class Worker:
                 self._unwritten.clear()
                 self._queued.clear()
                 self._queued_ids.clear()
-                self._queued_since = None
 
     async def _setting(self, key):
         """A runtime setting, read at most every SETTINGS_CHECK_INTERVAL seconds."""
@@ -177,18 +179,17 @@ class Worker:
     async def _sleep(self):
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
         # lands as the event fires, and then shutdown waits for this task in vain.
-        hold, self._hold = self._hold, None
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            done, _ = await asyncio.wait({waiter}, timeout=hold or self.options.poll_interval)
+            done, _ = await asyncio.wait({waiter}, timeout=self.options.poll_interval)
         finally:
             waiter.cancel()
-        if not done and not hold:
+        if not done:
             self._check_table = True  # retries fall due with time
         self._wake.clear()
 
     async def _launch_due(self, session):
-        endpoints = {e["id"]: e for e in self.state.active_endpoints}
+        endpoints = self._endpoints = {e["id"]: e for e in self.state.active_endpoints}
         for endpoint_id in [e for e in self._queued if e not in endpoints]:
             # Disabled or deleted: its rows stay pending in the table.
             self._queued_ids.difference_update(row[0] for row in self._queued.pop(endpoint_id))
@@ -196,16 +197,15 @@ class Worker:
         claimed = Counter(self._unwritten.values()) + sending
         limits = {}
         for endpoint_id in endpoints:
-            free = self.options.concurrency_per_endpoint - sending[endpoint_id]
             queued = len(self._queued.get(endpoint_id, ()))
-            if free > 0 and queued < free:
+            if queued <= self._low_water:
                 # Claimed rows are still 'pending' in the table; ask for enough to skip them.
                 limits[endpoint_id] = self._prefetch + claimed[endpoint_id] + queued
         if limits and self._check_table:
             self._check_table = False
             if await self._claim_due(limits):
                 self._check_table = True
-        self._start_queued(session, endpoints)
+        self._start_senders(session)
 
     async def _claim_due(self, limits):
         """Move due rows from the table into the in-memory queues (one read for many sends).
@@ -225,33 +225,39 @@ class Worker:
             if row[0] not in skip:
                 self._queued.setdefault(row[2], deque()).append(row)
                 self._queued_ids.add(row[0])
-                self._note_queued()
         returned = Counter(row[2] for row in rows)
         return any(returned[endpoint_id] >= limit for endpoint_id, limit in limits.items())
 
-    def _start_queued(self, session, endpoints):
-        if not self._queued_ids:
-            self._queued_since = None
-            return
-        # Yield to requests being answered (see activity.py), counting from the enqueue.
-        self._hold = self.state.activity.yield_time(self._queued_since) or None
-        if self._hold:
-            return
-        room = self.options.max_in_flight - len(self._sending)
-        sending = Counter(self._sending.values())
+    def _start_senders(self, session):
+        """Senders for the queued rows: at most ``concurrency_per_endpoint`` per endpoint and
+        ``max_in_flight`` in all, each sending one row after another from its endpoint's queue
+        (no task and no loop pass per delivery)."""
+        room = self.options.max_in_flight - sum(self._senders.values())
         for endpoint_id, queue in self._queued.items():
-            free = min(self.options.concurrency_per_endpoint - sending[endpoint_id], room)
-            while free > 0 and queue and endpoint_id in endpoints:
-                row = queue.popleft()
-                self._queued_ids.discard(row[0])
-                self._sending[row[0]] = endpoint_id
-                task = asyncio.create_task(self._deliver(session, row, endpoints[endpoint_id]))
+            # Each sender is sending a row or about to take the next: one more per queued row.
+            free = self.options.concurrency_per_endpoint - self._senders[endpoint_id]
+            for _ in range(min(free, room, len(queue))):
+                self._senders[endpoint_id] += 1
+                room -= 1
+                task = asyncio.create_task(self._send_queued(session, endpoint_id))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
-                free -= 1
-                room -= 1
-        if not self._queued_ids:
-            self._queued_since = None
+
+    async def _send_queued(self, session, endpoint_id):
+        try:
+            while not self.paused and (queue := self._queued.get(endpoint_id)):
+                endpoint = self._endpoints.get(endpoint_id)
+                if endpoint is None:
+                    return  # disabled or deleted: the loop drops its queue
+                row = queue.popleft()
+                self._queued_ids.discard(row[0])
+                if len(queue) == self._low_water:
+                    self._wake.set()  # read the next rows while these go out
+                self._sending[row[0]] = endpoint_id
+                await self._deliver(session, row, endpoint)
+        finally:
+            self._senders[endpoint_id] -= 1
+            self._wake.set()
 
     async def _deliver(self, session, row, endpoint):
         delivery_id, message_id, endpoint_id, attempts, payload = row
@@ -320,18 +326,30 @@ class Worker:
             }
         )
         self._outcome_ready.set()
-        # A slot is free: start the next queued row without waiting for the outcome write.
-        if self._queued.get(endpoint_id):
-            self._wake.set()
+        if not self._sending or len(self._outcomes) >= OUTCOME_BATCH:
+            self._write_outcomes_now.set()
 
     async def _write_loop(self):
         while True:
             await self._outcome_ready.wait()
             self._outcome_ready.clear()
+            await self._gather_outcomes()
             try:
                 await self._write_outcomes()
             except Exception:
                 log.exception("Could not record webhook delivery outcomes")
+
+    async def _gather_outcomes(self):
+        """Wait while deliveries are in flight and the batch is small, OUTCOME_WRITE_INTERVAL
+        at most. Until written, their rows stay pending: a crash sends them again."""
+        if not self._sending or len(self._outcomes) >= OUTCOME_BATCH:
+            return
+        self._write_outcomes_now.clear()
+        waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=OUTCOME_WRITE_INTERVAL)
+        finally:
+            waiter.cancel()
 
     async def _write_outcomes(self):
         if not self._outcomes:

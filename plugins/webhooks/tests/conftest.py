@@ -22,7 +22,8 @@ ALLOW_LOOPBACK = {"allow_networks": ["127.0.0.1/32"], "poll_interval": 0.05}
 class Receiver:
     """A real HTTP receiver on 127.0.0.1, in its own thread, verifying with standardwebhooks.
 
-    ``respond(request_number)`` may return (status, headers, delay_seconds) to misbehave.
+    ``respond(request_number)`` may return (status, headers, delay) to misbehave; the delay is
+    seconds, or a ``threading.Event``: the answer waits until it is set.
     """
 
     def __init__(self):
@@ -83,7 +84,9 @@ class Receiver:
                 }
             )
         status, extra_headers, delay = self.respond(number)
-        if delay:
+        if isinstance(delay, threading.Event):
+            await asyncio.get_running_loop().run_in_executor(None, delay.wait)
+        elif delay:
             await asyncio.sleep(delay)
         return web.Response(status=status, headers=extra_headers, text=f"status {status}")
 

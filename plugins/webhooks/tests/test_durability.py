@@ -1,12 +1,13 @@
-"""The outbox journal and the yielding of webhook work to requests being answered."""
+"""The outbox journal, delivery while the request is answered, and batched outcome writes."""
 
+import asyncio
 import json
-import time
+import threading
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
+from datasette import hookimpl
 from datasette_internal_db import get_internal_db
-from datasette_internal_webhooks import activity
-from datasette_internal_webhooks.activity import MAX_YIELD
+from datasette_internal_webhooks import store_deliveries, worker
 from datasette_internal_webhooks.events import TEST_EVENT, encode_payload
 from datasette_internal_webhooks.state import get_state
 
@@ -66,20 +67,22 @@ async def test_journal_left_by_a_crash_is_replayed_at_startup(make_ds, receiver,
 
 async def test_event_is_journaled_before_track_event_returns(ds, receiver, tmp_path, monkeypatch):
     endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
-    state = get_state(ds)
-    # A request being answered throughout, and no limit to yielding to it: the commit waits
-    # (until idle() asks for it), so the journal is all that holds the message.
-    monkeypatch.setattr(activity, "MAX_YIELD", 3600)
-    state.activity.in_flight += 1
-    try:
-        await ds.client.post(
-            "/data/species/-/insert", json={"row": {"name": "b"}}, cookies=root_cookies(ds)
-        )
-        [entry] = [json.loads(text) for text in journal_of(tmp_path).read_text().splitlines()]
-        assert entry[1] == "insert-rows" and entry[3] == [endpoint["id"]]
-        assert entry[0] not in await stored_message_ids(ds)
-    finally:
-        state.activity.in_flight -= 1
+    # The commit is held back until released: the journal is all that holds the message.
+    release = asyncio.Event()
+    enqueue = store_deliveries.enqueue
+
+    async def held_enqueue(*args):
+        await release.wait()
+        return await enqueue(*args)
+
+    monkeypatch.setattr(store_deliveries, "enqueue", held_enqueue)
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "b"}}, cookies=root_cookies(ds)
+    )
+    [entry] = [json.loads(text) for text in journal_of(tmp_path).read_text().splitlines()]
+    assert entry[1] == "insert-rows" and entry[3] == [endpoint["id"]]
+    assert entry[0] not in await stored_message_ids(ds)
+    release.set()
     await idle(ds)
     assert entry[0] in await stored_message_ids(ds)
     assert journal_of(tmp_path).read_bytes() == b""
@@ -96,23 +99,81 @@ async def test_without_durable_enqueue_there_is_no_journal(make_ds, receiver, tm
     assert not journal_of(tmp_path).exists()
 
 
-async def test_deliveries_yield_to_requests_but_at_most_max_yield(ds, receiver):
+class WaitsForTheDelivery:
+    """A track_event hook run after the webhooks plugin's: the insert's response is not sent
+    until the receiver got the delivery of its event (or gave up waiting)."""
+
+    def __init__(self, receiver):
+        self.receiver = receiver
+        self.delivered_during_request = None
+
+    @hookimpl(trylast=True)
+    async def track_event(self, datasette, event):
+        if event.name == "insert-rows":
+            await eventually(lambda: self.receiver.received, "the delivery")
+            self.delivered_during_request = True
+
+
+async def test_delivery_goes_out_while_the_request_that_caused_it_is_answered(ds, receiver):
+    """No waiting for a quiet moment (the plugin counts no requests: it adds no ASGI middleware
+    to Datasette): the delivery starts as soon as its outbox row is committed."""
+    assert "datasette_internal_webhooks" not in {
+        impl.plugin.__name__ for impl in ds.pm.hook.asgi_wrapper.get_hookimpls()
+    }
     await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
-    state = get_state(ds)
-    state.activity.in_flight += 1  # as if a long request were being answered throughout
+    waiter = WaitsForTheDelivery(receiver)
+    ds.pm.register(waiter, name="waits-for-the-delivery")
     try:
-        started = time.monotonic()
-        await ds.client.post(
+        response = await ds.client.post(
             "/data/species/-/insert", json={"row": {"name": "d"}}, cookies=root_cookies(ds)
         )
-        await eventually(lambda: len(receiver.received) == 1, "the delivery")
-        # Held back while Datasette is busy, but sent anyway once it waited MAX_YIELD. (A lower
-        # bound: a slow machine only makes it larger.)
-        assert time.monotonic() - started >= MAX_YIELD
     finally:
-        state.activity.in_flight -= 1
-    # Idle: the next one goes as soon as the request that caused it has ended.
-    await ds.client.post(
-        "/data/species/-/insert", json={"row": {"name": "e"}}, cookies=root_cookies(ds)
-    )
-    await eventually(lambda: len(receiver.received) == 2, "the second delivery")
+        ds.pm.unregister(name="waits-for-the-delivery")
+    assert response.status_code == 201
+    assert waiter.delivered_during_request
+
+
+async def test_outcomes_finished_while_others_are_in_flight_are_written_together(
+    make_ds, receiver, monkeypatch
+):
+    """One write (one transaction) for the attempts of deliveries that finish close together,
+    and still none lost: the batch is written once nothing is in flight."""
+    monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 3600)
+    ds = await make_ds()
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    batches = []
+    record_outcomes = store_deliveries.record_outcomes
+
+    async def recorded(datasette, outcomes, *args):
+        batches.append(len(outcomes))
+        return await record_outcomes(datasette, outcomes, *args)
+
+    monkeypatch.setattr(store_deliveries, "record_outcomes", recorded)
+    both_arrived, second_answer = threading.Event(), threading.Event()
+
+    def respond(number):
+        if number == 0:
+            return 200, {}, both_arrived  # in flight until the second one arrives
+        both_arrived.set()
+        return 200, {}, second_answer
+
+    receiver.respond = respond
+    try:
+        await ds.client.post(
+            "/data/species/-/insert",
+            json={"rows": [{"name": "f"}]},
+            cookies=root_cookies(ds),
+        )
+        await ds.client.post(
+            "/data/species/-/insert",
+            json={"rows": [{"name": "g"}]},
+            cookies=root_cookies(ds),
+        )
+        state = get_state(ds)
+        # The first delivery answered, the second still in flight.
+        await eventually(lambda: len(state.worker._outcomes) == 1, "the first outcome")
+        assert len(receiver.received) == 2 and batches == []
+    finally:
+        second_answer.set()
+    await idle(ds)
+    assert batches == [2]
