@@ -280,6 +280,13 @@ async def qr_code(datasette, request):
 # ---------------------------------------------------------------- menu items
 
 
+def plain_path(datasette, path):
+    """``datasette.urls.path`` as plain text (as every URL these menus give Datasette's pages):
+    Datasette's PrefixedUrlString makes each later use (``+``, every attribute a template reads)
+    a slow Python-level call, on every page."""
+    return str(datasette.urls.path(path))
+
+
 def current_path(request):
     return request.path + ("?" + request.query_string if request.query_string else "")
 
@@ -301,7 +308,7 @@ def action_items(datasette, actor, request, title):
         if allowed[BOOKMARKS_CREATE]:
             items.append(
                 {
-                    "href": datasette.urls.path("/-/bookmarks/new?")
+                    "href": plain_path(datasette, "/-/bookmarks/new?")
                     + urlencode({"url": page, "title": title}),
                     "label": "Bookmark this page",
                     "description": "Save this view, with its filters, to your bookmarks",
@@ -316,7 +323,7 @@ def action_items(datasette, actor, request, title):
                     "attrs": {
                         "data-short-link-target": page,
                         "data-short-link-title": title,
-                        "data-short-link-api": datasette.urls.path("/-/l/api/links"),
+                        "data-short-link-api": plain_path(datasette, "/-/l/api/links"),
                     },
                 }
             )
@@ -329,8 +336,8 @@ def menu_links(datasette, actor):
     if actor_id(actor) is None:
         return []
     return [
-        {"href": datasette.urls.path("/-/bookmarks"), "label": "Bookmarks"},
-        {"href": datasette.urls.path("/-/links"), "label": "Short links"},
+        {"href": plain_path(datasette, "/-/bookmarks"), "label": "Bookmarks"},
+        {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
     ]
 
 
@@ -351,8 +358,10 @@ def menu_scripts(datasette, template, request):
         template,
         request,
         [
-            datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.js"),
-            datasette.urls.static_plugins("datasette-internal-bookmarks", "copy-short-link.js"),
+            str(datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.js")),
+            str(
+                datasette.urls.static_plugins("datasette-internal-bookmarks", "copy-short-link.js")
+            ),
         ],
     )
 
@@ -362,7 +371,7 @@ def menu_styles(datasette, template, request):
         template,
         request,
         [
-            datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.css"),
-            datasette.urls.static_plugins("datasette-internal-bookmarks", "bookmarks.css"),
+            str(datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.css")),
+            str(datasette.urls.static_plugins("datasette-internal-bookmarks", "bookmarks.css")),
         ],
     )
