@@ -25,7 +25,7 @@ from .forms import read_input, reply_to, require_actor
 from .presenting import thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
-from .targets import NOT_ENABLED, check, resolve_target
+from .targets import NOT_ENABLED, check, resolve_target, rows_now
 
 DELETED = "This comment was deleted"
 
@@ -81,17 +81,16 @@ async def threads_api(datasette, request):
     target = target_filters(request)
     if not target["database"]:
         raise InvalidInput("'database' is required")
-    # The permission check and the read wait on the read threads together; nothing read is
-    # returned unless the check passed (it raises otherwise).
-    _, (threads, contents) = await asyncio.gather(
-        check(datasette, request.actor, VIEW, target["database"], target["table"], recent=True),
-        store.threads_for_target(
-            datasette, target["database"], target["table"], target["column"], target["row"]
-        ),
+    # The permission check, the threads and the row they are on (for their anchors) are read
+    # together; nothing read is returned unless the check passed (it raises otherwise).
+    database, table, row = target["database"], target["table"], target["row"]
+    _, (threads, contents), rows = await asyncio.gather(
+        check(datasette, request.actor, VIEW, database, table, recent=True),
+        store.threads_for_target(datasette, database, table, target["column"], row),
+        rows_now(datasette, database, table, row),
     )
-    return Response.json(
-        {"ok": True, "threads": await threads_json(datasette, request.actor, threads, contents)}
-    )
+    payload = await threads_json(datasette, request.actor, threads, contents, rows)
+    return Response.json({"ok": True, "threads": payload})
 
 
 async def create_thread(datasette, request):

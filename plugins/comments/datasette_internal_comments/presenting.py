@@ -104,10 +104,11 @@ def comment_json(comment, actors, reactions, mentions, me, may_add, may_moderate
     }
 
 
-async def threads_json(datasette, actor, threads, contents=None):
+async def threads_json(datasette, actor, threads, contents=None, rows=None):
     """Full JSON for threads: comments, reactions, mentions, names, anchors, what you may do.
 
-    ``contents`` is ``store.thread_contents`` for these threads when the caller has it already.
+    ``contents`` is ``store.thread_contents`` for these threads and ``rows`` their target rows
+    as they are now (``targets.rows_now``), when the caller has them already.
     """
     me = access.actor_id(actor)
     targets = TargetInfo(datasette, actor)
@@ -117,7 +118,7 @@ async def threads_json(datasette, actor, threads, contents=None):
         contents = await store.thread_contents(datasette, [t["thread_id"] for t in threads])
     comments, reactions, mentions = contents
     anchors, *_ = await asyncio.gather(
-        anchor_states(datasette, threads),
+        anchor_states(datasette, threads, rows),
         *(targets.get(database, table) for database, table in target_keys),
     )
     actors = await actors_for(datasette, actor_ids_in(threads, comments, mentions))

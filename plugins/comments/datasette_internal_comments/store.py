@@ -326,7 +326,7 @@ async def threads_for_target(datasette, database, table="", column="", row_key="
         threads = _threads_for_target(conn, database, table, column, row_key)
         return threads, _thread_contents(conn, [thread["thread_id"] for thread in threads])
 
-    return await internal(datasette).execute_fn(read)
+    return await read_on_loop(datasette, read)
 
 
 def _thread_contents(conn, thread_ids):

@@ -130,9 +130,23 @@ async def current_row(datasette, database, table, row_pks):
     return found
 
 
-async def anchor_states(datasette, threads):
-    """{thread_id: anchor} for row and cell threads: current, outdated or row-deleted."""
-    rows = {}
+async def rows_now(datasette, database, table, row_key):
+    """``{(database, table, row_key): row or None}`` for the row at a row path (the values
+    Datasette's row page looks it up by), as ``anchor_states`` takes them: read while the
+    row's threads are read instead of after them. Empty without a row."""
+    if not (table and row_key):
+        return {}
+    found = None
+    if database in datasette.databases:
+        pk_values = urlsafe_components(row_key)
+        found, _ = await store.fetch_row(datasette, database, table, pk_values)
+    return {(database, table, row_key): found}
+
+
+async def anchor_states(datasette, threads, rows=None):
+    """{thread_id: anchor} for row and cell threads: current, outdated or row-deleted.
+    ``rows``: rows already read, as ``rows_now`` gives them."""
+    rows = dict(rows or {})
     states = {}
     for thread in threads:
         if not thread["row_key"]:

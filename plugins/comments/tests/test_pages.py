@@ -8,7 +8,7 @@ import sqlite3
 import sys
 
 from datasette_internal_comments import store, store_activity
-from datasette_internal_db import get_internal_db
+from datasette_internal_db import clock, get_internal_db
 
 from .conftest import Client
 
@@ -91,6 +91,28 @@ async def test_a_busy_file_sends_the_page_reads_to_the_read_thread(ds, as_actor,
     assert page_counts(page.text) == (True, {"1": {"threads": 1, "open": 1}})
     assert loop_reads.made == [store.BADGE_COUNTS]
     assert trips.made == ["table_page_reads.<locals>.read"]
+
+
+async def test_the_thread_and_badge_apis_make_no_trip_to_the_internal_dbs_read_threads(
+    ds, as_actor, monkeypatch
+):
+    alice = as_actor("alice")
+    await alice.new_thread("one", table="items", row=["1"])
+    monkeypatch.setattr(clock, "now", lambda: 1_000_000.0)  # recent answers stay recent
+    await alice.get("/-/comments/api/badges?database=data&table=items&row=1")
+    trips = Trips(get_internal_db(ds), monkeypatch)
+    loop_reads = LoopReads(ds, monkeypatch)
+    ds._permission_checks.clear()
+    threads = await alice.get("/-/comments/api/threads?database=data&table=items&row=1")
+    assert [thread["anchor"]["state"] for thread in threads.json()["threads"]] == ["current"]
+    badges = await alice.get("/-/comments/api/badges?database=data&table=items&row=1&row=2")
+    assert badges.json()["counts"] == {"1": {"threads": 1, "open": 1}}
+    # the threads (with their comments) and the counts were read on the event loop, and both
+    # permission answers were core's recent ones
+    assert trips.made == []
+    assert loop_reads.made[0].startswith(f"select {store.THREAD_COLUMNS} from")
+    assert loop_reads.made[-1] == store.BADGE_COUNTS
+    assert list(ds._permission_checks) == []
 
 
 async def test_table_pages_do_not_resolve_the_comment_actions_for_the_actions_menu(ds, as_actor):
