@@ -33,13 +33,17 @@ from harness import (
 NAME = "webhooks"
 PLUGIN = "datasette-internal-webhooks"
 FIGURES = [
-    ("webhooks.deliveries", "Webhooks: deliveries/s to a local receiver", ">= 1,000/s"),
+    (
+        "webhooks.deliveries",
+        "Webhooks: deliveries/s to a local receiver vs a bare aiohttp client",
+        "ratio >= 0.80",
+    ),
     (
         "webhooks.insert_overhead",
         "Webhooks: `/-/insert` latency, one endpoint vs none",
         "ratio <= 1.05",
     ),
-    ("webhooks.write_to_delivery", "Webhooks: write-to-delivery latency, p50", "p50 <= 100 ms"),
+    ("webhooks.write_to_delivery", "Webhooks: write-to-delivery latency, p50", "p50 <= 10 ms"),
 ]
 
 ENDPOINTS = "datasette_internal_webhooks_endpoints"
@@ -366,8 +370,8 @@ async def run(ctx):
             baseline="same signed POSTs from a bare aiohttp client, 16 connections",
             baseline_values=rates["direct"],
             ratio_values=delivery_ratio,
-            goal=">= 1,000/s",
-            met=statistics.median(rates["worker"]) >= 1000,
+            goal="ratio >= 0.80",
+            met=statistics.median(delivery_ratio) >= 0.80,
             notes="backlog enqueued with the plugin's own `enqueue_sql` into the running server's "
             "internal DB, then timed at the receiver from the first to the last arrival; each "
             "delivery also writes its attempt to the log.",
@@ -405,8 +409,8 @@ async def run(ctx):
             baseline="`/-/insert` response time of the same writes, p50",
             baseline_values=response_p50,
             ratio_values=ratios(write_p50, response_p50),
-            goal="p50 <= 100 ms",
-            met=statistics.median(write_p50) <= 100,
+            goal="p50 <= 10 ms",
+            met=statistics.median(write_p50) <= 10,
             notes=f"{samples} writes per round, one at a time, each waiting for its delivery.",
         ),
         memory_figure(

@@ -26,9 +26,9 @@ JITTER = 0.2
 MAX_RETRY_AFTER = 24 * 3600
 MAX_RESPONSE_BYTES = 2048
 RESTART_DELAY = 1.0
-# While deliveries are in flight, finished ones wait up to this long (or until OUTCOME_BATCH of
-# them are waiting) so that their attempts are written in one transaction: each write is a trip
-# to the write thread whose Python work competes with the event loop for the GIL.
+# Attempt outcomes wait up to this long (or until OUTCOME_BATCH of them wait) so that one
+# transaction writes them all: each write is a trip to the write thread, whose Python work
+# competes with the event loop (and the requests it answers) for the GIL.
 OUTCOME_WRITE_INTERVAL = 0.05
 OUTCOME_BATCH = 500
 SETTINGS_CHECK_INTERVAL = 0.5
@@ -84,7 +84,7 @@ class Worker:
         # may still show them pending, so they must not be sent again from its rows.
         self._written_during_query = set()
         self._outcome_ready = asyncio.Event()
-        self._write_outcomes_now = asyncio.Event()  # nothing in flight, or a full batch waits
+        self._write_outcomes_now = asyncio.Event()  # a full batch waits, or idle() asks
         self._pruned_at = None
         self._tasks = set()
         self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
@@ -201,11 +201,12 @@ class Worker:
             if queued <= self._low_water:
                 # Claimed rows are still 'pending' in the table; ask for enough to skip them.
                 limits[endpoint_id] = self._prefetch + claimed[endpoint_id] + queued
+        self._start_senders(session)  # what is queued goes out before any read
         if limits and self._check_table:
             self._check_table = False
             if await self._claim_due(limits):
                 self._check_table = True
-        self._start_senders(session)
+            self._start_senders(session)
 
     async def _claim_due(self, limits):
         """Move due rows from the table into the in-memory queues (one read for many sends).
@@ -326,7 +327,7 @@ class Worker:
             }
         )
         self._outcome_ready.set()
-        if not self._sending or len(self._outcomes) >= OUTCOME_BATCH:
+        if len(self._outcomes) >= OUTCOME_BATCH:
             self._write_outcomes_now.set()
 
     async def _write_loop(self):
@@ -340,9 +341,9 @@ class Worker:
                 log.exception("Could not record webhook delivery outcomes")
 
     async def _gather_outcomes(self):
-        """Wait while deliveries are in flight and the batch is small, OUTCOME_WRITE_INTERVAL
-        at most. Until written, their rows stay pending: a crash sends them again."""
-        if not self._sending or len(self._outcomes) >= OUTCOME_BATCH:
+        """Wait for more outcomes to write with these, OUTCOME_WRITE_INTERVAL at most. Until
+        written, their rows stay pending: a crash sends them again."""
+        if len(self._outcomes) >= OUTCOME_BATCH:
             return
         self._write_outcomes_now.clear()
         waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
@@ -384,7 +385,8 @@ class Worker:
         return len(self._sending) + len(self._unwritten)
 
     async def idle(self, timeout=10):
-        """For tests: wait until nothing is due now, in flight or unwritten."""
+        """For tests: wait until nothing is due now, in flight or unwritten (outcomes are
+        written without waiting for a batch)."""
         deadline = time.monotonic() + timeout
         await self.state.outbox.committed()
         while time.monotonic() < deadline:
@@ -393,6 +395,7 @@ class Worker:
             if not busy and (due is None or due > clock.now()):
                 return
             self.wake()
+            self._write_outcomes_now.set()
             await asyncio.sleep(0.02)
         raise TimeoutError("webhook worker still busy")
 

@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import threading
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
 from datasette import hookimpl
@@ -133,11 +132,9 @@ async def test_delivery_goes_out_while_the_request_that_caused_it_is_answered(ds
     assert waiter.delivered_during_request
 
 
-async def test_outcomes_finished_while_others_are_in_flight_are_written_together(
-    make_ds, receiver, monkeypatch
-):
-    """One write (one transaction) for the attempts of deliveries that finish close together,
-    and still none lost: the batch is written once nothing is in flight."""
+async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
+    """One write (one transaction) for the attempts of several deliveries, none lost: until the
+    batch is written their rows stay pending."""
     monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 3600)
     ds = await make_ds()
     await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
@@ -149,31 +146,17 @@ async def test_outcomes_finished_while_others_are_in_flight_are_written_together
         return await record_outcomes(datasette, outcomes, *args)
 
     monkeypatch.setattr(store_deliveries, "record_outcomes", recorded)
-    both_arrived, second_answer = threading.Event(), threading.Event()
-
-    def respond(number):
-        if number == 0:
-            return 200, {}, both_arrived  # in flight until the second one arrives
-        both_arrived.set()
-        return 200, {}, second_answer
-
-    receiver.respond = respond
-    try:
+    for count, name in enumerate(("f", "g"), start=1):
         await ds.client.post(
-            "/data/species/-/insert",
-            json={"rows": [{"name": "f"}]},
-            cookies=root_cookies(ds),
+            "/data/species/-/insert", json={"row": {"name": name}}, cookies=root_cookies(ds)
         )
-        await ds.client.post(
-            "/data/species/-/insert",
-            json={"rows": [{"name": "g"}]},
-            cookies=root_cookies(ds),
-        )
-        state = get_state(ds)
-        # The first delivery answered, the second still in flight.
-        await eventually(lambda: len(state.worker._outcomes) == 1, "the first outcome")
-        assert len(receiver.received) == 2 and batches == []
-    finally:
-        second_answer.set()
-    await idle(ds)
+        await eventually(lambda n=count: len(receiver.received) == n, f"delivery {count}")
+    state = get_state(ds)
+    await eventually(lambda: len(state.worker._outcomes) == 2, "both outcomes")
+    assert batches == []
+    pending = await get_internal_db(ds).execute(
+        "select count(*) from datasette_internal_webhooks_deliveries where status = 'pending'"
+    )
+    assert pending.single_value() == 2
+    await idle(ds)  # asks for the write without waiting for the batch
     assert batches == [2]
