@@ -79,9 +79,13 @@ def render(directory):
     """Rebuild benchmarks-scaling.md from every size measured in ``directory``."""
     reports = {}
     for scale in SCALES:
-        path = report_path(directory, scale)
-        if path.exists():
-            reports[scale] = json.loads(path.read_text())
+        paths = [report_path(directory, scale)]
+        if scale == "default":
+            # The full run (`nox -s bench`) measures the same figures at the default size.
+            paths.append(Path(directory) / "benchmarks.json")
+        found = [json.loads(path.read_text()) for path in paths if path.exists()]
+        if found:
+            reports[scale] = max(found, key=lambda report: report["finished"])
     lines = [
         "# Benchmarks: scaling with the data",
         "",
@@ -91,6 +95,7 @@ def render(directory):
         "    nox -s bench_scaling -- --scale large      # adds the large size (own session)",
         "",
         "Sizes, disk and time per size are in [bench/README.md](../bench/README.md#data-scale).",
+        "The default size comes from the newer of its own run and the full `nox -s bench` run.",
         "Each cell is the median over rounds; in brackets its ratio to the same run's baseline",
         "(the figure's row in [benchmarks.md](benchmarks.md) says which). Sizes are measured in",
         "separate runs, so a raw growth also carries any change of machine load between them; the",

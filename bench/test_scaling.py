@@ -60,3 +60,16 @@ def test_a_size_not_measured_leaves_its_cells_empty(tmp_path):
     cells = table_row(markdown, "Startup to first answer with the filled internal DB")
     assert cells[1:] == ["", "1.9 s", "", "", "", "—"]
     assert "| default | 2026-12-01 12:00 UTC, 60 s | abc1234 | 1.00 | 100,000 |" in markdown
+
+
+def test_the_default_size_comes_from_the_newer_of_its_run_and_the_full_bench(tmp_path):
+    write(tmp_path, "default", [row("core.startup", "s", 1.9)])
+    full = report("default", [row("core.startup", "s", 2.5)])
+    full["finished"] = "2026-12-01 13:00"
+    (tmp_path / "benchmarks.json").write_text(json.dumps(full))
+    cells = table_row(scaling.render(tmp_path).read_text(), scaling.FIGURES[-1][1])
+    assert cells[2] == "2.5 s"
+    full["finished"] = "2026-12-01 11:00"
+    (tmp_path / "benchmarks.json").write_text(json.dumps(full))
+    cells = table_row(scaling.render(tmp_path).read_text(), scaling.FIGURES[-1][1])
+    assert cells[2] == "1.9 s"
