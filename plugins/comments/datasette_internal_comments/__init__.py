@@ -59,9 +59,9 @@ def extra_body_script(view_name, database, table, request, datasette):
     return pages.body_script(datasette, request, view_name, database, table)
 
 
-@hookimpl
-def render_cell(row, table, pks, database, request):
-    pages.remember_row(request, database, table, row, pks)
+# Called for every cell of every page: the hook is pages.remember_row itself, with no call
+# between, and asks pluggy for only the three arguments it uses.
+render_cell = hookimpl(specname="render_cell")(pages.remember_row)
 
 
 @hookimpl

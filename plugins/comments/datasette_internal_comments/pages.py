@@ -7,7 +7,7 @@ import weakref
 from pathlib import Path
 from urllib.parse import urlencode
 
-from datasette.utils import path_from_row_pks, urlsafe_components
+from datasette.utils import urlsafe_components
 from datasette.utils.asgi import NotFound, Response
 from datasette_internal_db import InvalidInput, route
 
@@ -194,36 +194,40 @@ async def asset_urls(datasette, request, view_name, database, table, kind):
     ]
 
 
-def remember_row(request, database, table, row, pks):
-    """render_cell: note the path of each row Datasette draws, so the badge counts can be read
-    in one query for exactly those rows. Called for every cell: one identity check per cell."""
-    if request is None or not pks:
+def remember_row(row, pks, request):
+    """render_cell, for every cell Datasette draws: keep each row (once) so the badge counts
+    can be read in one query for exactly the rows shown. Only the row object is kept here, for
+    every visitor; its key is made later, and only for a reader who may see comments."""
+    if not pks or request is None:
         return
     seen = request.scope.get(ROWS_SEEN)
     if seen is None:
-        seen = request.scope[ROWS_SEEN] = {"last": None, "table": (database, table), "keys": []}
-    if seen["last"] is row or seen["table"] != (database, table):
-        return
-    seen["last"] = row
-    seen["keys"].append(path_from_row_pks(row, pks, False))
+        request.scope[ROWS_SEEN] = (pks, [row])
+    elif seen[1][-1] is not row:
+        seen[1].append(row)
 
 
-def rows_seen(request, database, table):
+def keys_of_rows_seen(request):
+    """The row keys of the rows a table page showed (the table page calls render_cell only for
+    the rows of its own table)."""
     seen = request.scope.get(ROWS_SEEN)
-    return seen["keys"] if seen and seen["table"] == (database, table) else []
+    if seen is None:
+        return []
+    pks, rows = seen
+    return [store.row_key_for([row[pk] for pk in pks]) for row in rows]
 
 
 async def body_script(datasette, request, view_name, database, table):
     """The script run before the first paint (static/first-paint.js); on a table page with the
     thread counts of the rows shown, read here (Datasette asks this hook before it draws the
-    page) in one trip with the reader's unread mentions, which the menu then shows."""
+    page) in one read with the reader's unread mentions, which the menu then shows."""
     if view_name not in PAGES_WITH_COMMENTS or not await may_view(
         datasette, request, database, table
     ):
         return ""  # an awaited None would be drawn as the script "None"
     if view_name == "row":
         return FIRST_PAINT_JS
-    keys = rows_seen(request, database, table)
+    keys = keys_of_rows_seen(request)
     counts, unread = await store_activity.table_page_reads(
         datasette, database, table, keys, access.actor_id(request.actor)
     )

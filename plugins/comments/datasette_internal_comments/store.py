@@ -83,8 +83,11 @@ async def read_on_loop(datasette, read):
 
 
 def row_key_for(pk_values):
-    """The row's path component exactly as Datasette writes it in row URLs."""
-    return ",".join(tilde_encode(str(value)) for value in pk_values)
+    """The row's path component exactly as Datasette writes it in row URLs (an integer's
+    digits need no encoding: the common key is not run through tilde_encode)."""
+    return ",".join(
+        str(value) if type(value) is int else tilde_encode(str(value)) for value in pk_values
+    )
 
 
 def encode_cell(value):

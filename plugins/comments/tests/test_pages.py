@@ -7,6 +7,7 @@ import re
 import sqlite3
 import sys
 
+from datasette.utils import path_from_row_pks
 from datasette_internal_comments import store, store_activity
 from datasette_internal_db import clock, get_internal_db
 
@@ -113,6 +114,27 @@ async def test_the_thread_and_badge_apis_make_no_trip_to_the_internal_dbs_read_t
     assert loop_reads.made[0].startswith(f"select {store.THREAD_COLUMNS} from")
     assert loop_reads.made[-1] == store.BADGE_COUNTS
     assert list(ds._permission_checks) == []
+
+
+def test_row_keys_are_the_row_paths_datasette_writes():
+    rows = [{"id": value} for value in (1, -5, 2**70, "a/b c", "ü,~", 1.5, True)]
+    for row in rows:
+        assert store.row_key_for([row["id"]]) == path_from_row_pks(row, ["id"], False)
+    assert store.row_key_for([3, "x/y"]) == path_from_row_pks(
+        {"a": 3, "b": "x/y"}, ["a", "b"], False
+    )
+
+
+async def test_rows_are_keyed_only_for_a_reader_who_may_see_comments(ds, as_actor, monkeypatch):
+    keyed = []
+    row_key_for = store.row_key_for
+    monkeypatch.setattr(
+        store, "row_key_for", lambda values: keyed.append(values) or row_key_for(values)
+    )
+    await as_actor(None).get("/data/items")
+    assert keyed == []
+    await as_actor("alice").get("/data/items?_size=2")
+    assert keyed == [[1], [2]]
 
 
 async def test_table_pages_do_not_resolve_the_comment_actions_for_the_actions_menu(ds, as_actor):
