@@ -28,8 +28,10 @@ from harness import (
 NAME = "comments"
 PLUGIN = "datasette-internal-comments"
 FIGURES = [
-    ("comments.thread_p99", "Comments: one row's threads, p99", "p99 <= 10 ms"),
+    ("comments.thread_p99", "Comments: one row's threads, p99", "p99 ratio <= 2.0"),
     ("comments.badges", "Comments: badge counts for a 100-row page, one query", "<= 5 ms"),
+    ("comments.badges_http", "Comments: badge API, p50", "p50 ratio <= 2.0"),
+    ("comments.table_page_alone", "Table page, comments vs core only", "ratio <= 1.05"),
     ("comments.table_page", "Table page, every plugin vs core only", "ratio <= 1.05"),
     (
         "comments.mention_email",
@@ -202,6 +204,13 @@ async def run(ctx):
 
         api = await rounds_of(ctx.rounds, api_round)
         memory = peak_rss_mib(with_plugin), peak_rss_mib(without)
+        # The table page with comments alone (issue 14's figure), then with every plugin.
+        alone = await rounds_of(
+            ctx.rounds,
+            lambda: paired_latencies(
+                {"with": page(with_plugin), "without": page(without)}, requests // 5, ctx.warmup
+            ),
+        )
         # The table page as a user of every installed plugin gets it, on the same comments data
         # (one server per internal file: the comments-only server stops first).
         with_plugin.stop()
@@ -231,6 +240,11 @@ async def run(ctx):
     with_median = [percentile(values, 50) for values in table["with"]]
     without_median = [percentile(values, 50) for values in table["without"]]
     page_ratio = ratios(with_median, without_median)
+    alone_median = [percentile(values, 50) for values in alone["with"]]
+    alone_without = [percentile(values, 50) for values in alone["without"]]
+    alone_ratio = ratios(alone_median, alone_without)
+    thread_ratio = ratios(thread_p99, floor_p99)
+    badge_ratio = ratios(badges_p50, floor_p50)
     floor_text = "fixed-redirect bench route, same server"
     return [
         figure(
@@ -240,9 +254,9 @@ async def run(ctx):
             values=thread_p99,
             baseline=f"{floor_text}, p99",
             baseline_values=floor_p99,
-            ratio_values=ratios(thread_p99, floor_p99),
-            goal="p99 <= 10 ms",
-            met=statistics.median(thread_p99) <= 10,
+            ratio_values=thread_ratio,
+            goal="p99 ratio <= 2.0 (issue 17)",
+            met=statistics.median(thread_ratio) <= 2.0,
             notes=f"p50 {median_p50(api['threads']):.1f} ms. "
             f"{requests} sequential requests per round (alternating with the baseline) as "
             f"signed-in `{READER}`, "
@@ -265,9 +279,24 @@ async def run(ctx):
             values=badges_p50,
             baseline=f"{floor_text}, p50",
             baseline_values=floor_p50,
-            ratio_values=ratios(badges_p50, floor_p50),
-            goal="<= 5 ms (the goal is for the query; this adds HTTP and the permission check)",
-            met=statistics.median(badges_p50) <= 5,
+            ratio_values=badge_ratio,
+            goal="p50 ratio <= 2.0 (issue 17), or no separate request",
+            met=statistics.median(badge_ratio) <= 2.0,
+            notes="Table pages make no such request (their counts come with the page, see "
+            "below); this API serves other clients and a table shown with only its key column.",
+        ),
+        figure(
+            "comments.table_page_alone",
+            "Table page `/data/items` (100 rows) with comments alone vs core only, median latency",
+            unit="ms",
+            values=alone_median,
+            baseline="core only, same data, same run",
+            baseline_values=alone_without,
+            ratio_values=alone_ratio,
+            goal="ratio <= 1.05 (issue 14)",
+            met=statistics.median(alone_ratio) <= 1.05,
+            notes="as signed-in `reader`, who may see comments: badge counts of the rows shown "
+            "and the unread-mentions count come with the page (no separate request).",
         ),
         figure(
             "comments.table_page",
