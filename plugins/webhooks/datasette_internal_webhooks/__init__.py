@@ -4,6 +4,7 @@ Hook wiring only."""
 from datasette import hookimpl
 
 from . import access, state
+from .activity import count_requests
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
@@ -22,6 +23,11 @@ def register_events(datasette):
 @hookimpl
 def register_actions(datasette):
     return access.ACTIONS
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return lambda app: count_requests(datasette, app)
 
 
 @hookimpl

@@ -10,6 +10,7 @@ from datasette.utils import StartupError
 from datasette_internal_db import InvalidInput, clock, get_internal_db, is_read_node
 
 from . import store
+from .activity import activity_of
 from .endpoints import clean_endpoint, secret_name
 from .events import event_properties, matches, new_message_id, payload_for
 from .outbox import Outbox
@@ -35,6 +36,7 @@ class State:
     def __init__(self, datasette, options):
         self.datasette = datasette
         self.options = options
+        self.activity = activity_of(datasette)
         self.active_endpoints = []
         self.event_names = sorted({cls.name for cls in datasette.event_classes})
         self._keys = {}

@@ -72,6 +72,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._queued = {}  # endpoint id -> deque of due rows taken from the table, not yet sent
         self._queued_ids = set()
+        self._queued_since = None  # time.monotonic() when the queues last became non-empty
+        self._hold = None  # seconds the queued deliveries are yielding to requests
         self._prefetch = self.options.concurrency_per_endpoint * 4
         # A sender that leaves this many rows in its queue asks the loop to read more meanwhile.
         self._low_water = self.options.concurrency_per_endpoint
@@ -108,9 +110,14 @@ class Worker:
             if row[2] in active and len(queue) < self._prefetch:
                 queue.append(row)
                 self._queued_ids.add(row[0])
+                self._note_queued()
             else:
                 self._check_table = True
         self._wake.set()
+
+    def _note_queued(self):
+        if self._queued_since is None:
+            self._queued_since = time.monotonic()
 
     async def run(self, datasette):
         """The supervised loop: any error is logged and the loop starts again."""
@@ -156,6 +163,7 @@ class Worker:
                 self._unwritten.clear()
                 self._queued.clear()
                 self._queued_ids.clear()
+                self._queued_since = None
 
     async def _setting(self, key):
         """A runtime setting, read at most every SETTINGS_CHECK_INTERVAL seconds."""
@@ -179,12 +187,13 @@ class Worker:
     async def _sleep(self):
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
         # lands as the event fires, and then shutdown waits for this task in vain.
+        hold, self._hold = self._hold, None
         waiter = asyncio.ensure_future(self._wake.wait())
         try:
-            done, _ = await asyncio.wait({waiter}, timeout=self.options.poll_interval)
+            done, _ = await asyncio.wait({waiter}, timeout=hold or self.options.poll_interval)
         finally:
             waiter.cancel()
-        if not done:
+        if not done and not hold:
             self._check_table = True  # retries fall due with time
         self._wake.clear()
 
@@ -226,6 +235,7 @@ class Worker:
             if row[0] not in skip:
                 self._queued.setdefault(row[2], deque()).append(row)
                 self._queued_ids.add(row[0])
+                self._note_queued()
         returned = Counter(row[2] for row in rows)
         return any(returned[endpoint_id] >= limit for endpoint_id, limit in limits.items())
 
@@ -233,6 +243,13 @@ class Worker:
         """Senders for the queued rows: at most ``concurrency_per_endpoint`` per endpoint and
         ``max_in_flight`` in all, each sending one row after another from its endpoint's queue
         (no task and no loop pass per delivery)."""
+        if not self._queued_ids:
+            self._queued_since = None
+            return
+        # Yield to requests being answered (see activity.py), counting from the enqueue.
+        self._hold = self.state.activity.yield_time(self._queued_since) or None
+        if self._hold:
+            return
         room = self.options.max_in_flight - sum(self._senders.values())
         for endpoint_id, queue in self._queued.items():
             # Each sender is sending a row or about to take the next: one more per queued row.
@@ -250,8 +267,12 @@ class Worker:
                 endpoint = self._endpoints.get(endpoint_id)
                 if endpoint is None:
                     return  # disabled or deleted: the loop drops its queue
+                if self.state.activity.yield_time(self._queued_since):
+                    return  # the loop waits for a quiet moment and starts senders again
                 row = queue.popleft()
                 self._queued_ids.discard(row[0])
+                if not self._queued_ids:
+                    self._queued_since = None
                 if len(queue) == self._low_water:
                     self._wake.set()  # read the next rows while these go out
                 self._sending[row[0]] = endpoint_id
