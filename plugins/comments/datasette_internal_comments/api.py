@@ -81,13 +81,14 @@ async def threads_api(datasette, request):
     target = target_filters(request)
     if not target["database"]:
         raise InvalidInput("'database' is required")
-    # The permission check, the threads and the row they are on (for their anchors) are read
-    # together; nothing read is returned unless the check passed (it raises otherwise).
+    # The row the threads are on (for their anchors; a read thread's trip, started first), the
+    # permission check and the threads (read on the loop) are read together; nothing read is
+    # returned unless the check passed (it raises otherwise).
     database, table, row = target["database"], target["table"], target["row"]
-    _, (threads, contents), rows = await asyncio.gather(
+    rows, _, (threads, contents) = await asyncio.gather(
+        rows_now(datasette, database, table, row),
         check(datasette, request.actor, VIEW, database, table, recent=True),
         store.threads_for_target(datasette, database, table, target["column"], row),
-        rows_now(datasette, database, table, row),
     )
     payload = await threads_json(datasette, request.actor, threads, contents, rows)
     return Response.json({"ok": True, "threads": payload})
