@@ -5,8 +5,12 @@ question again and again. ``RecentAnswers`` keeps each answer for ``ANSWER_SECON
 Datasette, action, resource and actor, so a revoked permission shows through within that time.
 Use it only where that lag is acceptable (showing the way, reads repeated within a second);
 write paths always ask ``datasette.allowed()`` afresh.
+
+Callers that find the same answer missing at the same moment (many requests in flight when it
+expires) share one ``datasette.allowed()`` call instead of each making its own.
 """
 
+import asyncio
 import json
 import weakref
 
@@ -20,6 +24,7 @@ class RecentAnswers:
     def __init__(self, seconds=ANSWER_SECONDS):
         self.seconds = seconds
         self._answers = weakref.WeakKeyDictionary()  # datasette → {key: (until, allowed)}
+        self._asking = weakref.WeakKeyDictionary()  # datasette → {key: task asking now}
 
     async def allowed(self, datasette, action, actor, resource=None):
         answers = self._answers.setdefault(datasette, {})
@@ -27,18 +32,33 @@ class RecentAnswers:
         # Anonymous visitors are most requests: their key needs no serialising.
         who = None if actor is None else json.dumps(actor, sort_keys=True, default=str)
         key = (action, where, who)
-        now = clock.now()
         found = answers.get(key)
-        if found is None or found[0] <= now:
-            if len(answers) >= MAX_ENTRIES:
-                answers.clear()
+        if found is not None and found[0] > clock.now():
+            return found[1]
+        asking = self._asking.setdefault(datasette, {})
+        question = asking.get(key)
+        if question is None:
+            question = asking[key] = asyncio.ensure_future(
+                self._ask(datasette, answers, asking, key, action, actor, resource)
+            )
+        # shield: a caller cancelled while waiting does not cancel the others' answer.
+        return await asyncio.shield(question)
+
+    async def _ask(self, datasette, answers, asking, key, action, actor, resource):
+        now = clock.now()
+        try:
             allowed = await datasette.allowed(action=action, resource=resource, actor=actor)
-            found = answers[key] = (now + self.seconds, allowed)
-        return found[1]
+        finally:
+            asking.pop(key, None)
+        if len(answers) >= MAX_ENTRIES:
+            answers.clear()
+        answers[key] = (now + self.seconds, allowed)
+        return allowed
 
     def forget(self, datasette):
         """Drop every answer kept for ``datasette`` (after a permission change it made itself)."""
         self._answers.pop(datasette, None)
+        self._asking.pop(datasette, None)
 
 
 recent_answers = RecentAnswers()

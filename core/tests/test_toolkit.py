@@ -1,6 +1,7 @@
 """core's toolkit for plugin routes and pages: route(), pagination, fetch_row, RecentAnswers,
 render_markdown, the Plugin handle and the page templates, through a real in-process plugin."""
 
+import asyncio
 import sqlite3
 
 import pytest
@@ -225,6 +226,25 @@ async def test_recent_answers_are_kept_for_their_lifetime_only(ds, frozen_time):
     frozen_time.advance(1.0)
     await answers.allowed(ds, "toolkit-use", {"id": "alice"})
     assert len(calls) == 3
+
+
+async def test_recent_answers_missing_together_share_one_question(ds):
+    calls = []
+    real_allowed = ds.allowed
+
+    async def slow_counting(**kwargs):
+        calls.append(kwargs["action"])
+        await asyncio.sleep(0.01)
+        return await real_allowed(**kwargs)
+
+    ds.allowed = slow_counting
+    answers = RecentAnswers(seconds=1.0)
+    first = asyncio.ensure_future(answers.allowed(ds, "toolkit-use", {"id": "alice"}))
+    waiting = [answers.allowed(ds, "toolkit-use", {"id": "alice"}) for _ in range(7)]
+    await asyncio.sleep(0)
+    first.cancel()  # one caller giving up does not take the others' answer with it
+    assert await asyncio.gather(*waiting) == [True] * 7
+    assert calls == ["toolkit-use"]
 
 
 def test_markdown_policy_drops_images_and_marks_links():
