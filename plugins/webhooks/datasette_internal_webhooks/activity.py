@@ -1,11 +1,11 @@
-"""How busy Datasette is with HTTP requests, so that deliveries can yield to them.
+"""How busy Datasette is with HTTP requests, so that webhook work can yield to them.
 
-Deliveries are background work. A request that comes after a pause (nothing in flight for
-QUIET_PERIOD) is taken as a lone one: deliveries go at once, even while it is being answered, so
-a write's delivery can reach the receiver before the write's own response. While requests come
-back to back (or overlap), deliveries wait until Datasette has been idle for QUIET_PERIOD, but
-never longer than MAX_YIELD, and then go as one burst instead of competing with every request for
-the event loop and the CPU.
+Enqueue writes and deliveries are background work. A request that comes after a pause (nothing
+in flight for QUIET_PERIOD) is taken as a lone one: its work goes at once, even while it is being
+answered, so a write's delivery can reach the receiver before the write's own response. While
+requests come back to back (or overlap), the work waits until Datasette has been idle for
+QUIET_PERIOD, but never longer than MAX_YIELD, and then goes as one batch — one write, one burst
+of deliveries — instead of competing with every request for the event loop and the CPU.
 """
 
 import time

@@ -4,6 +4,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 
 from datasette.database import DatasetteClosedError
 from datasette_internal_db import clock
@@ -25,14 +26,16 @@ class Outbox:
     startup. Without a journal a crash loses the messages not yet committed (a few milliseconds).
     """
 
-    def __init__(self, datasette, journal_path, on_flushed):
+    def __init__(self, datasette, journal_path, activity, on_flushed):
         self.datasette = datasette
+        self.activity = activity
         self.journal_path = journal_path
         self.on_flushed = on_flushed
         self._journal = None
         if journal_path is not None:
             self._journal = os.open(journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._buffer = []
+        self._buffered_since = None  # time.monotonic() of the oldest message in the buffer
         self._uncommitted = 0  # messages added or recovered and not yet committed
         self._waiters = 0  # callers of committed(): they need the commit now
         self._closing = False  # shutting down: one more attempt, no retries
@@ -77,12 +80,22 @@ class Outbox:
     def _start_flusher(self):
         if not self._buffer:
             return
+        if self._buffered_since is None:
+            self._buffered_since = time.monotonic()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self):
         while self._buffer:
+            # Journaled messages are safe already: commit them in a quiet moment, in bulk.
+            while (
+                self._journal is not None
+                and not self._waiters
+                and (delay := self.activity.yield_time(self._buffered_since))
+            ):
+                await asyncio.sleep(delay)
             batch, self._buffer = self._buffer, []
+            queued_at, self._buffered_since = self._buffered_since, None
             try:
                 due = await store_deliveries.enqueue(self.datasette, batch, clock.now())
             except DatasetteClosedError:
@@ -90,6 +103,7 @@ class Outbox:
             except Exception:
                 log.exception("Could not store %d webhook message(s); retrying", len(batch))
                 self._buffer[:0] = batch
+                self._buffered_since = queued_at
                 if self._closing:
                     return  # the journal keeps them for the next start
                 self._retrying = True
@@ -99,7 +113,7 @@ class Outbox:
             self._uncommitted -= len(batch)
             if self._uncommitted == 0 and self._journal is not None:
                 os.ftruncate(self._journal, 0)  # every journaled message is committed
-            self.on_flushed(due)
+            self.on_flushed(due, queued_at)
 
     async def committed(self):
         """Wait until every message added so far is committed (or could not be)."""

@@ -41,15 +41,17 @@ class State:
         self.event_names = sorted({cls.name for cls in datasette.event_classes})
         self._keys = {}
         self.worker = None
-        self.outbox = Outbox(datasette, journal_path(datasette, options), self.offer_to_worker)
+        self.outbox = Outbox(
+            datasette, journal_path(datasette, options), self.activity, self.offer_to_worker
+        )
 
     def wake_worker(self):
         if self.worker is not None:
             self.worker.wake()
 
-    def offer_to_worker(self, due):
+    def offer_to_worker(self, due, queued_at):
         if self.worker is not None:
-            self.worker.offer(due)
+            self.worker.offer(due, queued_at)
 
     async def reload_endpoints(self):
         """Re-read the endpoints (all of them are returned; the worker keeps the active ones)."""

@@ -102,7 +102,7 @@ class Worker:
         self._check_table = True
         self._wake.set()
 
-    def offer(self, due):
+    def offer(self, due, queued_at):
         """Queue deliveries just enqueued, sparing a read; the rest wait in the table."""
         active = {e["id"] for e in self.state.active_endpoints}
         for row in due:
@@ -110,14 +110,14 @@ class Worker:
             if row[2] in active and len(queue) < self._prefetch:
                 queue.append(row)
                 self._queued_ids.add(row[0])
-                self._note_queued()
+                self._note_queued(queued_at)
             else:
                 self._check_table = True
         self._wake.set()
 
-    def _note_queued(self):
+    def _note_queued(self, queued_at=None):
         if self._queued_since is None:
-            self._queued_since = time.monotonic()
+            self._queued_since = time.monotonic() if queued_at is None else queued_at
 
     async def run(self, datasette):
         """The supervised loop: any error is logged and the loop starts again."""

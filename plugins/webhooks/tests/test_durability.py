@@ -100,27 +100,6 @@ async def test_without_durable_enqueue_there_is_no_journal(make_ds, receiver, tm
     assert not journal_of(tmp_path).exists()
 
 
-async def test_outbox_commits_at_once_and_only_deliveries_yield_to_requests(
-    ds, receiver, monkeypatch
-):
-    """The commit does not wait for a quiet moment (its delivery can start as soon as Datasette
-    is idle); the delivery waits while requests are being answered."""
-    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
-    state = get_state(ds)
-    monkeypatch.setattr(activity, "MAX_YIELD", 3600)
-    state.activity.in_flight += 1  # a request being answered throughout
-    try:
-        await ds.client.post(
-            "/data/species/-/insert", json={"row": {"name": "c"}}, cookies=root_cookies(ds)
-        )
-        await eventually(lambda: state.worker._queued_ids, "the committed message offered")
-        assert len(await stored_message_ids(ds)) == 1
-        assert receiver.received == []
-    finally:
-        state.activity.in_flight -= 1
-    await eventually(lambda: len(receiver.received) == 1, "the delivery")
-
-
 class WaitsForTheDelivery:
     """A track_event hook run after the webhooks plugin's: the insert's response is not sent
     until the receiver got the delivery of its event (or gave up waiting)."""
