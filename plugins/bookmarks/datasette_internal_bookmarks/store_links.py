@@ -136,29 +136,33 @@ async def link_days(datasette, code, limit=90):
 
 
 async def add_visits(datasette, totals, days):
-    """Add counted visits in one write: ``totals`` {code: (count, last_visit_at)},
-    ``days`` {(code, day): count}. Counts for deleted links are dropped by the join.
+    """Add counted visits in one write: ``totals`` [[code, count, last visit in unix
+    milliseconds]], ``days`` [[code, UTC days since 1970-01-01, count]]. Counts for deleted
+    links are dropped by the join. Times become ISO text (``clock.iso``'s) here, in SQLite.
 
     Each table gets one statement over a JSON array (``json_each``), not ``executemany``: the
     write thread then holds Python's GIL once per statement instead of once per row, so a flush
     of a thousand codes does not take turns with the event loop a thousand times.
     """
-    totals_json = json.dumps([[code, count, last] for code, (count, last) in totals.items()])
-    days_json = json.dumps([[code, day, count] for (code, day), count in days.items()])
+    totals_json = json.dumps(totals)
+    days_json = json.dumps(days)
 
     def write(conn):
         conn.execute(
             f"update {LINKS} set visits = visits + v.count,"
             " last_visit_at = max(coalesce(last_visit_at, ''), v.last)"
             " from (select json_extract(value, '$[0]') as code,"
-            " json_extract(value, '$[1]') as count, json_extract(value, '$[2]') as last"
+            " json_extract(value, '$[1]') as count,"
+            " strftime('%Y-%m-%dT%H:%M:%f+00:00', json_extract(value, '$[2]') / 1000.0,"
+            " 'unixepoch') as last"
             f" from json_each(?)) as v where {LINKS}.code = v.code",
             [totals_json],
         )
         conn.execute(
             f"insert into {LINK_DAYS} (code, day, visits)"
             " select v.code, v.day, v.count from (select json_extract(value, '$[0]') as code,"
-            " json_extract(value, '$[1]') as day, json_extract(value, '$[2]') as count"
+            " date(json_extract(value, '$[1]') * 86400, 'unixepoch') as day,"
+            " json_extract(value, '$[2]') as count"
             f" from json_each(?)) as v join {LINKS} l on l.code = v.code where true"
             " on conflict (code, day) do update set visits = visits + excluded.visits",
             [days_json],

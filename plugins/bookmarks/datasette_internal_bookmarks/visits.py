@@ -8,6 +8,7 @@ On a read node (core's ``is_read_node``) nothing can be written, so visits are n
 
 import asyncio
 import logging
+import math
 from collections import Counter
 
 from datasette_internal_db import clock, is_read_node
@@ -69,10 +70,12 @@ class VisitBuffer:
         self.in_flight = totals
         self.flushed.clear()
         try:
+            # Times go as numbers, formatted by SQLite in the write thread: formatting one per
+            # code here held the event loop for about a third of the flush.
             await store_links.add_visits(
                 datasette,
-                {code: (count, clock.iso(last)) for code, (count, last) in totals.items()},
-                {(code, day_text(day)): count for (code, day), count in days.items()},
+                [[code, count, unix_millis(last)] for code, (count, last) in totals.items()],
+                [[code, day, count] for (code, day), count in days.items()],
             )
         except Exception:
             # Put the counts back so the next flush retries them.
@@ -87,9 +90,11 @@ class VisitBuffer:
         return sum(count for count, _ in totals.values())
 
 
-def day_text(day_number):
-    """``2026-11-26`` for a count of UTC days since 1970-01-01."""
-    return clock.iso(day_number * SECONDS_PER_DAY)[:10]
+def unix_millis(timestamp):
+    """Whole milliseconds of a unix timestamp, rounded as ``clock.iso`` rounds it (microseconds
+    first, then cut to milliseconds), so the text SQLite makes of it is the same."""
+    seconds = math.floor(timestamp)
+    return seconds * 1000 + round((timestamp - seconds) * 1_000_000) // 1000
 
 
 def start_flushing(datasette, buffer):

@@ -15,7 +15,7 @@ from datasette_internal_bookmarks.migrations import LINKS, migrations
 from datasette_internal_bookmarks.redirect import READ_NODE_SECONDS, link_cache
 from datasette_internal_bookmarks.settings import PLUGIN
 from datasette_internal_bookmarks.visits import VisitBuffer
-from datasette_internal_db import audit, get_internal_db
+from datasette_internal_db import audit, clock, get_internal_db
 from datasette_internal_db.testing import (
     UNSAFE_REDIRECTS,
     close,
@@ -588,15 +588,13 @@ async def test_links_are_paged_newest_first_even_within_one_millisecond(
 async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
     link = await create(ds, alice, target="/data")
     code = link["code"]
+    jan_1, jan_2 = 20454, 20455  # days since 1970-01-01
+    jan_2_10h = (jan_2 * 86400 + 10 * 3600) * 1000
     await store_links.add_visits(
-        ds,
-        {code: (2, "2026-01-02T10:00:00.000+00:00"), "gone": (5, "2026-01-02T10:00:00.000+00:00")},
-        {(code, "2026-01-02"): 2, ("gone", "2026-01-02"): 5},
+        ds, [[code, 2, jan_2_10h], ["gone", 5, jan_2_10h]], [[code, jan_2, 2], ["gone", jan_2, 5]]
     )
     await store_links.add_visits(
-        ds,
-        {code: (4, "2026-01-01T09:00:00.000+00:00")},
-        {(code, "2026-01-01"): 3, (code, "2026-01-02"): 1},
+        ds, [[code, 4, jan_2_10h - 25 * 3600 * 1000]], [[code, jan_1, 3], [code, jan_2, 1]]
     )
     row = await stored_visits(ds, code)
     assert row["visits"] == 6 and row["last_visit_at"] == "2026-01-02T10:00:00.000+00:00"
@@ -605,6 +603,19 @@ async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
         {"day": "2026-01-01", "visits": 3},
     ]
     assert await store_links.link_days(ds, "gone") == []
+
+
+async def test_flushed_visit_times_are_clock_iso_text(ds, alice, frozen_time):
+    # SQLite formats the times a flush writes; the text must be what clock.iso shows.
+    link = await create(ds, alice, target="/data")
+    buffer = link_cache(ds).visits
+    for moment in (1767348000.0, 1767348000.9999996, 1767348061.2569999, 1767348122.0005):
+        frozen_time.value = moment
+        buffer.record(link["code"])
+        assert buffer.unwritten(link["code"])[1] == clock.iso(moment)
+        await buffer.flush(ds)
+        assert (await stored_visits(ds, link["code"]))["last_visit_at"] == clock.iso(moment)
+    assert await store_links.link_days(ds, link["code"]) == [{"day": "2026-01-02", "visits": 4}]
 
 
 async def test_reuse_gives_the_actors_working_link_to_the_same_view(ds, alice, bob, frozen_time):
