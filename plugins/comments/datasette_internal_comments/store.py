@@ -7,6 +7,7 @@ store_activity.py.
 import hashlib
 import json
 import sqlite3
+import time
 import weakref
 from urllib.parse import quote
 
@@ -40,6 +41,8 @@ def internal(datasette):
 # ---------------------------------------------------------------------------- reads on the loop
 
 _loop_connections = weakref.WeakKeyDictionary()  # datasette → read-only connection, or None
+LOOP_READ_SECONDS = 0.002  # the longest a read may hold the event loop
+LOOP_READ_STEPS = 1000  # SQLite instructions between two looks at the clock
 
 
 def _loop_connection(datasette):
@@ -70,15 +73,21 @@ async def read_on_loop(datasette, read):
     For the few reads drawn on every table page and asked by the badge API: one indexed query
     of well under a millisecond costs less on the event loop than the hand-over to a read
     thread and back (which, on a busy machine, waits for a free core twice). Anything longer
-    belongs in ``execute_fn``. When the file is busy (``timeout=0``: the loop never waits) or
-    no loop connection can be had, the read goes through the read threads as usual.
+    belongs in ``execute_fn``, and gets there: a read still running after LOOP_READ_SECONDS
+    (a row with thousands of comments, say) is interrupted and made again by a read thread, so
+    the loop is never held longer than that. When the file is busy (``timeout=0``: the loop
+    never waits) or no loop connection can be had, the read goes through the read threads too.
     """
     conn = _loop_connection(datasette)
     if conn is not None:
+        deadline = time.perf_counter() + LOOP_READ_SECONDS
+        conn.set_progress_handler(lambda: time.perf_counter() > deadline, LOOP_READ_STEPS)
         try:
             return read(conn)
         except sqlite3.OperationalError:
-            pass  # busy, or not migrated yet: the read thread answers (or raises) as before
+            pass  # busy, too long, or not migrated yet: the read thread answers (or raises)
+        finally:
+            conn.set_progress_handler(None, 0)
     return await internal(datasette).execute_fn(read)
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 import sys
+import threading
 
 from datasette.utils import path_from_row_pks
 from datasette_internal_comments import store, store_activity
@@ -61,6 +62,9 @@ class LoopReads:
             raise self.error
         return self.conn.execute(sql, params)
 
+    def set_progress_handler(self, handler, steps):
+        self.conn.set_progress_handler(handler, steps)
+
 
 async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_actor, monkeypatch):
     alice = as_actor("alice")
@@ -92,6 +96,25 @@ async def test_a_busy_file_sends_the_page_reads_to_the_read_thread(ds, as_actor,
     assert page_counts(page.text) == (True, {"1": {"threads": 1, "open": 1}})
     assert loop_reads.made == [store.BADGE_COUNTS]
     assert trips.made == ["table_page_reads.<locals>.read"]
+
+
+async def test_a_read_too_long_for_the_event_loop_is_made_again_by_a_read_thread(ds, monkeypatch):
+    monkeypatch.setattr(store, "LOOP_READ_SECONDS", 0.0)
+    threads = []
+
+    def long_read(conn):
+        threads.append(threading.get_ident())
+        return conn.execute(
+            "with recursive n(x) as (select 1 union all select x + 1 from n where x < 100000)"
+            " select count(*) from n"
+        ).fetchone()[0]
+
+    assert await store.read_on_loop(ds, long_read) == 100_000
+    # begun on the loop, interrupted at the first look at the clock, answered by a read thread
+    assert len(threads) == 2
+    assert threads[0] == threading.get_ident() != threads[1]
+    # the loop connection is left without the interrupting handler
+    assert await store.read_on_loop(ds, lambda conn: conn.execute("select 1").fetchone()[0]) == 1
 
 
 async def test_the_thread_and_badge_apis_make_no_trip_to_the_internal_dbs_read_threads(
