@@ -11,6 +11,7 @@ is the exception: its links are the primary's, changed by another process, so th
 is read again once it is READ_NODE_SECONDS old (README, "Why the redirect is cheap").
 """
 
+import datetime
 import logging
 import sqlite3
 import weakref
@@ -58,10 +59,25 @@ class CachedLink:
             self.location = None
         self.check = check
         self.disabled = link["disabled"]
-        self.expires_at = link["expires_at"]
+        self.expires_at = expiry_timestamp(link["expires_at"])
         self.max_visits = link["max_visits"]
         self.visits = visits
         self.fresh_until = fresh_until
+
+
+def expiry_timestamp(expires_at):
+    """The stored expiry (``clock.iso`` text) as unix time, so a redirect compares numbers instead
+    of formatting the current time. Text the plugin did not write (edited behind its back) and
+    cannot read counts as expired: the link stops rather than living forever."""
+    if expires_at is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(expires_at)
+    except (TypeError, ValueError):
+        return float("-inf")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
 
 
 class LinkCache:
@@ -155,7 +171,7 @@ def link_cache(datasette):
 def gone_reason(cached):
     if cached.disabled:
         return "This short link has been disabled."
-    if cached.expires_at and cached.expires_at <= clock.iso():
+    if cached.expires_at is not None and cached.expires_at <= clock.now():
         return "This short link has expired."
     if cached.max_visits is not None and cached.visits >= cached.max_visits:
         return "This short link has been used the maximum number of times."

@@ -1,4 +1,5 @@
 import asyncio
+import datetime
 import io
 import json
 import re
@@ -153,6 +154,24 @@ async def test_expired_and_used_up_links_answer_410(ds, alice, frozen_time):
     used_up = await ds.client.get(limited["path"])
     assert used_up.status_code == 410
     assert "maximum number" in used_up.text
+
+
+async def test_a_link_expires_at_its_millisecond(ds, alice, frozen_time):
+    link = await create(ds, alice, target="/data", expires_at="2027-01-15T10:00:00.250+00:00")
+    expiry = datetime.datetime(2027, 1, 15, 10, 0, 0, 250000, datetime.timezone.utc).timestamp()
+    frozen_time.value = expiry - 0.001
+    assert (await ds.client.get(link["path"])).status_code == 302
+    frozen_time.value = expiry
+    assert (await ds.client.get(link["path"])).status_code == 410
+
+
+async def test_an_unreadable_stored_expiry_stops_the_link(ds, alice):
+    link = await create(ds, alice, target="/data", expires_at="2099-01-01T00:00:00Z")
+    await get_internal_db(ds).execute_write(
+        f"update {LINKS} set expires_at = 'someday' where code = ?", [link["code"]]
+    )
+    link_cache(ds).forget_link(link["code"])
+    assert (await ds.client.get(link["path"])).status_code == 410
 
 
 async def test_unknown_code_is_404(ds):
