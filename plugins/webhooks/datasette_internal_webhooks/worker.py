@@ -74,9 +74,9 @@ class Worker:
         self._queued_ids = set()
         self._queued_since = None  # time.monotonic() when the queues last became non-empty
         self._hold = None  # seconds the queued deliveries are yielding to requests
-        self._prefetch = self.options.concurrency_per_endpoint * 4
+        self._prefetch = self.options.concurrency_per_endpoint * 16
         # A sender that leaves this many rows in its queue asks the loop to read more meanwhile.
-        self._low_water = self.options.concurrency_per_endpoint
+        self._low_water = self.options.concurrency_per_endpoint * 4
         self._sending = {}  # delivery id -> endpoint id, while its request is in flight
         self._endpoints = {}  # active endpoint id -> endpoint, as of the loop's latest pass
         self._senders = Counter()  # endpoint id -> senders working through its queue
