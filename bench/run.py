@@ -108,7 +108,25 @@ def machine():
     }
 
 
-def build_data(ctx, scenarios):
+def data_stamp(ctx):
+    return {"scale": ctx.scale, "smoke": ctx.smoke, "plugins": ctx.plugins}
+
+
+def reusable_data(ctx):
+    """The contents of data a previous run left in ``ctx.work`` for the same sizes, or None."""
+    stamp = ctx.work / "data.json"
+    if not stamp.exists() or not all(
+        path.exists() for path in (ctx.data_db, ctx.empty_internal, ctx.large_internal)
+    ):
+        return None
+    kept = json.loads(stamp.read_text())
+    return kept["contents"] if kept["made_for"] == data_stamp(ctx) else None
+
+
+def build_data(ctx, scenarios, reuse=False):
+    if reuse and (contents := reusable_data(ctx)) is not None:
+        ctx.large_contents = contents
+        return 0.0
     started = time.perf_counter()
     for path in (ctx.data_db, ctx.empty_internal, ctx.large_internal):
         generate.fresh(path)
@@ -122,13 +140,15 @@ def build_data(ctx, scenarios):
     conn.execute("pragma journal_mode=wal")
     conn.close()
     ctx.large_contents = "; ".join(contents) or "core tables only"
+    stamp = {"made_for": data_stamp(ctx), "contents": ctx.large_contents}
+    (ctx.work / "data.json").write_text(json.dumps(stamp))
     return time.perf_counter() - started
 
 
-async def run_all(ctx, only, scaling_only=False):
+async def run_all(ctx, only, scaling_only=False, reuse_data=False):
     figures, errors = [], []
     available = [s for s in PLUGIN_SCENARIOS if s.PLUGIN in ctx.plugins]
-    timings = {"data": build_data(ctx, available)}
+    timings = {"data": build_data(ctx, available, reuse_data)}
     print(f"data generated in {timings['data']:.1f} s: {ctx.large_contents}", flush=True)
     started = time.perf_counter()
     ctx.core_only_rss = await core_only_rss(
@@ -304,6 +324,12 @@ def main():
         action="store_true",
         help="only the figures that depend on data size; adds this size to benchmarks-scaling.md",
     )
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="use the data an earlier run left in --work for the same scale and plugins "
+        "(the large scale takes ~18 min to make; that run's writes are still in it)",
+    )
     args = parser.parse_args()
     rounds = args.rounds or (1 if args.smoke else 5)
     started_at = time.perf_counter()
@@ -318,7 +344,7 @@ def main():
     # The table page figure loads every installed plugin, whatever --only says.
     ctx.every_plugin = [s.PLUGIN for s in PLUGIN_SCENARIOS if installed(s.PLUGIN)]
     info = machine()
-    figures, errors, timings = asyncio.run(run_all(ctx, args.only, args.scaling))
+    figures, errors, timings = asyncio.run(run_all(ctx, args.only, args.scaling, args.reuse_data))
     report = {
         "smoke": args.smoke,
         "scale": args.scale,

@@ -53,6 +53,16 @@ def sizes(ctx):
     return ctx.data_size(full=100_000, smoke=1_000), ctx.data_size(full=10_000, smoke=100)
 
 
+def link_codes(ctx):
+    """The short-link codes ``fill`` stored, in the order it made them (also when the data
+    was left by an earlier run: ``--reuse-data``)."""
+    conn = sqlite3.connect(ctx.large_internal)
+    try:
+        return [code for (code,) in conn.execute(f"select code from {LINKS} order by rowid")]
+    finally:
+        conn.close()
+
+
 def bookmark_target(i, random):
     """(url, kind, database, name, row) for bookmark i: a row, a filtered table, or a query."""
     row = random.randint(1, 100_000)  # targets need not exist: link rot is not measured
@@ -118,10 +128,8 @@ def fill(ctx, path):
         conn.execute(f"insert into {FTS} ({FTS}) values ('rebuild')")
         for _, sql in triggers:
             conn.execute(sql)
-        codes = []
         for i in range(links):
             code = "".join(random.choices(CODE_ALPHABET, k=8))
-            codes.append(code)
             row = 1 + i % ctx.data_rows
             conn.execute(
                 f"insert into {LINKS} (code, target, title, owner_id, resource_kind,"
@@ -130,7 +138,6 @@ def fill(ctx, path):
                 [code, f"/data/items/{row}", f"Link {i}", random.choice(OWNERS), NOW, NOW],
             )
     conn.close()
-    ctx.link_codes = codes
     return (
         f"{bookmarks:,} bookmarks ({bookmarks // 5:,} of them one reader's), {links:,} short links"
     )
@@ -156,11 +163,12 @@ async def run(ctx):
     concurrency = 8
     requests = ctx.size(full=300, smoke=15)
     bookmarks, _ = sizes(ctx)
+    codes = link_codes(ctx)
     server = launch(
         ctx.work, "bookmarks", [ctx.data_db], internal=ctx.large_internal, plugins=[PLUGIN]
     )
     try:
-        links = Target(server.url, [f"/-/l/{code}" for code in ctx.link_codes], expect=(302,))
+        links = Target(server.url, [f"/-/l/{code}" for code in codes], expect=(302,))
         fixed = Target(server.url, ["/-/bench/redirect"], expect=(302,))
         reader = {"ds_actor": server.cookies_for(READER)["ds_actor"]}
         listing = Target(server.url, ["/-/bookmarks"], cookies=reader)
@@ -193,7 +201,7 @@ async def run(ctx):
             met=statistics.median(redirect_ratio) >= 0.95 and min(redirect_ratio) >= 0.85,
             notes=f"{concurrency} keep-alive connections for {seconds:g} s per arm per round "
             "(in 6 alternating slices), "
-            f"anonymous, cycling over {len(ctx.link_codes):,} codes. Steady state: before the "
+            f"anonymous, cycling over {len(codes):,} codes. Steady state: before the "
             "rounds each code is followed once, and the fixed route gets as many requests "
             "(untimed, 8 connections).",
         ),
