@@ -25,11 +25,12 @@ _states = weakref.WeakKeyDictionary()
 
 def journal_path(datasette, options):
     """The outbox journal beside the internal DB file (core's flock makes this process its
-    only user), or None without ``durable_enqueue`` or without a file."""
-    path = get_internal_db(datasette).path
-    if not options.durable_enqueue or not path:
+    only user), or None without ``durable_enqueue`` or without a lasting file: Datasette's
+    temporary internal DB (no ``--internal``) is deleted at exit; the journal would outlive it."""
+    internal = get_internal_db(datasette)
+    if not options.durable_enqueue or not internal.path or internal.is_temp_disk:
         return None
-    return f"{path}-webhooks-outbox"
+    return f"{internal.path}-webhooks-outbox"
 
 
 class State:

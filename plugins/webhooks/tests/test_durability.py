@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import time
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
@@ -98,6 +99,21 @@ async def test_without_durable_enqueue_there_is_no_journal(make_ds, receiver, tm
     await idle(ds)
     receiver.wait_for(1)
     assert not journal_of(tmp_path).exists()
+
+
+async def test_a_temporary_internal_db_gets_no_journal(make_ds, receiver):
+    """Without --internal, Datasette deletes its temporary internal DB at exit; a journal
+    beside it would be left behind in the temp folder by every such run."""
+    ds = await make_ds(internal=None)
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "t"}}, cookies=root_cookies(ds)
+    )
+    await idle(ds)
+    receiver.wait_for(1)
+    internal_path = get_internal_db(ds).path
+    assert internal_path, "Datasette's temporary internal DB is a file"
+    assert not os.path.exists(f"{internal_path}-webhooks-outbox")
 
 
 class WaitsForTheDelivery:
