@@ -34,9 +34,13 @@ class Activity:
     def quiet_for(self):
         return 0.0 if self.in_flight else time.monotonic() - self.last_seen
 
+    def lone(self):
+        """The request being answered came after a pause, and none overlaps it."""
+        return self.after_pause and self.in_flight <= 1
+
     def yield_time(self, waiting_since):
         """Seconds work queued at ``waiting_since`` should still wait; 0: do it now."""
-        if self.after_pause and self.in_flight <= 1:
+        if self.lone():
             return 0
         waited = time.monotonic() - waiting_since
         quiet = self.quiet_for()

@@ -42,6 +42,10 @@ class Outbox:
         self._retrying = False  # the latest attempt failed; the next one is a second away
         self._flusher = None
 
+    @property
+    def journaled(self):
+        return self._journal is not None
+
     def recover(self, known_endpoint_ids):
         """Queue the messages a crash left in the journal; returns how many it holds.
 

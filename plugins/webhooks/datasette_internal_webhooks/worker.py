@@ -7,6 +7,7 @@ import random
 import re
 import time
 from collections import Counter, deque
+from dataclasses import dataclass
 
 import aiohttp
 from datasette.database import DatasetteClosedError
@@ -65,6 +66,14 @@ def parse_retry_after(value, now):
     return max(0.0, moment.timestamp() - now)
 
 
+@dataclass
+class EarlyDelivery:
+    """A delivery sent before the outbox commit gave it an id (``Worker.send_early``)."""
+
+    delivery_id: int | None = None
+    outcome: dict | None = None  # finished before its id was known: written once it is
+
+
 class Worker:
     def __init__(self, state):
         self.state = state
@@ -81,6 +90,8 @@ class Worker:
         self._endpoints = {}  # active endpoint id -> endpoint, as of the loop's latest pass
         self._senders = Counter()  # endpoint id -> senders working through its queue
         self._unwritten = {}  # delivery id -> endpoint id, finished but its outcome not written
+        self._early = {}  # (message id, endpoint id) -> EarlyDelivery, until its id is known
+        self._session = None
         self._outcomes = []
         # Ids whose outcome was written while a due-query was running: that query's snapshot
         # may still show them pending, so they must not be sent again from its rows.
@@ -106,6 +117,10 @@ class Worker:
         """Queue deliveries just enqueued, sparing a read; the rest wait in the table."""
         active = {e["id"] for e in self.state.active_endpoints}
         for row in due:
+            early = self._early.get((row[1], row[2]))
+            if early is not None:
+                self._adopt(early, row)
+                continue
             queue = self._queued.setdefault(row[2], deque())
             if row[2] in active and len(queue) < self._prefetch:
                 queue.append(row)
@@ -114,6 +129,46 @@ class Worker:
             else:
                 self._check_table = True
         self._wake.set()
+
+    def send_early(self, message_id, payload, endpoint_ids):
+        """Send a lone write's deliveries now, before the outbox commit that gives them ids (the
+        journal holds the message already, so a crash still sends it again); each outcome is
+        written once its id is known. Only to endpoints with nothing queued or being sent.
+        Returns whether any delivery started."""
+        if self._session is None or self.paused:
+            return False
+        started = False
+        for endpoint_id in endpoint_ids:
+            endpoint = self._endpoints.get(endpoint_id)
+            if endpoint is None or self._senders[endpoint_id] or self._queued.get(endpoint_id):
+                continue
+            self._early[(message_id, endpoint_id)] = EarlyDelivery()
+            self._senders[endpoint_id] += 1
+            row = (None, message_id, endpoint_id, 0, payload)
+            self._track(self._send_early(row, endpoint))
+            started = True
+        return started
+
+    async def _send_early(self, row, endpoint):
+        try:
+            await self._deliver(self._session, row, endpoint)
+        finally:
+            self._senders[row[2]] -= 1
+            self._wake.set()
+
+    def _adopt(self, early, row):
+        """The outbox commit gave an early delivery its row: record its outcome under that id."""
+        if early.outcome is None:
+            early.delivery_id = row[0]
+            self._sending[row[0]] = row[2]  # in flight: a read of due rows must skip it
+            return
+        del self._early[(row[1], row[2])]
+        self._record(dict(early.outcome, delivery_id=row[0]))
+
+    def _track(self, coroutine):
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _note_queued(self, queued_at=None):
         if self._queued_since is None:
@@ -143,6 +198,7 @@ class Worker:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, headers={"user-agent": USER_AGENT}
         ) as session:
+            self._session = session
             writer = asyncio.create_task(self._write_loop())
             try:
                 while True:
@@ -153,6 +209,7 @@ class Worker:
                     self.passes += 1
                     await self._sleep()
             finally:
+                self._session = None
                 for task in list(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -161,6 +218,7 @@ class Worker:
                 await self._write_outcomes()
                 self._sending.clear()
                 self._unwritten.clear()
+                self._early.clear()
                 self._queued.clear()
                 self._queued_ids.clear()
                 self._queued_since = None
@@ -232,7 +290,7 @@ class Worker:
             | set(self._unwritten)
         )
         for row in rows:
-            if row[0] not in skip:
+            if row[0] not in skip and (row[1], row[2]) not in self._early:
                 self._queued.setdefault(row[2], deque()).append(row)
                 self._queued_ids.add(row[0])
                 self._note_queued()
@@ -257,9 +315,7 @@ class Worker:
             for _ in range(min(free, room, len(queue))):
                 self._senders[endpoint_id] += 1
                 room -= 1
-                task = asyncio.create_task(self._send_queued(session, endpoint_id))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._track(self._send_queued(session, endpoint_id))
 
     async def _send_queued(self, session, endpoint_id):
         try:
@@ -330,23 +386,34 @@ class Worker:
         if not succeeded and not gone:
             delay = retry_delay(attempts + 1, retry_after)
             next_attempt_at = None if delay is None else attempted_at + delay
-        self._sending.pop(delivery_id, None)
-        self._unwritten[delivery_id] = endpoint_id
-        self._outcomes.append(
-            {
-                "delivery_id": delivery_id,
-                "message_id": message_id,
-                "endpoint_id": endpoint_id,
-                "attempted_at": attempted_at,
-                "status_code": status_code,
-                "latency_ms": round(latency_ms, 2),
-                "response_body": response_body,
-                "error": error,
-                "succeeded": int(succeeded),
-                "next_attempt_at": next_attempt_at,
-                "gone": gone,
-            }
-        )
+        outcome = {
+            "delivery_id": delivery_id,
+            "message_id": message_id,
+            "endpoint_id": endpoint_id,
+            "attempted_at": attempted_at,
+            "status_code": status_code,
+            "latency_ms": round(latency_ms, 2),
+            "response_body": response_body,
+            "error": error,
+            "succeeded": int(succeeded),
+            "next_attempt_at": next_attempt_at,
+            "gone": gone,
+        }
+        if delivery_id is None:
+            key = (message_id, endpoint_id)
+            early = self._early[key]
+            if early.delivery_id is None:
+                early.outcome = outcome  # the outbox commit has not given it an id yet
+                return
+            del self._early[key]
+            outcome["delivery_id"] = early.delivery_id
+        self._record(outcome)
+
+    def _record(self, outcome):
+        """Queue a finished attempt's outcome for the next batch write."""
+        self._sending.pop(outcome["delivery_id"], None)
+        self._unwritten[outcome["delivery_id"]] = outcome["endpoint_id"]
+        self._outcomes.append(outcome)
         self._outcome_ready.set()
         if len(self._outcomes) >= OUTCOME_BATCH:
             self._write_outcomes_now.set()
@@ -403,7 +470,7 @@ class Worker:
 
     def sending(self):
         """How many deliveries are in flight or finished with their outcome not yet written."""
-        return len(self._sending) + len(self._unwritten)
+        return len(self._sending) + len(self._unwritten) + len(self._early)
 
     async def idle(self, timeout=10):
         """For tests: wait until nothing is due now, in flight or unwritten (outcomes are

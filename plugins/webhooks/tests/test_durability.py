@@ -3,6 +3,7 @@
 import asyncio
 import json
 import os
+import threading
 import time
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
@@ -67,9 +68,8 @@ async def test_journal_left_by_a_crash_is_replayed_at_startup(make_ds, receiver,
     assert journal_of(tmp_path).read_bytes() == b"", "emptied once everything is committed"
 
 
-async def test_event_is_journaled_before_track_event_returns(ds, receiver, tmp_path, monkeypatch):
-    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
-    # The commit is held back until released: the journal is all that holds the message.
+def hold_outbox_commits(monkeypatch):
+    """Outbox commits wait until the returned event is set."""
     release = asyncio.Event()
     enqueue = store_deliveries.enqueue
 
@@ -78,6 +78,13 @@ async def test_event_is_journaled_before_track_event_returns(ds, receiver, tmp_p
         return await enqueue(*args)
 
     monkeypatch.setattr(store_deliveries, "enqueue", held_enqueue)
+    return release
+
+
+async def test_event_is_journaled_before_track_event_returns(ds, receiver, tmp_path, monkeypatch):
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    # The commit is held back until released: the journal is all that holds the message.
+    release = hold_outbox_commits(monkeypatch)
     await ds.client.post(
         "/data/species/-/insert", json={"row": {"name": "b"}}, cookies=root_cookies(ds)
     )
@@ -150,6 +157,81 @@ async def test_a_lone_write_is_delivered_while_it_is_answered(ds, receiver, monk
         ds.pm.unregister(name="waits-for-the-delivery")
     assert response.status_code == 201
     assert waiter.delivered_during_request
+
+
+async def lone_insert(ds, endpoint, name):
+    """An insert after a pause, once the worker knows ``endpoint``."""
+    state = get_state(ds)
+    await eventually(lambda: endpoint["id"] in state.worker._endpoints, "the worker's next pass")
+    await asyncio.sleep(activity.QUIET_PERIOD)
+    response = await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": name}}, cookies=root_cookies(ds)
+    )
+    assert response.status_code == 201
+
+
+async def delivery_log(ds, message_id):
+    """(status, attempts, last status code) of the message's delivery, and its attempts as
+    (delivery id == the delivery's id, status code)."""
+    internal = get_internal_db(ds)
+    delivery = (
+        await internal.execute(
+            "select id, status, attempts, last_status_code from"
+            " datasette_internal_webhooks_deliveries where message_id = ?",
+            [message_id],
+        )
+    ).first()
+    attempts = await internal.execute(
+        "select delivery_id, status_code from datasette_internal_webhooks_attempts"
+        " where message_id = ?",
+        [message_id],
+    )
+    return tuple(delivery)[1:], [(a[0] == delivery[0], a[1]) for a in attempts]
+
+
+async def test_a_lone_write_is_delivered_before_its_outbox_commit(ds, receiver, monkeypatch):
+    """The journal holds the message, so the delivery need not wait for the commit; its
+    outcome is written once the commit gives it its delivery id."""
+    endpoint, secret = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    receiver.secrets.append(secret)
+    release = hold_outbox_commits(monkeypatch)
+    await lone_insert(ds, endpoint, "early")
+    await eventually(lambda: receiver.received, "the delivery, with the commit held back")
+    [request] = receiver.received
+    assert request["verified"]
+    message_id = request["headers"]["webhook-id"]
+    assert message_id not in await stored_message_ids(ds)
+    await eventually(
+        lambda: get_state(ds).worker._early[(message_id, endpoint["id"])].outcome, "the outcome"
+    )
+    release.set()
+    await idle(ds)
+    assert await delivery_log(ds, message_id) == (("succeeded", 1, 200), [(True, 200)])
+    assert len(receiver.received) == 1
+
+
+async def test_an_early_delivery_committed_while_in_flight_is_not_sent_twice(
+    ds, receiver, monkeypatch
+):
+    """The commit lands while the early request waits for its answer (a 503): reads of due
+    rows skip it meanwhile, and the failed attempt is logged under its id, retry scheduled."""
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    answer = threading.Event()
+    receiver.respond = lambda number: (503, {}, answer)
+    release = hold_outbox_commits(monkeypatch)
+    await lone_insert(ds, endpoint, "in flight")
+    await eventually(lambda: receiver.received, "the delivery, with the commit held back")
+    message_id = receiver.received[0]["headers"]["webhook-id"]
+    release.set()
+    await eventually(lambda: get_state(ds).outbox._uncommitted == 0, "the commit")
+    worker = get_state(ds).worker
+    passes = worker.passes
+    worker.wake()
+    await eventually(lambda: worker.passes >= passes + 2, "two passes reading due rows")
+    answer.set()
+    await eventually(lambda: worker.sending() == 0, "the outcome written")
+    assert await delivery_log(ds, message_id) == (("pending", 1, 503), [(True, 503)])
+    assert len(receiver.received) == 1
 
 
 async def test_deliveries_yield_to_requests_but_at_most_max_yield(ds, receiver):
