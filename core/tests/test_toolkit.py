@@ -247,6 +247,73 @@ async def test_recent_answers_missing_together_share_one_question(ds):
     assert calls == ["toolkit-use"]
 
 
+async def test_recent_answers_near_their_end_are_asked_again_in_the_background(ds, frozen_time):
+    calls = []
+    real_allowed = ds.allowed
+    granted = {"alice": True}
+
+    async def changing(**kwargs):
+        calls.append(kwargs["action"])
+        return granted["alice"] and await real_allowed(**kwargs)
+
+    ds.allowed = changing
+    answers = RecentAnswers(seconds=1.0)
+    alice = {"id": "alice"}
+    assert await answers.allowed(ds, "toolkit-use", alice) is True
+    frozen_time.advance(0.5)
+    assert await answers.allowed(ds, "toolkit-use", alice) is True
+    assert len(calls) == 1  # mid-life: kept, nothing asked
+    granted["alice"] = False  # revoked
+    frozen_time.advance(0.4)
+    # In its last fifth: the kept answer now, while the question runs in the background.
+    assert await answers.allowed(ds, "toolkit-use", alice) is True
+    assert await answers.allowed(ds, "toolkit-use", alice) is True
+    await asyncio.sleep(0.01)
+    assert len(calls) == 2
+    assert await answers.allowed(ds, "toolkit-use", alice) is False  # the background answer
+    frozen_time.advance(0.5)  # 1.4 s after the first answer, 0.5 s after the second
+    assert await answers.allowed(ds, "toolkit-use", alice) is False
+    assert len(calls) == 2
+
+
+async def test_recent_answers_for_several_actions_are_one_question(ds, frozen_time):
+    calls = []
+    real_allowed_many = ds.allowed_many
+
+    async def counting(**kwargs):
+        calls.append(kwargs["actions"])
+        return await real_allowed_many(**kwargs)
+
+    ds.allowed_many = counting
+    answers = RecentAnswers(seconds=1.0)
+    actions = ["toolkit-use", "view-instance"]
+    first = await answers.allowed_many(ds, actions, {"id": "alice"})
+    assert first == {"toolkit-use": True, "view-instance": True}
+    first["toolkit-use"] = False  # a caller's copy: the kept answer does not change
+    assert await answers.allowed_many(ds, actions, {"id": "alice"}) == {
+        "toolkit-use": True,
+        "view-instance": True,
+    }
+    assert (await answers.allowed_many(ds, actions, {"id": "bob"}))["toolkit-use"] is False
+    assert calls == [actions, actions]
+    frozen_time.advance(1.0)
+    await answers.allowed_many(ds, actions, {"id": "alice"})
+    assert len(calls) == 3
+
+
+async def test_recent_answers_are_asked_outside_the_callers_permission_context(ds):
+    from datasette.permissions import _skip_permission_checks
+
+    answers = RecentAnswers(seconds=1.0)
+    token = _skip_permission_checks.set(True)  # as datasette.client(skip_permission_checks=True)
+    try:
+        assert await ds.allowed(action="toolkit-use", actor={"id": "bob"}) is True
+        assert await answers.allowed(ds, "toolkit-use", {"id": "bob"}) is False
+    finally:
+        _skip_permission_checks.reset(token)
+    assert await answers.allowed(ds, "toolkit-use", {"id": "bob"}) is False
+
+
 def test_markdown_policy_drops_images_and_marks_links():
     html = render_markdown(
         '![x](http://example.invalid/x.png) <img src="http://example.invalid/y.png">'
