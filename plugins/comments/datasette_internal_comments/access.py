@@ -97,23 +97,18 @@ async def recent_verdicts(datasette, actor, database, table="", actions=COMMENT_
     """``verdicts`` as core's ``recent_answers`` gave them within the last second.
 
     For reads and for what is drawn on every page; a revoked permission shows within a second.
-    Writes ask ``verdicts`` afresh. Stops at the first view check that fails.
+    Writes ask ``verdicts`` afresh. One kept answer per actor, target and set of actions (one
+    permission query a second at most, asked again in the background while it is in use).
     """
-    denied = dict.fromkeys(actions, False)
     if database not in datasette.databases:
-        return denied
-    resource = resource_for(database, table)
-    checks = [("view-database", DatabaseResource(database))]
-    if table:
-        checks.append(("view-table", resource))
-    checks.append((VIEW, resource))
-    for action, target in checks:
-        if not await recent_answers.allowed(datasette, action, actor, target):
-            return denied
-    return {
-        action: action == VIEW or await recent_answers.allowed(datasette, action, actor, resource)
-        for action in actions
-    }
+        return dict.fromkeys(actions, False)
+    views = ["view-database", "view-table"] if table else ["view-database"]
+    found = await recent_answers.allowed_many(
+        datasette, dict.fromkeys([*views, VIEW, *actions]), actor, resource_for(database, table)
+    )
+    if not all(found[view] for view in views) or not found[VIEW]:
+        return dict.fromkeys(actions, False)
+    return {action: found[action] for action in actions}
 
 
 async def can(datasette, actor, action, database, table=""):

@@ -13,8 +13,8 @@ from urllib.parse import quote
 
 from datasette.database import Database
 from datasette.utils import tilde_encode
-from datasette_internal_db import fetch_row as fetch_row_by_pk
 from datasette_internal_db import get_internal_db
+from datasette_internal_db.rows import read_row
 
 from . import store_email
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, REACTIONS, REVISIONS, THREADS
@@ -40,45 +40,62 @@ def internal(datasette):
 
 # ---------------------------------------------------------------------------- reads on the loop
 
-_loop_connections = weakref.WeakKeyDictionary()  # datasette → read-only connection, or None
+# datasette (its internal DB) or a served Database → read-only connection, or None
+_loop_connections = weakref.WeakKeyDictionary()
 LOOP_READ_SECONDS = 0.002  # the longest a read may hold the event loop
 LOOP_READ_STEPS = 1000  # SQLite instructions between two looks at the clock
 
 
-def _loop_connection(datasette):
-    """A read-only connection to the internal DB file, for short indexed reads made on the
-    event loop itself; None where that is not safe (not a WAL file, a read node's replica)."""
-    if datasette in _loop_connections:
-        return _loop_connections[datasette]
-    db = internal(datasette)
+def _loop_connection(datasette, db=None):
+    """A read-only connection to the internal DB file (or to served database ``db``'s file)
+    for short indexed reads made on the event loop itself; None where that is not safe: an
+    internal DB that is not a WAL file or is a read node's replica, a database in memory or of
+    a subclass (which may connect its own way)."""
+    key = datasette if db is None else db
+    if key in _loop_connections:
+        return _loop_connections[key]
     conn = None
-    if type(db) is Database and db is datasette.get_internal_database() and db.path:
-        conn = sqlite3.connect(
-            f"file:{quote(db.path)}?mode=ro", uri=True, timeout=0, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        # In WAL mode a reader never waits for the writer.
-        if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
-            conn.close()
-            conn = None
-        else:
-            weakref.finalize(datasette, conn.close)
-    _loop_connections[datasette] = conn
+    if db is None:
+        db = internal(datasette)
+        if type(db) is Database and db is datasette.get_internal_database() and db.path:
+            conn = sqlite3.connect(
+                f"file:{quote(db.path)}?mode=ro", uri=True, timeout=0, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            # In WAL mode a reader never waits for the writer.
+            if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
+                conn.close()
+                conn = None
+            else:
+                weakref.finalize(datasette, conn.close)
+    elif type(db) is Database and db.path and not (db.is_memory or db.memory_name):
+        # Opened as Datasette opens its read connections (mode=ro or immutable, its hooks) and
+        # closed with the database; a busy file (a write committing to a rollback journal)
+        # fails the read at once instead of making the loop wait.
+        try:
+            conn = db.connect()
+            conn.execute("pragma busy_timeout = 0")
+            datasette._prepare_connection(conn, db.name)
+        except sqlite3.Error:
+            conn = None  # Datasette's own connections will say what is wrong
+    _loop_connections[key] = conn
     return conn
 
 
-async def read_on_loop(datasette, read):
-    """``read(conn)`` of the internal DB without a trip to Datasette's read threads.
+async def read_on_loop(datasette, read, db=None):
+    """``read(conn)`` of the internal DB (or of the served database ``db``) without a trip to
+    Datasette's read threads.
 
-    For the few reads drawn on every table page and asked by the badge API: one indexed query
-    of well under a millisecond costs less on the event loop than the hand-over to a read
-    thread and back (which, on a busy machine, waits for a free core twice). Anything longer
-    belongs in ``execute_fn``, and gets there: a read still running after LOOP_READ_SECONDS
-    (a row with thousands of comments, say) is interrupted and made again by a read thread, so
-    the loop is never held longer than that. When the file is busy (``timeout=0``: the loop
-    never waits) or no loop connection can be had, the read goes through the read threads too.
+    For the few reads drawn on every table page and asked by the badge and thread APIs: one
+    indexed query of well under a millisecond costs less on the event loop than the hand-over
+    to a read thread and back (which, on a busy machine, waits for a free core twice). Anything
+    longer belongs in ``execute_fn``, and gets there: a read still running after
+    LOOP_READ_SECONDS (a row with thousands of comments, say) is interrupted and made again by
+    a read thread, so the loop is never held longer than that. When the file is busy (the loop
+    never waits), the read fails on this connection (a view needing a function Datasette's
+    threads have), or no loop connection can be had, the read goes through the read threads.
     """
-    conn = _loop_connection(datasette)
+    conn = _loop_connection(datasette, db)
     if conn is not None:
         deadline = time.perf_counter() + LOOP_READ_SECONDS
         conn.set_progress_handler(lambda: time.perf_counter() > deadline, LOOP_READ_STEPS)
@@ -88,7 +105,7 @@ async def read_on_loop(datasette, read):
             pass  # busy, too long, or not migrated yet: the read thread answers (or raises)
         finally:
             conn.set_progress_handler(None, 0)
-    return await internal(datasette).execute_fn(read)
+    return await (internal(datasette) if db is None else db).execute_fn(read)
 
 
 def row_key_for(pk_values):
@@ -119,8 +136,10 @@ def encode_cell(value):
 
 
 async def fetch_row(datasette, database, table, pk_values):
-    """``(row, pk_columns)`` of a row of a served database (core's fetch_row)."""
-    return await fetch_row_by_pk(datasette.get_database(database), table, pk_values)
+    """``(row, pk_columns)`` of a row of a served database (core's read_row), read on the loop."""
+    return await read_on_loop(
+        datasette, lambda conn: read_row(conn, table, pk_values), datasette.get_database(database)
+    )
 
 
 async def table_names(datasette, database):

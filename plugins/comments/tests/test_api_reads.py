@@ -1,0 +1,104 @@
+"""How the thread API reads: the target row on the event loop (never stale), and the reader's
+permission answer as one question, asked again in the background before it runs out."""
+
+import asyncio
+import sqlite3
+
+from datasette_internal_comments import store
+from datasette_internal_db.answers import ANSWER_SECONDS
+
+THREADS = "/-/comments/api/threads?database=data&table=items&row=1"
+
+
+class ReadThreadTrips:
+    """Counts trips to a served database's read threads."""
+
+    def __init__(self, db, monkeypatch):
+        self.made = []
+        execute_fn = db.execute_fn
+
+        async def counted(fn, *args, **kwargs):
+            self.made.append(fn)
+            return await execute_fn(fn, *args, **kwargs)
+
+        monkeypatch.setattr(db, "execute_fn", counted)
+
+
+class BusyConnection:
+    """A loop connection whose every query fails as a file locked by a writer does."""
+
+    def execute(self, sql, params=()):
+        raise sqlite3.OperationalError("database is locked")
+
+    def set_progress_handler(self, handler, steps):
+        pass
+
+
+async def anchor(client):
+    (thread,) = (await client.get(THREADS)).json()["threads"]
+    return thread["anchor"]
+
+
+async def test_the_thread_api_reads_the_target_row_on_the_event_loop_as_it_is_now(
+    ds, as_actor, monkeypatch
+):
+    alice = as_actor("alice")
+    await alice.new_thread("the price", table="items", row=[1], column="price")
+    data = ds.get_database("data")
+    trips = ReadThreadTrips(data, monkeypatch)
+    assert await anchor(alice) == {"state": "current", "old_value": 1.5, "current_value": 1.5}
+    await data.execute_write("update items set price = 9 where id = 1")
+    assert await anchor(alice) == {"state": "outdated", "old_value": 1.5, "current_value": 9}
+    await data.execute_write("delete from items where id = 1")
+    assert (await anchor(alice))["state"] == "row-deleted"
+    assert trips.made == []
+
+
+async def test_a_busy_user_database_sends_the_row_read_to_its_read_thread(
+    ds, as_actor, monkeypatch
+):
+    alice = as_actor("alice")
+    await alice.new_thread("the price", table="items", row=[1], column="price")
+    data = ds.get_database("data")
+    trips = ReadThreadTrips(data, monkeypatch)
+    monkeypatch.setitem(store._loop_connections, data, BusyConnection())
+    assert await anchor(alice) == {"state": "current", "old_value": 1.5, "current_value": 1.5}
+    assert len(trips.made) == 1
+
+
+async def test_the_readers_permissions_are_one_question_asked_again_before_they_run_out(
+    ds, as_actor, frozen_time, monkeypatch
+):
+    alice = as_actor("alice")
+    await alice.new_thread("the price", table="items", row=[1], column="price")
+    asked = []
+    allowed_many = ds.allowed_many
+
+    async def counted(**kwargs):
+        if "comments-view" in kwargs["actions"]:
+            asked.append(sorted(kwargs["actions"]))
+        return await allowed_many(**kwargs)
+
+    monkeypatch.setattr(ds, "allowed_many", counted)
+    frozen_time.advance(ANSWER_SECONDS)  # nothing kept from the thread's creation
+    assert (await alice.get(THREADS)).json()["threads"][0]["can_reply"] is True
+    every_action = [
+        "comments-add",
+        "comments-moderate",
+        "comments-view",
+        "view-database",
+        "view-table",
+    ]
+    assert asked == [every_action]  # one question for the views and every comment action
+    frozen_time.advance(ANSWER_SECONDS * 0.5)
+    await alice.get(THREADS)
+    assert len(asked) == 1
+    # In the last fifth of its second the answer serves the request and is asked again
+    # meanwhile, so the request after its second ends finds a fresh one and asks nothing.
+    frozen_time.advance(ANSWER_SECONDS * 0.4)
+    await alice.get(THREADS)
+    await asyncio.sleep(0.05)
+    assert len(asked) == 2
+    frozen_time.advance(ANSWER_SECONDS * 0.2)
+    await alice.get(THREADS)
+    assert len(asked) == 2
