@@ -1,7 +1,6 @@
 """The JSON shape of threads and comments, shared by the API and the pages: comments,
 reactions, mentions, names, anchors, and what the reader may do."""
 
-import asyncio
 import json
 
 from . import access, store
@@ -112,15 +111,11 @@ async def threads_json(datasette, actor, threads, contents=None, rows=None):
     """
     me = access.actor_id(actor)
     targets = TargetInfo(datasette, actor)
-    target_keys = {(thread["database_name"], thread["table_name"]) for thread in threads}
-    # Independent reads (internal DB, the user's DB, permissions) wait on the read threads together.
     if contents is None:
         contents = await store.thread_contents(datasette, [t["thread_id"] for t in threads])
     comments, reactions, mentions = contents
-    anchors, *_ = await asyncio.gather(
-        anchor_states(datasette, threads, rows),
-        *(targets.get(database, table) for database, table in target_keys),
-    )
+    # Rows are read on the event loop and verdicts are kept answers: one after the other.
+    anchors = await anchor_states(datasette, threads, rows)
     actors = await actors_for(datasette, actor_ids_in(threads, comments, mentions))
     result = []
     for thread in threads:

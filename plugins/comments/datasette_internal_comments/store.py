@@ -42,7 +42,7 @@ def internal(datasette):
 
 # datasette (its internal DB) or a served Database → read-only connection, or None
 _loop_connections = weakref.WeakKeyDictionary()
-LOOP_READ_SECONDS = 0.002  # the longest a read may hold the event loop
+LOOP_READ_SECONDS = 0.002  # the most CPU time a read may take on the event loop
 LOOP_READ_STEPS = 1000  # SQLite instructions between two looks at the clock
 
 
@@ -89,16 +89,17 @@ async def read_on_loop(datasette, read, db=None):
     For the few reads drawn on every table page and asked by the badge and thread APIs: one
     indexed query of well under a millisecond costs less on the event loop than the hand-over
     to a read thread and back (which, on a busy machine, waits for a free core twice). Anything
-    longer belongs in ``execute_fn``, and gets there: a read still running after
-    LOOP_READ_SECONDS (a row with thousands of comments, say) is interrupted and made again by
-    a read thread, so the loop is never held longer than that. When the file is busy (the loop
-    never waits), the read fails on this connection (a view needing a function Datasette's
-    threads have), or no loop connection can be had, the read goes through the read threads.
+    longer belongs in ``execute_fn``, and gets there: a read that has taken LOOP_READ_SECONDS of
+    CPU time (a row with thousands of comments, say) is interrupted and made again by a read
+    thread, so the loop never works longer than that on one. When the file is busy (the loop
+    never waits) or no loop connection can be had, the read goes through the read threads.
     """
     conn = _loop_connection(datasette, db)
     if conn is not None:
-        deadline = time.perf_counter() + LOOP_READ_SECONDS
-        conn.set_progress_handler(lambda: time.perf_counter() > deadline, LOOP_READ_STEPS)
+        # CPU time of this thread, not the clock: on a busy machine a short read that waited for
+        # a core would otherwise be interrupted and then paid for twice.
+        deadline = time.thread_time() + LOOP_READ_SECONDS
+        conn.set_progress_handler(lambda: time.thread_time() > deadline, LOOP_READ_STEPS)
         try:
             return read(conn)
         except sqlite3.OperationalError:
@@ -360,38 +361,38 @@ async def threads_for_target(datasette, database, table="", column="", row_key="
     return await read_on_loop(datasette, read)
 
 
+# One statement for the comments of some threads with what hangs on each (each part an indexed
+# lookup by comment id): fewer statements cost the event loop less than one per part did.
+THREAD_CONTENTS = (
+    f"select {COMMENT_COLUMNS},"
+    f" (select count(*) from {REVISIONS} r where r.comment_id = c.id) as revision_count,"
+    " (select json_group_array(json_array(emoji, actor_id))"
+    f" from {REACTIONS} x where x.comment_id = c.id) as reacted,"
+    " (select json_group_array(actor_id) from"
+    f" (select actor_id from {MENTIONS} m where m.comment_id = c.id order by actor_id))"
+    " as mentioned"
+    f" from {COMMENTS} c where c.thread_id in (select value from json_each(?))"
+    " order by c.thread_id, c.id"
+)
+
+
 def _thread_contents(conn, thread_ids):
     comments, reactions, mentions = {}, {}, {}
     if not thread_ids:
         return comments, reactions, mentions
-    ids = json.dumps(list(thread_ids))
-    of_threads = f"(select id from {COMMENTS} where thread_id in (select value from json_each(?)))"
-    for row in conn.execute(
-        f"select {COMMENT_COLUMNS},"
-        f" (select count(*) from {REVISIONS} r where r.comment_id = c.id) as revision_count"
-        f" from {COMMENTS} c where c.thread_id in (select value from json_each(?))"
-        " order by c.thread_id, c.id",
-        [ids],
-    ):
-        comments.setdefault(row["thread_id"], []).append(dict(row))
-    for row in conn.execute(
-        "select comment_id, emoji, count(*) as count, json_group_array(actor_id) as actor_ids"
-        f" from {REACTIONS} where comment_id in {of_threads} group by comment_id, emoji",
-        [ids],
-    ):
-        reactions.setdefault(row["comment_id"], []).append(
-            {
-                "emoji": row["emoji"],
-                "count": row["count"],
-                "actor_ids": json.loads(row["actor_ids"]),
-            }
-        )
-    for row in conn.execute(
-        f"select comment_id, actor_id from {MENTIONS}"
-        f" where comment_id in {of_threads} order by actor_id",
-        [ids],
-    ):
-        mentions.setdefault(row["comment_id"], []).append(row["actor_id"])
+    for row in conn.execute(THREAD_CONTENTS, [json.dumps(list(thread_ids))]):
+        comment = dict(row)
+        reacted, mentioned = comment.pop("reacted"), comment.pop("mentioned")
+        comments.setdefault(comment["thread_id"], []).append(comment)
+        if reacted != "[]":
+            by_emoji = {}
+            for emoji, actor_id in json.loads(reacted):
+                found = by_emoji.setdefault(emoji, {"emoji": emoji, "count": 0, "actor_ids": []})
+                found["count"] += 1
+                found["actor_ids"].append(actor_id)
+            reactions[comment["id"]] = list(by_emoji.values())
+        if mentioned != "[]":
+            mentions[comment["id"]] = json.loads(mentioned)
     return comments, reactions, mentions
 
 

@@ -1,8 +1,11 @@
-"""How the thread API reads: the target row on the event loop (never stale), and the reader's
-permission answer as one question, asked again in the background before it runs out."""
+"""How the thread API reads: the target row on the event loop (never stale), the reader's
+permission answer as one question, asked again in the background before it runs out, and the
+loop's limit on a read counted in CPU time."""
 
 import asyncio
 import sqlite3
+import threading
+import time
 
 from datasette_internal_comments import store
 from datasette_internal_db.answers import ANSWER_SECONDS
@@ -102,3 +105,18 @@ async def test_the_readers_permissions_are_one_question_asked_again_before_they_
     frozen_time.advance(ANSWER_SECONDS * 0.2)
     await alice.get(THREADS)
     assert len(asked) == 2
+
+
+async def test_a_read_that_waited_for_a_core_is_not_made_again_by_a_read_thread(ds):
+    threads = []
+
+    def read_after_a_wait(conn):
+        threads.append(threading.get_ident())
+        time.sleep(store.LOOP_READ_SECONDS * 3)  # as if the machine gave the loop no core
+        return conn.execute(
+            "with recursive n(x) as (select 1 union all select x + 1 from n where x < 500)"
+            " select count(*) from n"
+        ).fetchone()[0]
+
+    assert await store.read_on_loop(ds, read_after_a_wait) == 500
+    assert threads == [threading.get_ident()]  # on the loop, once
