@@ -31,10 +31,18 @@ def secret_key(secret):
     return key
 
 
+def prepared_key(key):
+    """An HMAC-SHA256 keyed with the raw ``key``, to copy for each signature: the key setup
+    (half the cost of signing a small body) is done once."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def signature(key, message_id, timestamp, body):
-    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` for a raw key and a bytes body."""
-    signed = b"%s.%d.%s" % (message_id.encode(), timestamp, body)
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` for a raw key (or one from
+    ``prepared_key``) and a bytes body."""
+    mac = key.copy() if isinstance(key, hmac.HMAC) else prepared_key(key)
+    mac.update(b"%s.%d.%s" % (message_id.encode(), timestamp, body))
+    return "v1," + base64.b64encode(mac.digest()).decode()
 
 
 def signature_header(keys, message_id, timestamp, body):

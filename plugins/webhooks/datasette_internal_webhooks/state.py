@@ -16,7 +16,7 @@ from .endpoints import clean_endpoint, secret_name
 from .events import event_properties, matches, new_message_id, payload_for
 from .outbox import Outbox
 from .settings import PLUGIN, check_incoming_targets, load_options, plugin
-from .signing import InvalidSecret, new_secret, secret_key
+from .signing import InvalidSecret, new_secret, prepared_key, secret_key
 from .worker import Worker
 
 log = logging.getLogger("datasette_internal_webhooks")
@@ -66,7 +66,8 @@ class State:
         self._keys.pop(endpoint_id, None)
 
     async def signing_keys(self, endpoint):
-        """Raw HMAC keys to sign with: the current key, and the previous one in its grace period."""
+        """Keys to sign with (``prepared_key``): the current one, and the previous one in its
+        grace period."""
         endpoint_id = endpoint["id"]
         if endpoint_id not in self._keys:
             current = await plugin.secrets.read(self.datasette, secret_name(endpoint_id))
@@ -74,8 +75,8 @@ class State:
                 self.datasette, secret_name(endpoint_id, previous=True)
             )
             self._keys[endpoint_id] = (
-                secret_key(current),
-                None if previous is None else secret_key(previous),
+                prepared_key(secret_key(current)),
+                None if previous is None else prepared_key(secret_key(previous)),
                 endpoint["previous_secret_expires_at"],
             )
         current, previous, expires_at = self._keys[endpoint_id]

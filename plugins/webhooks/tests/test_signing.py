@@ -2,6 +2,7 @@ import datetime
 
 from datasette_internal_webhooks.signing import (
     new_secret,
+    prepared_key,
     secret_key,
     signature,
     signature_header,
@@ -33,6 +34,16 @@ def test_our_signature_is_the_reference_librarys(message_id, body, offset):
     moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.timezone.utc)
     assert ours == Webhook(secret).sign(message_id, moment, body.decode())
     assert verify_standard(secret, headers_for(message_id, timestamp, ours), body, NOW)
+
+
+def test_a_prepared_key_signs_many_messages_as_the_reference_library_does():
+    """The worker signs every delivery with one prepared key (copied, never updated itself)."""
+    secret = new_secret()
+    key = prepared_key(secret_key(secret))
+    for n, body in enumerate([b"{}", b'{"a":1}', b"{}"]):
+        moment = datetime.datetime.fromtimestamp(NOW + n, tz=datetime.timezone.utc)
+        expected = Webhook(secret).sign(f"msg_{n}", moment, body.decode())
+        assert signature_header([key], f"msg_{n}", NOW + n, body) == expected
 
 
 @settings(max_examples=150, deadline=None)
