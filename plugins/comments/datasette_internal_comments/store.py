@@ -431,11 +431,46 @@ def read_badge_counts(conn, database, table, row_keys):
     return {row["row_key"]: {"threads": row["threads"], "open": row["open"]} for row in rows}
 
 
+# datasette → {(database, table, row keys): (data version, counts)}, oldest first
+_badge_memos = weakref.WeakKeyDictionary()
+BADGE_MEMO_PAGES = 64
+
+
+def _loop_data_version(datasette):
+    """The internal DB's ``pragma data_version`` on the loop connection: it changes with every
+    commit made by another connection (every write of this process, and of any other), so two
+    equal values mean nothing was written between them. None without a loop connection."""
+    conn = _loop_connection(datasette)
+    if conn is None:
+        return None
+    try:
+        return conn.execute("pragma data_version").fetchone()[0]
+    except sqlite3.OperationalError:
+        return None
+
+
 async def badge_counts(datasette, database, table, row_keys):
-    """{row_key: {"threads": n, "open": m}} for the rows that have threads — one indexed query."""
-    return await read_on_loop(
+    """{row_key: {"threads": n, "open": m}} for the rows that have threads — one indexed query.
+
+    The counts of the last BADGE_MEMO_PAGES sets of rows asked are kept while the internal DB
+    is unchanged (its data version is read before the counts, so a write during the read only
+    costs a read more); callers must not change what they get.
+    """
+    key = (database, table, tuple(row_keys))
+    memo = _badge_memos.setdefault(datasette, {})
+    version = _loop_data_version(datasette)
+    kept = memo.get(key)
+    if version is not None and kept is not None and kept[0] == version:
+        return kept[1]
+    counts = await read_on_loop(
         datasette, lambda conn: read_badge_counts(conn, database, table, row_keys)
     )
+    if version is not None:
+        memo.pop(key, None)
+        if len(memo) >= BADGE_MEMO_PAGES:
+            del memo[next(iter(memo))]  # the oldest
+        memo[key] = (version, counts)
+    return counts
 
 
 async def row_thread_summary(datasette, database, table):

@@ -1,6 +1,6 @@
 """How the thread API reads: the target row on the event loop (never stale), the reader's
 permission answer as one question, asked again in the background before it runs out, and the
-loop's limit on a read counted in CPU time."""
+loop's limit on a read counted in CPU time; badge counts kept only while nothing was written."""
 
 import asyncio
 import sqlite3
@@ -8,6 +8,7 @@ import threading
 import time
 
 from datasette_internal_comments import store
+from datasette_internal_db import get_internal_db
 from datasette_internal_db.answers import ANSWER_SECONDS
 
 THREADS = "/-/comments/api/threads?database=data&table=items&row=1"
@@ -120,3 +121,42 @@ async def test_a_read_that_waited_for_a_core_is_not_made_again_by_a_read_thread(
 
     assert await store.read_on_loop(ds, read_after_a_wait) == 500
     assert threads == [threading.get_ident()]  # on the loop, once
+
+
+BADGES = "/-/comments/api/badges?database=data&table=items&row=1&row=2&row=3"
+
+
+async def badge_counts(client):
+    return (await client.get(BADGES)).json()["counts"]
+
+
+async def test_badge_counts_are_kept_until_the_internal_db_changes(ds, as_actor, monkeypatch):
+    alice, mod = as_actor("alice"), as_actor("mod")
+    first = await alice.new_thread("one", table="items", row=[1])
+    assert await badge_counts(alice) == {"1": {"threads": 1, "open": 1}}
+    reads = []
+    read_badge_counts = store.read_badge_counts
+    monkeypatch.setattr(
+        store, "read_badge_counts", lambda *args: reads.append(args) or read_badge_counts(*args)
+    )
+    assert await badge_counts(alice) == {"1": {"threads": 1, "open": 1}}
+    assert reads == []  # kept: nothing was written since
+    # Every write of a thread or its state shows in the next answer.
+    second = await alice.new_thread("two", table="items", row=[2], column="price")
+    assert await badge_counts(alice) == {
+        "1": {"threads": 1, "open": 1},
+        "2": {"threads": 1, "open": 1},
+    }
+    await alice.post(f"/-/comments/api/threads/{first['id']}/resolve", {})
+    assert (await badge_counts(alice))["1"] == {"threads": 1, "open": 0}
+    await mod.post(f"/-/comments/api/threads/{first['id']}/reopen", {})
+    assert (await badge_counts(alice))["1"] == {"threads": 1, "open": 1}
+    # ...and a write by another connection (another process, a tool) too.
+    conn = sqlite3.connect(get_internal_db(ds).path)
+    with conn:
+        conn.execute(f"delete from {store.THREADS} where id = ?", [second["id"]])
+    conn.close()
+    assert await badge_counts(alice) == {"1": {"threads": 1, "open": 1}}
+    assert len(reads) == 4  # one per write
+    # The permission check comes first on every request, kept counts or not.
+    assert (await as_actor(None).get(BADGES)).status_code == 404
