@@ -66,8 +66,10 @@ class RecentAnswers:
         asking = self._asking.setdefault(datasette, {})
         question = asking.get(key)
         if question is None:
-            question = asyncio.get_running_loop().create_task(
-                self._ask(answers, asking, key, ask), context=contextvars.Context()
+            # Started in an empty context, which the task copies (create_task's context= is
+            # Python 3.11+).
+            question = contextvars.Context().run(
+                asyncio.ensure_future, self._ask(answers, asking, key, ask)
             )
             asking[key] = question
             # A failed background question leaves the answer to expire; nobody else reads it.
