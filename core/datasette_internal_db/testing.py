@@ -13,6 +13,7 @@ import contextlib
 import glob
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 
 import httpx
 import pytest
@@ -31,6 +33,9 @@ from . import clock
 from .database import release_server_lock
 
 CORE = "datasette-internal-db"
+# Servers' ports: below the ephemeral range; the last ones given are not given again soon.
+PORTS = range(20000, 32000)
+_ports_given = deque(maxlen=256)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -285,9 +290,24 @@ def alive(pid):
 
 
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port of 127.0.0.1 free now, for a server started next. It is drawn below Linux's
+    ephemeral range (32768 and up), so no outgoing connection takes it meanwhile. Under
+    pytest-xdist each worker draws only every Nth port, starting at its own, so two workers
+    starting servers at the same moment never pick the same port (a test would then talk to
+    the other worker's server)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    while True:
+        port = random.randrange(PORTS.start + worker, PORTS.stop, workers)
+        if port in _ports_given:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.append(port)
+        return port
 
 
 class Server:
