@@ -42,7 +42,8 @@ async def internal_writes(request, datasette):
 
 
 async def comments_badge_query(request, datasette):
-    """Milliseconds of each ``store.badge_counts`` call for pages of 100 consecutive rows."""
+    """Milliseconds of each badge count query (as ``store.badge_counts`` reads it) for pages of
+    100 consecutive rows."""
     from datasette_internal_comments import store
 
     repeat = int(request.args.get("repeat", "50"))
@@ -54,7 +55,10 @@ async def comments_badge_query(request, datasette):
         start = first + (i * 997) % max(1, last - first - rows)
         keys = [str(row) for row in range(start, start + rows)]
         started = time.perf_counter()
-        counts = await store.badge_counts(datasette, "data", "items", keys)
+        # The query itself, not badge_counts (whose kept answers would serve later rounds).
+        counts = await store.read_on_loop(
+            datasette, lambda conn, keys=keys: store.read_badge_counts(conn, "data", "items", keys)
+        )
         timings.append(1000 * (time.perf_counter() - started))
         if len(counts) != rows:
             return Response.json({"error": f"{len(counts)} rows have badges, not {rows}"}, 500)
