@@ -214,6 +214,11 @@ def keys_of_rows_seen(request):
     if seen is None:
         return []
     pks, rows = seen
+    if len(pks) == 1:
+        # The common single-integer key, without a row_key_for call per row: its digits.
+        pk = pks[0]
+        values = [row[pk] for row in rows]
+        return [str(v) if type(v) is int else store.row_key_for([v]) for v in values]
     return [store.row_key_for([row[pk] for pk in pks]) for row in rows]
 
 
@@ -232,18 +237,15 @@ async def body_script(datasette, request, view_name, database, table):
         datasette, database, table, keys, access.actor_id(request.actor)
     )
     request.scope[UNREAD_READ] = unread
-    page = {
-        "counts": counts,
-        # A table shown with only its primary key: Datasette called no render_cell
-        "counted": bool(keys),
-        "badgesUrl": datasette.urls.path("/-/comments/api/badges"),
-    }
-    return f"window.datasetteCommentsPage = {script_json(page)};\n{FIRST_PAINT_JS}"
+    # The counts are JSON text as SQLite made it, put in as they are. Not counted: a table
+    # shown with only its primary key (Datasette called no render_cell).
+    badges_url = json.dumps(datasette.urls.path("/-/comments/api/badges"))
+    page = f'{{"counts": {counts}, "counted": {json.dumps(bool(keys))}, "badgesUrl": {badges_url}}}'
+    return f"window.datasetteCommentsPage = {script_safe(page)};\n{FIRST_PAINT_JS}"
 
 
-def script_json(value):
-    """JSON safe inside an inline <script>: no character of it can end the element."""
-    text = json.dumps(value)
+def script_safe(text):
+    """JSON text made safe inside an inline <script>: no character of it can end the element."""
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 

@@ -11,7 +11,7 @@ import json
 from datasette_internal_db.text import fts_query
 
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, THREADS
-from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_badge_counts, read_on_loop
+from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_on_loop
 
 
 # Unary plus keeps SQLite from driving the query through the (database, table) index for every
@@ -126,18 +126,39 @@ async def unread_mentions_by_target(datasette, actor_id):
     return await read_on_loop(datasette, lambda conn: _unread_mentions_by_target(conn, actor_id))
 
 
+# What a table page shows, as one statement with one result row (a single SQLite step, and no
+# Python object per row): the thread counts of the rows shown as the JSON object the page
+# carries, {row_key: {"threads": n, "open": m}} (store.BADGE_COUNTS' answer), and the reader's
+# unread mentions by target as [[database, table, n], ...] (UNREAD_MENTIONS' answer).
+TABLE_PAGE_READS = (
+    "select (select json_group_object(row_key, json_object('threads', threads, 'open', open))"
+    f"  from (select row_key, count(*) as threads, sum(resolved_at is null) as open from {THREADS}"
+    "   where database_name = :database and table_name = :table"
+    "   and row_key in (select value from json_each(:row_keys)) group by row_key)),"
+    " (select json_group_array(json_array(database_name, table_name, mentions))"
+    f"  from (select database_name, table_name, count(*) as mentions from {INBOX}"
+    "   where actor_id = :actor_id and read_at is null and reason = 'mention'"
+    "   group by database_name, table_name))"
+)
+
+
 async def table_page_reads(datasette, database, table, row_keys, actor_id):
-    """What a table page shows, in one trip to the internal DB's read thread: the thread counts
-    of the rows shown (store.badge_counts) and the reader's unread mentions by target."""
+    """What a table page shows, in one read: the thread counts of the rows shown as JSON text
+    (for the page's script as it is) and the reader's unread mentions by target."""
 
     def read(conn):
-        counts = read_badge_counts(conn, database, table, row_keys) if row_keys else {}
-        unread = _unread_mentions_by_target(conn, actor_id) if actor_id is not None else {}
-        return counts, unread
+        params = {
+            "database": database,
+            "table": table,
+            "row_keys": json.dumps(row_keys),
+            "actor_id": actor_id,
+        }
+        return conn.execute(TABLE_PAGE_READS, params).fetchone()
 
     if not row_keys and actor_id is None:
-        return {}, {}
-    return await read_on_loop(datasette, read)
+        return "{}", {}
+    counts, unread = await read_on_loop(datasette, read)
+    return counts, {(where, what): n for where, what, n in json.loads(unread)}
 
 
 async def mark_read(datasette, actor_id, inbox_ids, now):

@@ -9,7 +9,7 @@ import sys
 import threading
 
 from datasette.utils import path_from_row_pks
-from datasette_internal_comments import store, store_activity
+from datasette_internal_comments import pages, store, store_activity
 from datasette_internal_db import clock, get_internal_db
 
 from .conftest import Client
@@ -66,6 +66,14 @@ class LoopReads:
         self.conn.set_progress_handler(handler, steps)
 
 
+async def with_table(files, datasette_on, script):
+    """Another Datasette on the test's files, after ``script`` added a table to data.db."""
+    conn = sqlite3.connect(files[0])
+    conn.executescript(script)
+    conn.close()
+    return await datasette_on(internal="keys.db")
+
+
 async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_actor, monkeypatch):
     alice = as_actor("alice")
     await alice.new_thread("one", table="items", row=["1"])
@@ -76,10 +84,10 @@ async def test_badge_counts_come_with_the_table_page_for_the_rows_shown(ds, as_a
     loop_reads = LoopReads(ds, monkeypatch)
     page = await alice.get("/data/items?_size=2")
     assert page_counts(page.text) == (True, {"1": {"threads": 2, "open": 1}})
-    # the badge counts and the menu's unread mentions: two indexed queries read on the event
-    # loop, no trip to the read threads
+    # the badge counts and the menu's unread mentions: one statement read on the event loop,
+    # no trip to the read threads
     assert trips.made == []
-    assert loop_reads.made == [store.BADGE_COUNTS, store_activity.UNREAD_MENTIONS]
+    assert loop_reads.made == [store_activity.TABLE_PAGE_READS]
     loop_reads.made.clear()
     anonymous = (await as_actor(None).get("/data/items")).text
     assert page_counts(anonymous) is None
@@ -94,7 +102,7 @@ async def test_a_busy_file_sends_the_page_reads_to_the_read_thread(ds, as_actor,
     loop_reads = LoopReads(ds, monkeypatch, sqlite3.OperationalError("database is locked"))
     page = await alice.get("/data/items?_size=2")
     assert page_counts(page.text) == (True, {"1": {"threads": 1, "open": 1}})
-    assert loop_reads.made == [store.BADGE_COUNTS]
+    assert loop_reads.made == [store_activity.TABLE_PAGE_READS]
     assert trips.made == ["table_page_reads.<locals>.read"]
 
 
@@ -150,14 +158,35 @@ def test_row_keys_are_the_row_paths_datasette_writes():
 
 async def test_rows_are_keyed_only_for_a_reader_who_may_see_comments(ds, as_actor, monkeypatch):
     keyed = []
-    row_key_for = store.row_key_for
+    keys_of_rows_seen = pages.keys_of_rows_seen
     monkeypatch.setattr(
-        store, "row_key_for", lambda values: keyed.append(values) or row_key_for(values)
+        pages,
+        "keys_of_rows_seen",
+        lambda request: keyed.append(keys_of_rows_seen(request)) or keyed[-1],
     )
     await as_actor(None).get("/data/items")
     assert keyed == []
     await as_actor("alice").get("/data/items?_size=2")
-    assert keyed == [[1], [2]]
+    assert keyed == [["1", "2"]]
+
+
+async def test_counts_of_rows_with_text_and_compound_keys_come_with_the_page(files, datasette_on):
+    datasette = await with_table(
+        files,
+        datasette_on,
+        "create table tags (name text primary key, note text);"
+        "insert into tags (name) values ('a/b c'), ('9'), ('plain');",
+    )
+    alice = Client(datasette, "alice")
+    for table, row in (("tags", ["a/b c"]), ("tags", ["9"]), ("pairs", ["x/y", "z,w"])):
+        await alice.new_thread("here", table=table, row=row)
+    tags = page_counts((await alice.get("/data/tags")).text)
+    one = {"threads": 1, "open": 1}
+    # the keys are the row paths Datasette writes ('9' is text here, not the integer 9)
+    slashed = path_from_row_pks({"name": "a/b c"}, ["name"], False)
+    assert tags == (True, {slashed: one, "9": one})
+    pair = path_from_row_pks({"a": "x/y", "b": "z,w"}, ["a", "b"], False)
+    assert page_counts((await alice.get("/data/pairs")).text) == (True, {pair: one})
 
 
 async def test_table_pages_do_not_resolve_the_comment_actions_for_the_actions_menu(ds, as_actor):
@@ -173,12 +202,11 @@ async def test_table_pages_do_not_resolve_the_comment_actions_for_the_actions_me
 
 
 async def test_a_table_of_only_its_primary_key_asks_for_counts_after_the_page(files, datasette_on):
-    conn = sqlite3.connect(files[0])
-    conn.execute("create table keys_only (id integer primary key)")
-    conn.execute("insert into keys_only values (1), (2)")
-    conn.commit()
-    conn.close()
-    datasette = await datasette_on(internal="keys.db")
+    datasette = await with_table(
+        files,
+        datasette_on,
+        "create table keys_only (id integer primary key); insert into keys_only values (1), (2);",
+    )
     page = await Client(datasette, "alice").get("/data/keys_only")
     # Datasette drew no cell through render_cell: the page says the counts are to be asked
     assert page_counts(page.text) == (False, {})
@@ -199,6 +227,17 @@ async def test_the_menu_counts_unread_mentions_the_reader_may_see(as_actor):
     await alice.new_thread("and @bob", table="notes")
     assert "Comments inbox (2 unread mentions)" in (await bob.get("/-/comments")).text
     assert "Comments inbox" not in (await as_actor(None).get("/")).text
+
+
+async def test_a_table_page_menu_counts_the_unread_mentions_read_with_its_badges(as_actor):
+    alice, admin, bob = as_actor("alice"), as_actor("admin"), as_actor("bob")
+    await alice.new_thread("Look @bob", table="items", row=["1"])
+    await alice.new_thread("and @bob", table="notes")
+    await admin.new_thread("Secret for @bob", table="hidden", row=["1"])
+    page = (await bob.get("/data/items")).text
+    assert "Comments inbox (2 unread mentions)" in page
+    assert page_counts(page) == (True, {"1": {"threads": 1, "open": 1}})
+    assert "Comments inbox</a>" in (await alice.get("/data/items")).text
 
 
 async def test_the_table_thread_list_counts_row_threads_and_links_to_activity(as_actor):
