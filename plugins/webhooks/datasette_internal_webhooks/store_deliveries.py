@@ -2,18 +2,11 @@
 takes ``datasette`` first, except ``enqueue_sql``, which writes through a connection it is
 given (the benchmark fills a backlog into a server's file that way)."""
 
-import json
-import sqlite3
-
 from datasette_internal_db import clock, get_internal_db, read_row, read_rows, where_clause
 
 from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, MESSAGES
 
 PRUNE_CHUNK = 2000
-# The worker's reads and writes of many rows go as one SQLite step each (rows as one JSON
-# value): the sqlite3 module lets go of the GIL around every step, and a thread taking it back
-# from the busy event loop waits for it, up to the 5 ms switch interval, once per step.
-UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)
 
 
 def enqueue_sql(conn, messages, now):
@@ -61,15 +54,15 @@ async def due_deliveries(datasette, endpoint_limits, now):
     def read(conn):
         due = []
         for endpoint_id, limit in endpoint_limits.items():
-            [rows] = conn.execute(
-                "select json_group_array(json_array(id, message_id, endpoint_id, attempts,"
-                " payload)) from (select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
-                f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
-                " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
-                " order by d.next_attempt_at, d.id limit ?)",
-                [endpoint_id, now, limit],
-            ).fetchone()
-            due.extend(map(tuple, json.loads(rows)))
+            due.extend(
+                conn.execute(
+                    f"select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
+                    f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
+                    " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
+                    " order by d.next_attempt_at, d.id limit ?",
+                    [endpoint_id, now, limit],
+                ).fetchall()
+            )
         return due
 
     return await get_internal_db(datasette).execute_fn(read)
@@ -84,59 +77,28 @@ async def next_due_time(datasette):
     ).single_value()
 
 
-OUTCOME_FIELDS = (
-    "delivery_id",
-    "message_id",
-    "endpoint_id",
-    "attempted_at",
-    "status_code",
-    "latency_ms",
-    "response_body",
-    "error",
-    "succeeded",
-    "next_attempt_at",
-)
-# The outcomes as rows of json_each(?): column name -> its SQL expression.
-OUTCOME_COLUMNS = ", ".join(
-    f"json_extract(value, '$[{i}]') as {name}" for i, name in enumerate(OUTCOME_FIELDS)
-)
-
-
-def delivery_status(outcome):
-    """SQL for a delivery's status after an attempt; ``outcome``: how to name its fields."""
-    return (
-        f"case when {outcome}succeeded then 'succeeded' when {outcome}next_attempt_at is not null"
-        " then 'pending' else 'failed' end"
-    )
-
-
 def _record_outcomes(conn, outcomes, now, disable_after_seconds):
-    rows = json.dumps(
-        [[outcome[name] for name in OUTCOME_FIELDS] for outcome in outcomes], ensure_ascii=False
-    )
-    conn.execute(
+    conn.executemany(
         f"insert into {ATTEMPTS} (delivery_id, message_id, endpoint_id, attempted_at, status_code,"
-        " latency_ms, response_body, error, succeeded) select delivery_id, message_id,"
-        " endpoint_id, attempted_at, status_code, latency_ms, response_body, error, succeeded"
-        f" from (select {OUTCOME_COLUMNS} from json_each(?))",
-        [rows],
+        " latency_ms, response_body, error, succeeded) values (:delivery_id, :message_id,"
+        " :endpoint_id, :attempted_at, :status_code, :latency_ms, :response_body, :error,"
+        " :succeeded)",
+        outcomes,
     )
-    if UPDATE_FROM:
-        conn.execute(
-            f"update {DELIVERIES} set attempts = attempts + 1, status = {delivery_status('o.')},"
-            " next_attempt_at = o.next_attempt_at, last_status_code = o.status_code,"
-            " last_error = o.error, updated_at = o.attempted_at"
-            f" from (select {OUTCOME_COLUMNS} from json_each(?)) as o"
-            f" where {DELIVERIES}.id = o.delivery_id",
-            [rows],
-        )
-    else:
-        conn.executemany(
-            f"update {DELIVERIES} set attempts = attempts + 1, status = {delivery_status(':')},"
-            " next_attempt_at = :next_attempt_at, last_status_code = :status_code,"
-            " last_error = :error, updated_at = :attempted_at where id = :delivery_id",
-            outcomes,
-        )
+    conn.executemany(
+        f"update {DELIVERIES} set attempts = attempts + 1, status = :status,"
+        " next_attempt_at = :next_attempt_at, last_status_code = :status_code,"
+        " last_error = :error, updated_at = :attempted_at where id = :delivery_id",
+        [
+            dict(
+                outcome,
+                status="succeeded"
+                if outcome["succeeded"]
+                else ("pending" if outcome["next_attempt_at"] is not None else "failed"),
+            )
+            for outcome in outcomes
+        ],
+    )
     succeeded = {o["endpoint_id"] for o in outcomes if o["succeeded"]}
     failed = {o["endpoint_id"]: o["attempted_at"] for o in outcomes if not o["succeeded"]}
     conn.executemany(

@@ -6,7 +6,6 @@ import os
 import threading
 import time
 
-import pytest
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
 from datasette import hookimpl
 from datasette_internal_db import get_internal_db
@@ -285,57 +284,3 @@ async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
     assert pending.single_value() == 2
     await idle(ds)  # asks for the write without waiting for the batch
     assert batches == [2]
-
-
-@pytest.mark.parametrize("update_from", [True, False])
-async def test_a_batch_of_outcomes_is_recorded_row_by_row(ds, monkeypatch, update_from):
-    """Outcomes go to SQLite as one JSON value (one step); with SQLite before 3.33 (no UPDATE
-    FROM) the deliveries are updated one statement per row. Either way each row gets its own."""
-    monkeypatch.setattr(store_deliveries, "UPDATE_FROM", update_from)
-    now = time.time()
-    # For an endpoint that does not exist: the worker never sends them.
-    messages = [(f"msg_{n}", "webhook-test", "{}", ["ep_a"]) for n in range(3)]
-    due = await store_deliveries.enqueue(ds, messages, now)
-    answers = [
-        # (status code, response body, error, next attempt)
-        (200, "ok ✓", None, None),
-        (503, "busy", "HTTP 503", now + 5.5),
-        (None, None, "Timed out after 15s", None),
-    ]
-    outcomes = [
-        {
-            "delivery_id": row[0],
-            "message_id": row[1],
-            "endpoint_id": "ep_a",
-            "attempted_at": now + 0.25,
-            "status_code": code,
-            "latency_ms": 12.5,
-            "response_body": body,
-            "error": error,
-            "succeeded": int(code == 200),
-            "next_attempt_at": next_attempt_at,
-            "gone": False,
-        }
-        for row, (code, body, error, next_attempt_at) in zip(due, answers, strict=True)
-    ]
-    await store_deliveries.record_outcomes(ds, outcomes, now, 3600)
-    internal = get_internal_db(ds)
-    deliveries = await internal.execute(
-        "select status, attempts, next_attempt_at, last_status_code, last_error, updated_at"
-        " from datasette_internal_webhooks_deliveries where message_id like 'msg\\_%' escape '\\'"
-        " order by id"
-    )
-    assert [tuple(row) for row in deliveries] == [
-        ("succeeded", 1, None, 200, None, now + 0.25),
-        ("pending", 1, now + 5.5, 503, "HTTP 503", now + 0.25),
-        ("failed", 1, None, None, "Timed out after 15s", now + 0.25),
-    ]
-    attempts = await internal.execute(
-        "select delivery_id, message_id, attempted_at, status_code, latency_ms, response_body,"
-        " error, succeeded from datasette_internal_webhooks_attempts order by id"
-    )
-    assert [tuple(row) for row in attempts] == [
-        (o["delivery_id"], o["message_id"], now + 0.25, o["status_code"], 12.5)
-        + (o["response_body"], o["error"], o["succeeded"])
-        for o in outcomes
-    ]
