@@ -204,20 +204,23 @@ def ensure_browser_tools(session):
 @nox.session
 @nox.parametrize("package", [*PACKAGES, "all"])
 def tests(session, package):
-    """Each package alone (only core and that package installed), then all packages together."""
+    """Each package alone (only core and that package installed), then all packages together.
+
+    Most of the time goes to waiting on `datasette serve` processes and Chromium, so pytest-xdist
+    runs one worker per CPU, each test file on one worker (its module fixtures start once).
+    """
+    parallel = ["-n", "auto", "--dist", "loadfile"]
     if package == "all":
         requirements = ["-rreliability/requirements.txt", "-rbench/requirements.txt"]
         install(session, *PACKAGES, extra_requirements=[*requirements, PYTEST_XDIST])
         ensure_browser_tools(session)
         # One pytest run per folder: each package's tests import their own conftest by name.
-        # Most of this run waits on `datasette serve` processes and Chromium: one worker per
-        # CPU, each test file on one worker (its module fixtures start once).
         for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs", "bench"]:
-            run_pytest(session, "-n", "auto", "--dist", "loadfile", tests_folder)
+            run_pytest(session, *parallel, tests_folder)
     else:
-        install(session, *dict.fromkeys([CORE, package]))
+        install(session, *dict.fromkeys([CORE, package]), extra_requirements=[PYTEST_XDIST])
         ensure_browser_tools(session)
-        run_pytest(session, f"{package}/tests")
+        run_pytest(session, *parallel, f"{package}/tests")
 
 
 def core_at_floor(package):
