@@ -153,7 +153,9 @@ async def manageable_link(datasette, request):
     """(link, is_admin) for the URL's code if the actor owns it or administers links; anyone
     else is told there is no such link."""
     require_signed_in(request)
-    link = await store_links.get_link(datasette, request.url_vars["code"])
+    visits = link_cache(datasette).visits
+    code = request.url_vars["code"]
+    link = await visits.read_counted(lambda: store_links.get_link(datasette, code))
     admin = await is_admin(datasette, request.actor)
     if link is None or (link["owner_id"] != actor_id(request.actor) and not admin):
         raise NotFound("No short link with this code that you may manage")
@@ -251,7 +253,9 @@ async def page_of_links(datasette, request, everyone):
     async def fetch(after, limit):
         if after is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", after[1]):
             raise InvalidInput("'_next' must be the next token of the previous page")
-        return await store_links.list_links(datasette, owner, after=after, limit=limit)
+        return await link_cache(datasette).visits.read_counted(
+            lambda: store_links.list_links(datasette, owner, after=after, limit=limit)
+        )
 
     key = ("created_at", "code")
     links, paging = await read_page(request, fetch, key, PAGE_SIZE, MAX_PAGE_SIZE)

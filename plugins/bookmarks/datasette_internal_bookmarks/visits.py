@@ -61,6 +61,17 @@ class VisitBuffer:
         while code in self.in_flight:
             await self.flushed.wait()
 
+    async def read_counted(self, read):
+        """``await read()`` made when its stored counts and ``unwritten`` add up exactly: after
+        any flush in progress, and again if a flush started meanwhile (it takes counts out of
+        memory before its write lands, so a read made then would miss them)."""
+        while True:
+            await self.flushed.wait()
+            generation = self.generation
+            result = await read()
+            if generation == self.generation:
+                return result
+
     async def flush(self, datasette):
         if not self.totals:
             return 0

@@ -512,6 +512,39 @@ async def test_link_read_during_a_flush_waits_for_the_exact_count(tmp_path, data
         close(ds)
 
 
+async def test_links_listed_during_a_flush_show_every_visit(tmp_path, data_db, monkeypatch):
+    # A flush takes the counts out of memory before its write lands: a list read in between
+    # saw neither the stored nor the in-memory visits (the list page showed 1 visit of 2).
+    monkeypatch.setattr(visits, "FLUSH_INTERVAL", 3600)
+    ds = await make_datasette(tmp_path, files=[data_db])
+    release = asyncio.Event()
+    try:
+        alice = cookies_for(ds, "alice")
+        link = await create(ds, alice, target="/data")
+        for _ in range(2):
+            assert (await ds.client.get(link["path"])).status_code == 302
+        original = store_links.add_visits
+
+        async def slow_add_visits(*args):
+            await release.wait()
+            return await original(*args)
+
+        monkeypatch.setattr(store_links, "add_visits", slow_add_visits)
+        flush = asyncio.create_task(link_cache(ds).visits.flush(ds))
+        await asyncio.sleep(0)
+        assert link["code"] in link_cache(ds).visits.in_flight
+        listed = asyncio.create_task(ds.client.get(API, cookies=alice))
+        one = asyncio.create_task(ds.client.get(f"{API}/{link['code']}", cookies=alice))
+        await asyncio.sleep(0.2)
+        release.set()
+        assert await flush == 2
+        assert [item["visits"] for item in (await listed).json()["links"]] == [2]
+        assert (await one).json()["link"]["visits"] == 2
+    finally:
+        release.set()
+        close(ds)
+
+
 async def test_busy_internal_file_falls_back_to_a_threaded_read(ds, alice, monkeypatch):
     link = await create(ds, alice, target="/data/places")
     reads = []
