@@ -64,8 +64,8 @@ def install(session, *packages, extra_requirements=()):
     session.install(*(f"-e{p}[test]" for p in packages), *extra_requirements)
 
 
-def run_pytest(session, *args):
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs)
+def run_pytest(session, *paths):
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
 
 
 def project(package):
@@ -157,7 +157,6 @@ FIND_CHROMIUM = (
 # Browser tests need Chromium, zbarimg (to read QR codes back) and axe-core (accessibility).
 DEBIAN_PACKAGES = {"chromium": None, "zbar-tools": "zbarimg"}
 AXE_CORE = "axe-core@4.14.1"
-PYTEST_XDIST = "pytest-xdist>=3.8"
 
 
 def ensure_browser_tools(session):
@@ -204,23 +203,18 @@ def ensure_browser_tools(session):
 @nox.session
 @nox.parametrize("package", [*PACKAGES, "all"])
 def tests(session, package):
-    """Each package alone (only core and that package installed), then all packages together.
-
-    Most of the time goes to waiting on `datasette serve` processes and Chromium, so pytest-xdist
-    runs one worker per CPU, each test file on one worker (its module fixtures start once).
-    """
-    parallel = ["-n", "auto", "--dist", "loadfile"]
+    """Each package alone (only core and that package installed), then all packages together."""
     if package == "all":
         requirements = ["-rreliability/requirements.txt", "-rbench/requirements.txt"]
-        install(session, *PACKAGES, extra_requirements=[*requirements, PYTEST_XDIST])
+        install(session, *PACKAGES, extra_requirements=requirements)
         ensure_browser_tools(session)
         # One pytest run per folder: each package's tests import their own conftest by name.
         for tests_folder in [*(f"{p}/tests" for p in PACKAGES), "reliability", "docs", "bench"]:
-            run_pytest(session, *parallel, tests_folder)
+            run_pytest(session, tests_folder)
     else:
-        install(session, *dict.fromkeys([CORE, package]), extra_requirements=[PYTEST_XDIST])
+        install(session, *dict.fromkeys([CORE, package]))
         ensure_browser_tools(session)
-        run_pytest(session, *parallel, f"{package}/tests")
+        run_pytest(session, f"{package}/tests")
 
 
 def core_at_floor(package):
