@@ -126,19 +126,15 @@ class LinkCache:
     async def read_link(self, datasette, code):
         """The stored link, read when its stored count and the in-memory count add up exactly:
         never while a flush is writing this code's count, never across the start of a flush."""
-        while True:
-            await self.visits.settled(code)
-            reader = self.link_reader(datasette)
-            if reader is not None:
-                try:
-                    # No await from here to the caller's pending(): nothing can flush meanwhile.
-                    return store_links.get_link_now(reader, code)
-                except sqlite3.OperationalError:
-                    pass  # busy for a moment: take Datasette's read thread instead
-            generation = self.visits.generation
-            link = await store_links.get_link(datasette, code)
-            if generation == self.visits.generation:
-                return link
+        await self.visits.settled(code)
+        reader = self.link_reader(datasette)
+        if reader is not None:
+            try:
+                # No await from here to the caller's pending(): nothing can flush meanwhile.
+                return store_links.get_link_now(reader, code)
+            except sqlite3.OperationalError:
+                pass  # busy for a moment: take Datasette's read thread instead
+        return await self.visits.read_counted(lambda: store_links.get_link(datasette, code), code)
 
     def link_reader(self, datasette):
         if not self.reader_opened:

@@ -61,12 +61,13 @@ class VisitBuffer:
         while code in self.in_flight:
             await self.flushed.wait()
 
-    async def read_counted(self, read):
+    async def read_counted(self, read, code=None):
         """``await read()`` made when its stored counts and ``unwritten`` add up exactly: after
-        any flush in progress, and again if a flush started meanwhile (it takes counts out of
-        memory before its write lands, so a read made then would miss them)."""
+        a flush in progress (of ``code``'s count, or of any), and again if a flush started
+        meanwhile (it takes counts out of memory before its write lands, so a read made then
+        would miss them)."""
         while True:
-            await self.flushed.wait()
+            await (self.flushed.wait() if code is None else self.settled(code))
             generation = self.generation
             result = await read()
             if generation == self.generation:
