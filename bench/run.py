@@ -156,6 +156,7 @@ async def run_all(ctx, only, scaling_only=False, reuse_data=False):
     )
     timings["core-only memory baseline"] = time.perf_counter() - started
     runs = [("core", core.internal_writes), ("core", core.startup), ("core", core.fresh_start)]
+    runs += [("core", core.memory_held)]
     runs += [(s.NAME, run) for s in available for run in getattr(s, "RUNS", [s.run])]
     figures_of = {s.NAME: s.FIGURES for s in PLUGIN_SCENARIOS}
     for name, function in runs:

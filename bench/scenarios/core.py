@@ -199,3 +199,87 @@ async def fresh_start(ctx):
             f"{statistics.median(cpu_ratio):.2f} ({min(cpu_ratio):.2f}-{max(cpu_ratio):.2f}).",
         )
     ]
+
+
+# Which modules each package brings in, in load order: its own and the libraries it imports.
+MODULES_BY_PACKAGE = """
+import importlib, importlib.metadata, json, pkgutil, sys
+import datasette.app
+found = {}
+for package in sys.argv[1:]:
+    before = set(sys.modules)
+    for entry in importlib.metadata.distribution(package).entry_points:
+        if entry.group == "datasette":
+            module = importlib.import_module(entry.value)
+            for info in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
+                if not info.name.endswith(("testing", "__main__")):
+                    importlib.import_module(info.name)
+    found[package] = sorted(set(sys.modules) - before)
+print(json.dumps(found))
+"""
+
+# Replays those imports library by library, reading VmRSS between them.
+RSS_BY_LIBRARY = """
+import importlib, json, sys
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) / 1024 for l in status if l.startswith("VmRSS:"))
+import datasette.app
+found, own = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))
+held = []
+for package, modules in found.items():
+    libraries = {}
+    for name in modules:
+        libraries.setdefault(name.split(".")[0], []).append(name)
+    for library, names in sorted(libraries.items(), key=lambda item: item[0] in own):
+        before = rss()
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+        held.append([package, library, rss() - before])
+print(json.dumps(held))
+"""
+
+
+async def memory_held(ctx):
+    """What each package's imports add to a Datasette process: its own modules and its libraries."""
+    every = [CORE, *ctx.every_plugin]
+    own = [package.replace("-", "_") for package in every]
+
+    def run(script, *arguments):
+        completed = subprocess.run(
+            [sys.executable, "-c", script, *arguments],
+            env=dict(os.environ, DATASETTE_LOAD_PLUGINS=""),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
+    found = run(MODULES_BY_PACKAGE, *every)
+    held = run(RSS_BY_LIBRARY, json.dumps(found), json.dumps(own))
+    per_package = {package: 0.0 for package in every}
+    largest = []
+    for package, library, mib in held:
+        per_package[package] += mib
+        if mib >= 0.5:
+            largest.append(f"{library} {mib:.1f} MiB ({package})")
+    return [
+        figure(
+            "core.memory_held",
+            "Memory the packages' imports add to a Datasette process (VmRSS)",
+            unit="MiB",
+            values=[sum(per_package.values())],
+            goal="reported (issue 17: what holds the memory)",
+            met=None,
+            notes="Per package, its own modules and the libraries it is first to import, in "
+            "load order: "
+            + ", ".join(f"{package} {mib:.1f} MiB" for package, mib in per_package.items())
+            + ". Libraries of 0.5 MiB or more: "
+            + (", ".join(largest) or "none")
+            + ". The rest of each Peak RSS row's difference is data held at run time: SQLite "
+            "page caches of the internal DB's connections and the plugins' in-memory caches.",
+        )
+    ]
