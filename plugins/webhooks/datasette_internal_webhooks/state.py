@@ -58,9 +58,12 @@ class State:
     async def reload_endpoints(self):
         """Re-read the endpoints (all of them are returned; the worker keeps the active ones)."""
         endpoints = await store.list_endpoints(self.datasette)
+        self.use_endpoints(endpoints)
+        return endpoints
+
+    def use_endpoints(self, endpoints):
         self.active_endpoints = [e for e in endpoints if e["active"]]
         self.wake_worker()
-        return endpoints
 
     def forget_keys(self, endpoint_id):
         self._keys.pop(endpoint_id, None)
@@ -129,8 +132,9 @@ async def start(datasette):
         # The primary's replica (docs/scale-out.md): its pages show endpoints and deliveries,
         # but config sync, enqueueing and delivery happen only on the primary.
         return
-    await sync_config_endpoints(datasette, state)
-    known = {endpoint["id"] for endpoint in await state.reload_endpoints()}
+    endpoints = await sync_config_endpoints(datasette, state)
+    state.use_endpoints(endpoints)
+    known = {endpoint["id"] for endpoint in endpoints}
     recovered = state.outbox.recover(known)
     if recovered:
         log.warning("Recovered %d webhook message(s) from the outbox journal", recovered)
@@ -140,7 +144,7 @@ async def start(datasette):
 
 async def sync_config_endpoints(datasette, state):
     """Create, update or remove the endpoints declared in datasette.yaml (StartupError if one
-    is wrong) and store their secrets."""
+    is wrong) and store their secrets. Returns every endpoint, as the sync's write read them."""
     declared, config_secrets = {}, {}
     for position, entry in enumerate(state.options.endpoints):
         key = entry.get("name")
@@ -169,11 +173,12 @@ async def sync_config_endpoints(datasette, state):
             created_at=now,
             updated_at=now,
         )
-    created, removed = await store.sync_config_endpoints(datasette, declared, clock.iso())
+    created, removed, endpoints = await store.sync_config_endpoints(
+        datasette, declared, clock.iso()
+    )
     for endpoint_id in removed:
         await plugin.secrets.delete(datasette, secret_name(endpoint_id))
         await plugin.secrets.delete(datasette, secret_name(endpoint_id, previous=True))
-    endpoints = await store.list_endpoints(datasette)
     for endpoint in endpoints:
         key = endpoint["config_key"]
         if key in config_secrets:
@@ -185,6 +190,7 @@ async def sync_config_endpoints(datasette, state):
                 " rotate it at /-/webhooks to see it, or set secret in the config",
                 key,
             )
+    return endpoints
 
 
 async def stop(datasette):

@@ -44,9 +44,11 @@ def assignments(changes, allowed):
 # --- outgoing endpoints ------------------------------------------------------------------------
 
 
+LIST_ENDPOINTS = f"select * from {ENDPOINTS} order by created_at, id"
+
+
 async def list_endpoints(datasette):
-    sql = f"select * from {ENDPOINTS} order by created_at, id"
-    return await read_rows(datasette, sql, make=endpoint_from_row)
+    return await read_rows(datasette, LIST_ENDPOINTS, make=endpoint_from_row)
 
 
 async def get_endpoint(datasette, endpoint_id):
@@ -98,7 +100,8 @@ async def delete_endpoint(datasette, endpoint_id):
 async def sync_config_endpoints(datasette, declared, now_iso):
     """Make the config-declared endpoints match ``declared`` ({config_key: endpoint dict}).
 
-    Returns (created_ids, removed_ids). Runtime state (active, failures) of kept endpoints stays.
+    Returns (created_ids, removed_ids, every endpoint after the sync): startup needs no read of
+    its own. Runtime state (active, failures) of kept endpoints stays.
     """
 
     def write(conn):
@@ -133,7 +136,10 @@ async def sync_config_endpoints(datasette, declared, now_iso):
             if key not in declared:
                 _delete_endpoint(conn, endpoint_id)
                 removed.append(endpoint_id)
-        return created, removed
+        listed = conn.execute(LIST_ENDPOINTS)
+        columns = [column[0] for column in listed.description]
+        endpoints = [endpoint_from_row(zip(columns, row, strict=True)) for row in listed]
+        return created, removed, endpoints
 
     return await get_internal_db(datasette).execute_write_fn(write)
 
