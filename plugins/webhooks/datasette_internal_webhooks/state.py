@@ -102,21 +102,22 @@ class State:
         payload = await payload_for(self.datasette, event, properties)
         message_id = new_message_id()
         # A lone write's deliveries go at once, before the outbox commit (see Worker.send_early).
-        # Their senders are started before the journal write below, which still comes first
-        # (the senders run at the next await): that way they run before the commit's task.
         sent_early = (
             self.outbox.journaled
             and self.worker is not None
             and self.activity.lone()
             and self.worker.send_early(message_id, payload, endpoint_ids)
         )
-        self.outbox.add(message_id, event.name, payload, endpoint_ids)
         if sent_early:
             # Two loop steps (the sender's, then aiohttp's writer task's) put the request on the
             # socket before this write's response: about 2 ms sooner at the receiver, for a few
             # hundred microseconds more on the response of a write that came after a pause.
             await asyncio.sleep(0)
             await asyncio.sleep(0)
+        # Journaled after those steps, still before the response (the crash promise holds): the
+        # commit task it starts then runs after the response instead of during those steps, where
+        # the write thread slowed the response by milliseconds.
+        self.outbox.add(message_id, event.name, payload, endpoint_ids)
 
 
 def get_state(datasette):

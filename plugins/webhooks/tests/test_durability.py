@@ -159,6 +159,60 @@ async def test_a_lone_write_is_delivered_while_it_is_answered(ds, receiver, monk
     assert waiter.delivered_during_request
 
 
+class SeesTheOutboxAfterTheWebhooksHook:
+    """A track_event hook run right after the webhooks plugin's, with no loop step between:
+    records whether the delivery had gone early, the journal held the message and the outbox
+    commit had started by then."""
+
+    def __init__(self, journal, commits):
+        self.journal = journal
+        self.commits = commits
+        self.seen = None
+
+    @hookimpl(trylast=True)
+    async def track_event(self, datasette, event):
+        if event.name == "insert-rows":
+            self.seen = {
+                "sent early": bool(get_state(datasette).worker._early),
+                "journaled": self.journal.read_text() != "",
+                "commits": len(self.commits),
+            }
+
+
+async def test_a_lone_writes_outbox_commit_does_not_run_during_its_track_event(
+    ds, receiver, tmp_path, monkeypatch
+):
+    """The early delivery's loop steps come before the journal write: the commit task that
+    write starts runs after the hook returns, not during those steps (where the write thread
+    slowed the write's response). The message is journaled before the hook returns."""
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    commits = []
+    enqueue = store_deliveries.enqueue
+
+    async def recorded_enqueue(*args):
+        commits.append(args[1])
+        return await enqueue(*args)
+
+    monkeypatch.setattr(store_deliveries, "enqueue", recorded_enqueue)
+    state = get_state(ds)
+    await eventually(lambda: endpoint["id"] in state.worker._endpoints, "the worker's next pass")
+    await asyncio.sleep(activity.QUIET_PERIOD)
+    sees = SeesTheOutboxAfterTheWebhooksHook(journal_of(tmp_path), commits)
+    ds.pm.register(sees, name="sees-the-outbox")
+    try:
+        response = await ds.client.post(
+            "/data/species/-/insert", json={"row": {"name": "o"}}, cookies=root_cookies(ds)
+        )
+    finally:
+        ds.pm.unregister(name="sees-the-outbox")
+    assert response.status_code == 201
+    assert sees.seen == {"sent early": True, "journaled": True, "commits": 0}
+    await idle(ds)
+    assert len(commits) == 1
+    await eventually(lambda: receiver.received, "the early delivery")
+    assert len(receiver.received) == 1
+
+
 async def lone_insert(ds, endpoint, name):
     """An insert after a pause, once the worker knows ``endpoint``."""
     state = get_state(ds)
