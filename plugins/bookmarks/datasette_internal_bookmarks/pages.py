@@ -6,7 +6,7 @@ import datetime
 import html
 import io
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 import segno
 from datasette.utils.asgi import NotFound, Response
@@ -291,6 +291,9 @@ def current_path(request):
     return request.path + ("?" + request.query_string if request.query_string else "")
 
 
+MENU_ACTIONS = (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
+
+
 def action_items(datasette, actor, request, title):
     """ "Bookmark this page" and "Copy short link" for Datasette's action menus."""
 
@@ -298,18 +301,16 @@ def action_items(datasette, actor, request, title):
         if actor_id(actor) is None or request is None:
             return []
         page = current_path(request)
-        # Drawn on every page: answers from core's recent_answers (one second), not a
-        # permission query per page; the create routes check afresh.
-        allowed = {
-            action: await recent_answers.allowed(datasette, action, actor)
-            for action in (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
-        }
+        # Drawn on every page: both answers as one from core's recent_answers (one second),
+        # not a permission query per page; the create routes check afresh.
+        allowed = await recent_answers.allowed_many(datasette, MENU_ACTIONS, actor)
         items = []
         if allowed[BOOKMARKS_CREATE]:
             items.append(
                 {
+                    # quote_plus as urlencode does, without its per-call type checks.
                     "href": plain_path(datasette, "/-/bookmarks/new?")
-                    + urlencode({"url": page, "title": title}),
+                    + f"url={quote_plus(page)}&title={quote_plus(str(title))}",
                     "label": "Bookmark this page",
                     "description": "Save this view, with its filters, to your bookmarks",
                 }

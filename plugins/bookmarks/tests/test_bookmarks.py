@@ -394,6 +394,23 @@ async def test_action_menus_ask_the_permission_once_a_second_not_per_page(ds, al
     assert len(asked()) == 2 * len(ours)
 
 
+async def test_action_menus_ask_both_actions_as_one_question(ds, alice, monkeypatch):
+    """One permission query for the two menu items of a page, not one each."""
+    asked = []
+    allowed_many = ds.allowed_many
+
+    async def counting(*, actions, **kwargs):
+        ours = sorted(set(actions) & {BOOKMARKS_CREATE, SHORT_LINKS_CREATE})
+        if ours:
+            asked.append(ours)
+        return await allowed_many(actions=actions, **kwargs)
+
+    monkeypatch.setattr(ds, "allowed_many", counting)
+    page = await ds.client.get("/data/places", cookies=alice)
+    assert "Bookmark this page" in page.text and "Copy short link" in page.text
+    assert asked == [sorted([BOOKMARKS_CREATE, SHORT_LINKS_CREATE])]
+
+
 async def test_new_page_form_saves_and_prefills(ds, alice):
     form = await ds.client.get(
         "/-/bookmarks/new?url=%2Fdata%2Fplaces%3Fcountry%3Dfr&title=places", cookies=alice
