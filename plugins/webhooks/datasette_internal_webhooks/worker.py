@@ -132,9 +132,9 @@ class Worker:
 
     def send_early(self, message_id, payload, endpoint_ids):
         """Send a lone write's deliveries now, before the outbox commit that gives them ids (the
-        journal holds the message already, so a crash still sends it again); each outcome is
-        written once its id is known. Only to endpoints with nothing queued or being sent.
-        Returns whether any delivery started."""
+        caller journals the message right after, before the write's response, so a crash after
+        that response still sends it again); each outcome is written once its id is known. Only
+        to endpoints with nothing queued or being sent. Returns whether any delivery started."""
         if self._session is None or self.paused:
             return False
         started = False
