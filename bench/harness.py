@@ -177,7 +177,9 @@ def client_session(target, concurrency):
     if target.cookies:
         headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in target.cookies.items())
     return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency),
+        # uvicorn closes a connection idle for 5 s; reusing one it is closing fails the request
+        # (ServerDisconnectedError), so the client lets idle ones go first.
+        connector=aiohttp.TCPConnector(limit=concurrency, keepalive_timeout=4),
         headers=headers,
         cookie_jar=aiohttp.DummyCookieJar(),
     )
