@@ -4,7 +4,7 @@ import pytest
 from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
 from datasette_internal_db import migrations as core_migrations
 from datasette_internal_db.testing import close, make_datasette
-from sqlite_utils import Database
+from sqlite_utils import Database, Migrations
 
 
 async def test_get_internal_db_is_the_internal_database(ds):
@@ -115,6 +115,33 @@ async def test_a_fresh_internal_db_gets_the_same_schema_and_records_as_step_by_s
     assert copied == step_by_step
     assert len(step_by_step[1]) >= len(core_migrations.migrations.pending(Database(memory=True)))
     assert step_by_step[3] == [(1, step_by_step[3][0][1], "0.1.0", 1)]
+
+
+@pytest.mark.skipif(not core_migrations.CAN_COPY_IMAGES, reason="Python 3.10: no images")
+async def test_a_copied_fresh_internal_db_holds_datasettes_own_step_too(tmp_path, monkeypatch):
+    """Issue 17: Datasette's own migration step (its catalog, metadata and queries tables, ~20 ms
+    of CPU) is part of the fresh image, so a fresh start after the first runs no step at all."""
+    monkeypatch.setattr(core_migrations, "fresh_images", {})
+    applied = []
+    record_applied = Migrations._record_applied
+
+    def record(migrations, db, name):
+        applied.append((migrations.name, name))
+        return record_applied(migrations, db, name)
+
+    monkeypatch.setattr(Migrations, "_record_applied", record)
+    first = await make_datasette(tmp_path, internal=None)
+    assert applied[-1] == ("datasette_internal", "0001_initial")
+    close(first)
+    applied.clear()
+    second = await make_datasette(tmp_path, internal=None)
+    assert applied == []
+    internal = get_internal_db(second)
+    steps = (await internal.execute("select migration_set from _sqlite_migrations")).rows
+    assert [row[0] for row in steps][-1] == "datasette_internal"
+    databases = await internal.execute("select database_name from catalog_databases")
+    assert [row[0] for row in databases] == ["_memory"]
+    close(second)
 
 
 async def test_a_partly_migrated_internal_db_runs_only_its_pending_steps(tmp_path, monkeypatch):
