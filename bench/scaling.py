@@ -23,6 +23,7 @@ FIGURES = [
     ("bookmarks.list_p99", "Bookmarks: `/-/bookmarks` list page, p99", "time"),
     ("webhooks.insert_overhead", "Webhooks: `/-/insert` with one endpoint, median", "time"),
     ("webhooks.write_to_delivery", "Webhooks: write to delivery, p50", "time"),
+    ("webhooks.write_to_delivery_wal", "Webhooks: write to delivery, WAL data file, p50", "time"),
     ("webhooks.deliveries", "Webhooks: deliveries/s from a backlog", "rate"),
     ("core.startup", "Startup to first answer with the filled internal DB", "time"),
 ]
