@@ -3,8 +3,11 @@ import datetime
 import inspect
 import io
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
 from html import escape, unescape
@@ -395,6 +398,22 @@ async def test_cross_site_post_with_cookie_is_refused(ds, alice):
     assert response.status_code == 403
     count = await get_internal_db(ds).execute(f"select count(*) from {LINKS}")
     assert count.single_value() == 0
+
+
+def test_loading_the_plugin_does_not_import_segno():
+    """segno is for the QR code route only: importing it cost every Datasette start 75-120 ms."""
+    probe = "import sys, datasette.app; "
+    probe += "print('datasette_internal_bookmarks' in sys.modules, 'segno' in sys.modules)"
+    answer = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=dict(
+            os.environ, DATASETTE_LOAD_PLUGINS="datasette-internal-db,datasette-internal-bookmarks"
+        ),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert answer.stdout.split() == ["True", "False"], answer.stderr[-2000:]
 
 
 async def test_qr_code_is_a_standalone_svg_and_a_png_of_the_short_url(ds, alice):
