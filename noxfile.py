@@ -65,7 +65,27 @@ def install(session, *packages, extra_requirements=()):
 
 
 def run_pytest(session, *paths):
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *paths, *session.posargs)
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *paths,
+        *session.posargs,
+        env=bytecode_cache(session),
+    )
+
+
+def bytecode_cache(session):
+    """The tests' Python processes keep compiled modules in one cache inside the session's venv.
+
+    uv installs without bytecode, and where PYTHONDONTWRITEBYTECODE is set (as on the project's
+    machines) every process the tests start (each `datasette serve`, each fresh interpreter)
+    compiled Datasette and its dependencies from source again: ~1-2 s of CPU each. The cache
+    fills as modules are first imported; nothing is written into the source tree.
+    """
+    cache = Path(session.virtualenv.location) / "pycache"
+    return {"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": str(cache)}
 
 
 def project(package):
