@@ -2,6 +2,7 @@
 render_markdown, the Plugin handle and the page templates, through a real in-process plugin."""
 
 import asyncio
+import inspect
 import sqlite3
 
 import pytest
@@ -142,6 +143,23 @@ async def test_route_checks_the_action_and_answers_json_or_html(ds):
     assert "No such greeting" in page.text and '<p class="crumbs">' in page.text
     as_json = await ds.client.get("/-/toolkit/missing", headers={"Accept": "application/json"})
     assert as_json.json() == {"ok": False, "errors": ["No such greeting"]}
+
+
+async def test_a_route_view_carries_its_signature(ds, monkeypatch):
+    """Datasette asks ``inspect.signature(view)`` on every request to pick the view's arguments;
+    a ``route()`` view carries its own, so a request builds none of this module's."""
+    built = []
+    build = inspect._signature_from_function
+
+    def counting(cls, func, *args, **kwargs):
+        built.append(func.__module__)
+        return build(cls, func, *args, **kwargs)
+
+    monkeypatch.setattr(inspect, "_signature_from_function", counting)
+    response = await ds.client.get("/-/toolkit/api/items", actor={"id": "alice"})
+    assert response.status_code == 200
+    assert __name__ not in built
+    assert inspect.signature(items_api) == inspect.signature(lambda datasette, request: None)
 
 
 async def test_route_answers_405_and_400(ds):

@@ -1,21 +1,10 @@
 """The plugin's URLs and the handler of each: the route table only. Patterns end in ``\\Z``:
 Datasette matches with ``re.match``, and ``$`` would also take a trailing newline."""
 
-import inspect
-
 from . import api_bookmarks, api_links, pages, redirect
 
 CODE = r"(?P<code>[A-Za-z0-9_-]{1,64})"
 BOOKMARK = r"(?P<id>[0-9]{1,18})"
-
-
-def with_stored_signature(view):
-    """Datasette picks a view's arguments with ``inspect.signature(view)`` on every request,
-    which builds ``(datasette, request)`` anew (more than the redirect's own work); a stored
-    ``__signature__`` is returned as it is (README, "Why the redirect is cheap")."""
-    view.__signature__ = inspect.signature(view)
-    return view
-
 
 routes = [
     (rf"^/-/l/{CODE}\Z", redirect.follow),
@@ -37,4 +26,3 @@ routes = [
     (r"^/-/bookmarks/api/import\Z", api_bookmarks.import_api),
     (r"^/-/bookmarks/api/scan\Z", api_bookmarks.scan_api),
 ]
-routes = [(pattern, with_stored_signature(view)) for pattern, view in routes]
