@@ -1,4 +1,4 @@
-"""Each published package's long description is a short summary linking to its full README.
+"""Each package's long description is a short summary linking to its full README.
 
 Datasette parses every installed plugin's whole METADATA file twice each time a ``Datasette``
 object is made (``get_plugins()`` asks for the version, then the name), and the long description
@@ -14,17 +14,18 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 REPOSITORY = "https://github.com/example-org/datasette-internal/blob/main"
-PUBLISHED = {
+PACKAGES = {
     "core": "datasette-internal-db",
     **{
-        f"plugins/{p.parent.name}": f"datasette-internal-{p.parent.name}"
-        for p in sorted(ROOT.glob("plugins/*/pyproject.toml"))
+        f"{p.parent.parent.name}/{p.parent.name}": f"datasette-internal-{p.parent.name}"
+        for group in ("plugins", "examples")
+        for p in sorted(ROOT.glob(f"{group}/*/pyproject.toml"))
     },
 }
 MAX_LINES = 30
 
 
-@pytest.mark.parametrize("folder, name", PUBLISHED.items())
+@pytest.mark.parametrize("folder, name", PACKAGES.items())
 def test_long_description_is_a_short_summary_of_the_full_readme(folder, name):
     installed = metadata(name).get_payload()
     assert len(installed.splitlines()) <= MAX_LINES
