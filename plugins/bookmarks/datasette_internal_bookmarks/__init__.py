@@ -8,6 +8,7 @@ from .events import EVENTS
 from .migrations import migrations
 from .redirect import link_cache
 from .routes import routes
+from .store import close_loop_reader
 from .visits import start_flushing
 
 
@@ -44,11 +45,10 @@ def startup(datasette):
 @hookimpl
 def shutdown(datasette):
     async def inner():
-        cache = link_cache(datasette)
         try:
-            await cache.visits.flush(datasette)
+            await link_cache(datasette).visits.flush(datasette)
         finally:
-            cache.close()
+            close_loop_reader(datasette)
 
     return inner()
 

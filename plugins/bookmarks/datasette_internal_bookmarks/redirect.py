@@ -23,6 +23,7 @@ from datasette_internal_db.paths import UnsafePath, location_for
 
 from . import store_links
 from .access import view_check
+from .store import loop_reader
 from .targets import stored_target
 from .visits import VisitBuffer
 
@@ -81,15 +82,13 @@ def expiry_timestamp(expires_at):
 
 
 class LinkCache:
-    """Per Datasette: recently read links, the visit buffer, and the event-loop reader."""
+    """Per Datasette: recently read links and the visit buffer."""
 
     def __init__(self, fresh_seconds=None):
         self.links = OrderedDict()
         # (action, resource) per stored (kind, database, name): links to one table share one.
         self.checks = {}
         self.visits = VisitBuffer()
-        self.reader = None
-        self.reader_opened = False
         # None: cached links stay until this process changes them; else seconds they stay.
         self.fresh_seconds = fresh_seconds
 
@@ -127,7 +126,7 @@ class LinkCache:
         """The stored link, read when its stored count and the in-memory count add up exactly:
         never while a flush is writing this code's count, never across the start of a flush."""
         await self.visits.settled(code)
-        reader = self.link_reader(datasette)
+        reader = loop_reader(datasette)
         if reader is not None:
             try:
                 # No await from here to the caller's pending(): nothing can flush meanwhile.
@@ -136,19 +135,8 @@ class LinkCache:
                 pass  # busy for a moment: take Datasette's read thread instead
         return await self.visits.read_counted(lambda: store_links.get_link(datasette, code), code)
 
-    def link_reader(self, datasette):
-        if not self.reader_opened:
-            self.reader = store_links.open_link_reader(datasette)
-            self.reader_opened = True
-        return self.reader
-
     def forget_link(self, code):
         self.links.pop(code, None)
-
-    def close(self):
-        if self.reader is not None:
-            self.reader.close()
-        self.reader, self.reader_opened = None, False
 
 
 _caches = weakref.WeakKeyDictionary()

@@ -15,6 +15,7 @@ from datasette_internal_db import (
 from datasette_internal_db.text import fts_query
 
 from .migrations import BOOKMARKS, FTS, TAG_COUNTS, TAGS
+from .store import read_on_loop
 
 # Bookmark ids are below this: a listing without a cursor starts here.
 NO_CURSOR = 2**62
@@ -175,8 +176,9 @@ async def list_bookmarks(
 
     Each form is an index walk in id order that stops after ``limit`` rows: the FTS index
     (rowid order) when searching, the (tag, bookmark_id) index for a tag, else the two indexes
-    (owner_id, id) and (shared, id). Shared bookmarks still have to be filtered by the caller
-    for view permission on their targets.
+    (owner_id, id) and (shared, id), short enough to run on the event loop (``read_on_loop``).
+    Shared bookmarks still have to be filtered by the caller for view permission on their
+    targets.
     """
     params = {
         "actor_id": actor_id,
@@ -213,7 +215,8 @@ async def list_bookmarks(
                 " and owner_id is not :actor_id order by id desc limit :limit)"
             )
         sql = " union all ".join(parts) + " order by id desc limit :limit"
-    return await read_rows(datasette, sql, params, _bookmark)
+    rows = await read_on_loop(datasette, lambda conn: conn.execute(sql, params).fetchall())
+    return [_bookmark(row) for row in rows]
 
 
 async def owner_bookmarks(datasette, owner_id):
@@ -223,7 +226,10 @@ async def owner_bookmarks(datasette, owner_id):
 
 async def owner_tags(datasette, owner_id, limit=50):
     sql = f"select tag, count from {TAG_COUNTS} where owner_id = ? order by count desc, tag limit ?"
-    return await read_rows(datasette, sql, [owner_id, limit])
+    rows = await read_on_loop(
+        datasette, lambda conn: conn.execute(sql, [owner_id, limit]).fetchall()
+    )
+    return [dict(row) for row in rows]
 
 
 async def owner_bookmark_ids(datasette, owner_id):

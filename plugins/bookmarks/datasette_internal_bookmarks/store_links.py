@@ -38,17 +38,6 @@ async def links_to(datasette, owner_id, target_key):
     )
 
 
-def open_link_reader(datasette):
-    """A read-only connection to the internal file for ``get_link_now``; None for an in-memory
-    internal DB. ``timeout=0``: a busy file raises at once instead of blocking the event loop."""
-    internal = get_internal_db(datasette)
-    if internal.is_memory or not internal.path:
-        return None
-    reader = sqlite3.connect(f"file:{internal.path}?mode=ro", uri=True, timeout=0)
-    reader.row_factory = sqlite3.Row
-    return reader
-
-
 def get_link_now(reader, code):
     """``get_link`` on the calling (event loop) thread: one primary-key probe, microseconds,
     where ``Database.execute`` would hop to a thread and back. ``fetchall`` ends the read

@@ -4,7 +4,7 @@ import urllib.parse
 
 import pytest
 import sqlite_utils
-from datasette_internal_bookmarks import fragments, store_bookmarks
+from datasette_internal_bookmarks import fragments, store, store_bookmarks
 from datasette_internal_bookmarks.access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS, migrations
 from datasette_internal_db import MARKDOWN_VERSION, get_internal_db, jobs, render_markdown
@@ -514,6 +514,53 @@ async def test_list_page_items_are_remembered_but_never_stale(ds, alice, bob, mo
     other = (await ds.client.get("/-/bookmarks", cookies=bob)).text
     assert "After" in other and "by alice" in other and "bookmark-delete" not in other
     assert renders == [1, 0, 1, 1]
+
+
+def spy_on_read_threads(internal, monkeypatch):
+    """What the internal DB's read threads are asked: each SQL text, each function's name."""
+    asked = []
+    execute, execute_fn = internal.execute, internal.execute_fn
+
+    async def spied_execute(sql, *args, **kwargs):
+        asked.append(sql)
+        return await execute(sql, *args, **kwargs)
+
+    async def spied_execute_fn(fn, *args, **kwargs):
+        asked.append(fn.__qualname__)
+        return await execute_fn(fn, *args, **kwargs)
+
+    monkeypatch.setattr(internal, "execute", spied_execute)
+    monkeypatch.setattr(internal, "execute_fn", spied_execute_fn)
+    return asked
+
+
+def plugin_reads(asked):
+    return [a for a in asked if "bookmarks" in a or a.startswith(("list_bookmarks", "owner_tags"))]
+
+
+async def test_list_page_reads_its_rows_and_tags_on_the_event_loop(ds, alice, monkeypatch):
+    await bookmark(ds, alice, url="/data/places", title="Places", tags=["travel"])
+    asked = spy_on_read_threads(get_internal_db(ds), monkeypatch)
+    page = (await ds.client.get("/-/bookmarks", cookies=alice)).text
+    assert "Places" in page and "travel</a> (1)" in page
+    assert plugin_reads(asked) == []
+
+
+async def test_list_read_too_long_for_the_loop_is_made_by_a_read_thread(ds, alice, monkeypatch):
+    await bookmark(ds, alice, url="/data/places", title="Places", tags=["travel"])
+    monkeypatch.setattr(store, "LOOP_READ_SECONDS", -1)  # every loop read is over its budget
+    monkeypatch.setattr(store, "LOOP_READ_STEPS", 1)
+    asked = spy_on_read_threads(get_internal_db(ds), monkeypatch)
+    page = (await ds.client.get("/-/bookmarks", cookies=alice)).text
+    assert "Places" in page and "travel</a> (1)" in page
+    assert sorted(plugin_reads(asked)) == [
+        "list_bookmarks.<locals>.<lambda>",
+        "owner_tags.<locals>.<lambda>",
+    ]
+    # The interrupted loop read left nothing behind: the next one (in budget) sees new rows.
+    monkeypatch.setattr(store, "LOOP_READ_SECONDS", 0.002)
+    await bookmark(ds, alice, url="/data", title="Freshly added")
+    assert "Freshly added" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
 
 
 async def test_pages_have_real_breadcrumbs(ds, alice):
