@@ -4,7 +4,7 @@ import urllib.parse
 
 import pytest
 import sqlite_utils
-from datasette_internal_bookmarks import fragments, store, store_bookmarks
+from datasette_internal_bookmarks import api_bookmarks, fragments, store, store_bookmarks
 from datasette_internal_bookmarks.access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS, migrations
 from datasette_internal_db import MARKDOWN_VERSION, get_internal_db, jobs, render_markdown
@@ -561,6 +561,24 @@ async def test_list_read_too_long_for_the_loop_is_made_by_a_read_thread(ds, alic
     monkeypatch.setattr(store, "LOOP_READ_SECONDS", 0.002)
     await bookmark(ds, alice, url="/data", title="Freshly added")
     assert "Freshly added" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
+
+
+async def test_list_asks_once_per_table_not_once_per_shared_row(ds, alice, bob, monkeypatch):
+    for row in (1, 2, 3):
+        await bookmark(ds, alice, url=f"/data/places/{row}", title=f"Place {row}", shared=True)
+    await bookmark(ds, alice, url="/data/secret/1", title="Hidden code", shared=True)
+    asked = []
+    original = api_bookmarks.may_view_recently
+
+    async def counting(datasette, actor, target):
+        asked.append((target.kind, target.database, target.name))
+        return await original(datasette, actor, target)
+
+    monkeypatch.setattr(api_bookmarks, "may_view_recently", counting)
+    page = (await ds.client.get("/-/bookmarks", cookies=bob)).text
+    titles = [f"Place {row}" for row in (1, 2, 3)]
+    assert all(title in page for title in titles) and "Hidden code" not in page
+    assert sorted(asked) == [("row", "data", "places"), ("row", "data", "secret")]
 
 
 async def test_pages_have_real_breadcrumbs(ds, alice):
