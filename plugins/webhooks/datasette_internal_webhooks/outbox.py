@@ -26,11 +26,15 @@ class Outbox:
     startup. Without a journal a crash loses the messages not yet committed (a few milliseconds).
     """
 
-    def __init__(self, datasette, journal_path, activity, on_flushed):
+    def __init__(self, datasette, journal_path, activity, on_flushed, outcomes):
         self.datasette = datasette
         self.activity = activity
         self.journal_path = journal_path
         self.on_flushed = on_flushed
+        # The worker's attempt outcomes waiting to be written ride along with each commit (one
+        # write instead of two): ``disable_after()``, ``take_outcomes()``, then
+        # ``outcomes_written(outcomes, disabled)``.
+        self.outcomes = outcomes
         self._journal = None
         if journal_path is not None:
             self._journal = os.open(journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -98,14 +102,23 @@ class Outbox:
                 and (delay := self.activity.yield_time(self._buffered_since))
             ):
                 await asyncio.sleep(delay)
+            disable_after = await self.outcomes.disable_after()
             batch, self._buffer = self._buffer, []
             queued_at, self._buffered_since = self._buffered_since, None
+            outcomes = self.outcomes.take_outcomes()
+            due, disabled = None, []
             try:
-                due = await store_deliveries.enqueue(self.datasette, batch, clock.now())
+                due, disabled = await store_deliveries.enqueue(
+                    self.datasette, batch, clock.now(), outcomes, disable_after
+                )
             except DatasetteClosedError:
                 return  # shutting down: the journal keeps the batch for the next start
             except Exception:
                 log.exception("Could not store %d webhook message(s); retrying", len(batch))
+            finally:
+                if outcomes:
+                    await self.outcomes.outcomes_written(outcomes, disabled)
+            if due is None:
                 self._buffer[:0] = batch
                 self._buffered_since = queued_at
                 if self._closing:

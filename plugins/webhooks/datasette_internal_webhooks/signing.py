@@ -1,6 +1,7 @@
 """Standard Webhooks v1 signatures (outgoing and incoming) and GitHub's X-Hub-Signature-256."""
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -42,7 +43,7 @@ def signature(key, message_id, timestamp, body):
     ``prepared_key``) and a bytes body."""
     mac = key.copy() if isinstance(key, hmac.HMAC) else prepared_key(key)
     mac.update(b"%s.%d.%s" % (message_id.encode(), timestamp, body))
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    return "v1," + binascii.b2a_base64(mac.digest(), newline=False).decode()
 
 
 def signature_header(keys, message_id, timestamp, body):

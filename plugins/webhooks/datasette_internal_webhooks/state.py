@@ -44,7 +44,7 @@ class State:
         self._keys = {}
         self.worker = None
         self.outbox = Outbox(
-            datasette, journal_path(datasette, options), self.activity, self.offer_to_worker
+            datasette, journal_path(datasette, options), self.activity, self.offer_to_worker, self
         )
 
     def wake_worker(self):
@@ -54,6 +54,16 @@ class State:
     def offer_to_worker(self, due, queued_at):
         if self.worker is not None:
             self.worker.offer(due, queued_at)
+
+    # The worker's unwritten outcomes, for the outbox's commits (see Outbox.outcomes).
+    async def disable_after(self):
+        return 0 if self.worker is None else await self.worker.disable_after()
+
+    def take_outcomes(self):
+        return [] if self.worker is None else self.worker.take_outcomes()
+
+    async def outcomes_written(self, outcomes, disabled):
+        await self.worker.outcomes_written(outcomes, disabled)
 
     async def reload_endpoints(self):
         """Re-read the endpoints (all of them are returned; the worker keeps the active ones)."""

@@ -2,6 +2,8 @@
 takes ``datasette`` first, except ``enqueue_sql``, which writes through a connection it is
 given (the benchmark fills a backlog into a server's file that way)."""
 
+import json
+
 from datasette_internal_db import clock, get_internal_db, read_row, read_rows, where_clause
 
 from .migrations import ATTEMPTS, DELIVERIES, ENDPOINTS, MESSAGES
@@ -36,11 +38,18 @@ def enqueue_sql(conn, messages, now):
     return due
 
 
-async def enqueue(datasette, messages, now):
-    """``enqueue_sql`` in one write of the internal DB."""
-    return await get_internal_db(datasette).execute_write_fn(
-        lambda conn: enqueue_sql(conn, messages, now)
-    )
+async def enqueue(datasette, messages, now, outcomes=(), disable_after_seconds=0):
+    """``enqueue_sql`` in one write of the internal DB, with the attempt ``outcomes`` waiting
+    to be written recorded in the same transaction (``record_outcomes``): one trip to the write
+    thread for both. Returns (due rows, [(endpoint_id, reason)] of endpoints disabled)."""
+
+    def write(conn):
+        due = enqueue_sql(conn, messages, now)
+        if not outcomes:
+            return due, []
+        return due, _record_outcomes(conn, outcomes, now, disable_after_seconds)
+
+    return await get_internal_db(datasette).execute_write_fn(write)
 
 
 async def due_deliveries(datasette, endpoint_limits, now):
@@ -48,21 +57,24 @@ async def due_deliveries(datasette, endpoint_limits, now):
     (id, message_id, endpoint_id, attempts, payload) rows.
 
     ``endpoint_limits``: {endpoint_id: limit}. One indexed query per endpoint keeps a backlog on
-    one endpoint from starving the others; all of them in one trip to the read thread.
+    one endpoint from starving the others; all of them in one trip to the read thread. Each
+    endpoint's rows come as one JSON array, one SQLite step: the read thread then takes Python's
+    GIL back once per endpoint, not once per row, and never waits for it behind the busy event
+    loop (which paused deliveries while a read of hundreds of rows took turns with it).
     """
 
     def read(conn):
         due = []
         for endpoint_id, limit in endpoint_limits.items():
-            due.extend(
-                conn.execute(
-                    f"select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
-                    f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
-                    " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
-                    " order by d.next_attempt_at, d.id limit ?",
-                    [endpoint_id, now, limit],
-                ).fetchall()
-            )
+            (rows,) = conn.execute(
+                "select json_group_array(json_array(id, message_id, endpoint_id, attempts,"
+                " payload)) from (select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
+                f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
+                " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
+                " order by d.next_attempt_at, d.id limit ?)",
+                [endpoint_id, now, limit],
+            ).fetchone()
+            due.extend(map(tuple, json.loads(rows)))
         return due
 
     return await get_internal_db(datasette).execute_fn(read)
@@ -77,27 +89,54 @@ async def next_due_time(datasette):
     ).single_value()
 
 
+def _status(outcome):
+    if outcome["succeeded"]:
+        return "succeeded"
+    return "pending" if outcome["next_attempt_at"] is not None else "failed"
+
+
 def _record_outcomes(conn, outcomes, now, disable_after_seconds):
-    conn.executemany(
-        f"insert into {ATTEMPTS} (delivery_id, message_id, endpoint_id, attempted_at, status_code,"
-        " latency_ms, response_body, error, succeeded) values (:delivery_id, :message_id,"
-        " :endpoint_id, :attempted_at, :status_code, :latency_ms, :response_body, :error,"
-        " :succeeded)",
-        outcomes,
-    )
-    conn.executemany(
-        f"update {DELIVERIES} set attempts = attempts + 1, status = :status,"
-        " next_attempt_at = :next_attempt_at, last_status_code = :status_code,"
-        " last_error = :error, updated_at = :attempted_at where id = :delivery_id",
+    # One statement per table over a JSON array, not executemany: the write thread takes the
+    # GIL back once per statement instead of once per row (see due_deliveries).
+    rows = json.dumps(
         [
-            dict(
-                outcome,
-                status="succeeded"
-                if outcome["succeeded"]
-                else ("pending" if outcome["next_attempt_at"] is not None else "failed"),
-            )
-            for outcome in outcomes
-        ],
+            [
+                o["delivery_id"],
+                o["message_id"],
+                o["endpoint_id"],
+                o["attempted_at"],
+                o["status_code"],
+                o["latency_ms"],
+                o["response_body"],
+                o["error"],
+                o["succeeded"],
+                o["next_attempt_at"],
+                _status(o),
+            ]
+            for o in outcomes
+        ]
+    )
+    columns = (
+        "json_extract(value, '$[0]') as delivery_id, json_extract(value, '$[1]') as message_id,"
+        " json_extract(value, '$[2]') as endpoint_id, json_extract(value, '$[3]') as attempted_at,"
+        " json_extract(value, '$[4]') as status_code, json_extract(value, '$[5]') as latency_ms,"
+        " json_extract(value, '$[6]') as response_body, json_extract(value, '$[7]') as error,"
+        " json_extract(value, '$[8]') as succeeded, json_extract(value, '$[9]') as next_attempt_at,"
+        " json_extract(value, '$[10]') as status"
+    )
+    conn.execute(
+        f"insert into {ATTEMPTS} (delivery_id, message_id, endpoint_id, attempted_at, status_code,"
+        " latency_ms, response_body, error, succeeded) select delivery_id, message_id,"
+        " endpoint_id, attempted_at, status_code, latency_ms, response_body, error, succeeded"
+        f" from (select {columns} from json_each(?))",
+        [rows],
+    )
+    conn.execute(
+        f"update {DELIVERIES} set attempts = attempts + 1, status = o.status,"
+        " next_attempt_at = o.next_attempt_at, last_status_code = o.status_code,"
+        " last_error = o.error, updated_at = o.attempted_at"
+        f" from (select {columns} from json_each(?)) as o where {DELIVERIES}.id = o.delivery_id",
+        [rows],
     )
     succeeded = {o["endpoint_id"] for o in outcomes if o["succeeded"]}
     failed = {o["endpoint_id"]: o["attempted_at"] for o in outcomes if not o["succeeded"]}

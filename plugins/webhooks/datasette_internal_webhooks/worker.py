@@ -14,6 +14,7 @@ from datasette.database import DatasetteClosedError
 from datasette_internal_db import clock
 
 from . import store, store_deliveries
+from .activity import QUIET_PERIOD
 from .settings import plugin
 from .signing import signature_header
 from .ssrf import RefusedAddress, UnsafeURL, check_url, guarded_socket
@@ -32,6 +33,9 @@ RESTART_DELAY = 1.0
 # competes with the event loop (and the requests it answers) for the GIL.
 OUTCOME_WRITE_INTERVAL = 0.05
 OUTCOME_BATCH = 500
+# While requests come back to back, outcomes wait longer, up to this (the outbox commits that
+# those requests' events cause take them along): no write of their own between requests.
+OUTCOME_MAX_YIELD = 1.0
 SETTINGS_CHECK_INTERVAL = 0.5
 PRUNE_INTERVAL = 3600
 USER_AGENT = "datasette-internal-webhooks"
@@ -100,7 +104,8 @@ class Worker:
         self._write_outcomes_now = asyncio.Event()  # a full batch waits, or idle() asks
         self._pruned_at = None
         self._tasks = set()
-        self._url_problems = {}  # url -> refusal message or None; config cannot change at runtime
+        # url -> yarl.URL to send to, or the refusal; the config cannot change at runtime
+        self._targets = {}
         self._settings = {}  # runtime setting -> (value, monotonic time read)
         # False only while every due row is known to be queued here: a read would find nothing.
         self._check_table = True
@@ -195,9 +200,7 @@ class Worker:
             ttl_dns_cache=10,
         )
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_seconds)
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, headers={"user-agent": USER_AGENT}
-        ) as session:
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
             writer = asyncio.create_task(self._write_loop())
             try:
@@ -231,16 +234,21 @@ class Worker:
             self._settings[key] = (value, time.monotonic())
         return value
 
-    def _url_problem(self, url):
-        """The save-time URL check again (the config may have changed since), cached. Only a
-        clearer early refusal: every connection is checked by ``guarded_socket`` anyway."""
-        if url not in self._url_problems:
+    def _target(self, url):
+        """The save-time URL check again (the config may have changed since), cached with the
+        parsed URL (aiohttp would parse the string on every request). Only a clearer early
+        refusal: every connection is checked by ``guarded_socket`` anyway."""
+        if url not in self._targets:
             try:
-                check_url(url, self.options.allow_networks, self.options.https_only)
-                self._url_problems[url] = None
+                self._targets[url] = check_url(
+                    url, self.options.allow_networks, self.options.https_only
+                )
             except UnsafeURL as problem:
-                self._url_problems[url] = f"Refused: {problem}"
-        return self._url_problems[url]
+                self._targets[url] = f"Refused: {problem}"
+        target = self._targets[url]
+        if isinstance(target, str):
+            raise UnsafeURL(target)
+        return target
 
     async def _sleep(self):
         # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
@@ -344,18 +352,17 @@ class Worker:
         status_code = response_body = error = retry_after = None
         started = time.perf_counter()
         try:
-            problem = self._url_problem(endpoint["url"])
-            if problem is not None:
-                raise UnsafeURL(problem)
+            target = self._target(endpoint["url"])
             keys = await self.state.signing_keys(endpoint)
             headers = {
                 "content-type": "application/json",
+                "user-agent": USER_AGENT,
                 "webhook-id": message_id,
                 "webhook-timestamp": str(int(attempted_at)),
                 "webhook-signature": signature_header(keys, message_id, int(attempted_at), body),
             }
             async with session.post(
-                endpoint["url"], data=body, headers=headers, allow_redirects=False
+                target, data=body, headers=headers, allow_redirects=False
             ) as response:
                 status_code = response.status
                 retry_after = parse_retry_after(response.headers.get("retry-after"), attempted_at)
@@ -429,37 +436,59 @@ class Worker:
                 log.exception("Could not record webhook delivery outcomes")
 
     async def _gather_outcomes(self):
-        """Wait for more outcomes to write with these, OUTCOME_WRITE_INTERVAL at most. Until
-        written, their rows stay pending: a crash sends them again."""
+        """Wait for more outcomes to write with these: OUTCOME_WRITE_INTERVAL, and then while
+        requests come back to back, up to OUTCOME_MAX_YIELD (an outbox commit may take them
+        along meanwhile). Until written, their rows stay pending: a crash sends them again."""
         if len(self._outcomes) >= OUTCOME_BATCH:
             return
         self._write_outcomes_now.clear()
-        waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
-        try:
-            await asyncio.wait({waiter}, timeout=OUTCOME_WRITE_INTERVAL)
-        finally:
-            waiter.cancel()
+        started = time.monotonic()
+        timeout = OUTCOME_WRITE_INTERVAL
+        while True:
+            waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
+            try:
+                done, _ = await asyncio.wait({waiter}, timeout=timeout)
+            finally:
+                waiter.cancel()
+            waited = time.monotonic() - started
+            quiet = self.state.activity.quiet_for()
+            if done or not self._outcomes or quiet >= QUIET_PERIOD or waited >= OUTCOME_MAX_YIELD:
+                return
+            timeout = min(QUIET_PERIOD - quiet, OUTCOME_MAX_YIELD - waited)
 
-    async def _write_outcomes(self):
-        if not self._outcomes:
-            return
+    async def disable_after(self):
+        """Seconds of failure after which an endpoint is disabled (a runtime setting)."""
+        return await self._setting("disable_after_hours") * 3600
+
+    def take_outcomes(self):
+        """The outcomes waiting to be written, for a write that records them (this worker's,
+        or an outbox commit's: one transaction for both); ``outcomes_written`` must follow."""
         batch, self._outcomes = self._outcomes, []
-        disable_after = await self._setting("disable_after_hours") * 3600
-        now = clock.now()
-        try:
-            disabled = await store_deliveries.record_outcomes(
-                self.state.datasette, batch, now, disable_after
-            )
-        finally:
-            # Written or not, these may be picked up again: at worst a message goes out twice.
-            for outcome in batch:
-                self._unwritten.pop(outcome["delivery_id"], None)
-                self._written_during_query.add(outcome["delivery_id"])
+        return batch
+
+    async def outcomes_written(self, batch, disabled):
+        # Written or not, these may be picked up again: at worst a message goes out twice.
+        for outcome in batch:
+            self._unwritten.pop(outcome["delivery_id"], None)
+            self._written_during_query.add(outcome["delivery_id"])
         if disabled:
             for endpoint_id, reason in disabled:
                 log.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
             await self.state.reload_endpoints()
         self._wake.set()
+
+    async def _write_outcomes(self):
+        if not self._outcomes:
+            return
+        disable_after = await self.disable_after()
+        batch = self.take_outcomes()
+        disabled = []
+        try:
+            disabled = await store_deliveries.record_outcomes(
+                self.state.datasette, batch, clock.now(), disable_after
+            )
+        finally:
+            await self.outcomes_written(batch, disabled)
 
     async def _maybe_prune(self):
         now = clock.now()

@@ -310,12 +310,10 @@ async def test_deliveries_yield_to_requests_but_at_most_max_yield(ds, receiver):
     await eventually(lambda: len(receiver.received) == 2, "the second delivery")
 
 
-async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
-    """One write (one transaction) for the attempts of several deliveries, none lost: until the
-    batch is written their rows stay pending."""
+def record_own_outcome_writes(monkeypatch):
+    """The worker's own outcome writes (their batch sizes), with OUTCOME_WRITE_INTERVAL so long
+    that one happens only when a test asks (``idle``)."""
     monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 3600)
-    ds = await make_ds()
-    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
     batches = []
     record_outcomes = store_deliveries.record_outcomes
 
@@ -324,11 +322,20 @@ async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
         return await record_outcomes(datasette, outcomes, *args)
 
     monkeypatch.setattr(store_deliveries, "record_outcomes", recorded)
-    for count, name in enumerate(("f", "g"), start=1):
-        await ds.client.post(
-            "/data/species/-/insert", json={"row": {"name": name}}, cookies=root_cookies(ds)
-        )
-        await eventually(lambda n=count: len(receiver.received) == n, f"delivery {count}")
+    return batches
+
+
+async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
+    """One write (one transaction) for the attempts of several deliveries, none lost: until the
+    batch is written their rows stay pending."""
+    batches = record_own_outcome_writes(monkeypatch)
+    ds = await make_ds()
+    for _ in range(2):  # one event, two deliveries
+        await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "f"}}, cookies=root_cookies(ds)
+    )
+    await eventually(lambda: len(receiver.received) == 2, "both deliveries")
     state = get_state(ds)
     await eventually(lambda: len(state.worker._outcomes) == 2, "both outcomes")
     assert batches == []
@@ -338,3 +345,121 @@ async def test_outcomes_are_written_in_batches(make_ds, receiver, monkeypatch):
     assert pending.single_value() == 2
     await idle(ds)  # asks for the write without waiting for the batch
     assert batches == [2]
+
+
+async def test_a_batch_of_outcomes_is_one_statement_per_table(ds, receiver):
+    """Outcomes are written with one statement per table whatever the batch size (the write
+    thread takes the GIL back once per statement, not per row, so the event loop does not take
+    turns with it hundreds of times), and each delivery gets exactly its own outcome."""
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await get_state(ds).outbox.committed()
+    now = time.time()
+    messages = [
+        (f"msg_batch_{i}", "insert-rows", json.dumps({"n": i}), [endpoint["id"]]) for i in range(40)
+    ]
+    internal = get_internal_db(ds)
+    due = await internal.execute_write_fn(
+        lambda conn: store_deliveries.enqueue_sql(conn, messages, now + 3600)
+    )
+    outcomes = [
+        {
+            "delivery_id": delivery_id,
+            "message_id": message_id,
+            "endpoint_id": endpoint_id,
+            "attempted_at": now + i,
+            "status_code": 200 if i % 2 else 503,
+            "latency_ms": 1.5 + i,
+            "response_body": 'é "quoted" \\ ' * i,
+            "error": None if i % 2 else "HTTP 503",
+            "succeeded": i % 2,
+            "next_attempt_at": None if i % 2 else now + 60 + i,
+            "gone": False,
+        }
+        for i, (delivery_id, message_id, endpoint_id, _, _) in enumerate(due)
+    ]
+    statements = []
+
+    def record(conn):
+        conn.set_trace_callback(statements.append)
+        try:
+            return store_deliveries._record_outcomes(conn, outcomes, now, 3600)
+        finally:
+            conn.set_trace_callback(None)
+
+    await internal.execute_write_fn(record)
+    assert len(statements) <= 8  # executemany traced one statement per row: 80 and more
+    rows = await internal.execute(
+        "select d.id, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error,"
+        " a.attempted_at, a.latency_ms, a.response_body, a.succeeded from"
+        " datasette_internal_webhooks_deliveries d join datasette_internal_webhooks_attempts a"
+        " on a.delivery_id = d.id where d.message_id like 'msg_batch_%' order by d.id"
+    )
+    assert [tuple(row) for row in rows] == [
+        (
+            o["delivery_id"],
+            "succeeded" if o["succeeded"] else "pending",
+            1,
+            o["next_attempt_at"],
+            o["status_code"],
+            o["error"],
+            o["attempted_at"],
+            o["latency_ms"],
+            o["response_body"],
+            o["succeeded"],
+        )
+        for o in outcomes
+    ]
+
+
+async def delivery_statuses(datasette):
+    rows = await get_internal_db(datasette).execute(
+        "select status from datasette_internal_webhooks_deliveries order by id"
+    )
+    return [row["status"] for row in rows]
+
+
+async def test_an_outbox_commit_records_the_outcomes_waiting_to_be_written(
+    make_ds, receiver, monkeypatch
+):
+    """One write for both: the next event's outbox commit takes along the outcomes that wait,
+    and the worker has none left to write on its own."""
+    own_writes = record_own_outcome_writes(monkeypatch)
+    ds = await make_ds()
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "h"}}, cookies=root_cookies(ds)
+    )
+    await eventually(lambda: len(state.worker._outcomes) == 1, "the first outcome")
+    await state.outbox.committed()
+    assert await delivery_statuses(ds) == ["pending"]
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "i"}}, cookies=root_cookies(ds)
+    )
+    await state.outbox.committed()
+    assert (await delivery_statuses(ds))[0] == "succeeded"
+    assert own_writes == []
+    await idle(ds)
+    assert await delivery_statuses(ds) == ["succeeded", "succeeded"]
+
+
+async def test_outcomes_wait_while_requests_come_back_to_back(make_ds, receiver, monkeypatch):
+    """Past OUTCOME_WRITE_INTERVAL an outcome still waits while requests are being answered,
+    and is written once Datasette has a quiet moment."""
+    monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 0.01)
+    ds = await make_ds()
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "j"}}, cookies=root_cookies(ds)
+    )
+    state.activity.in_flight += 1  # as if a long request were being answered throughout
+    try:
+        await eventually(lambda: receiver.received, "the delivery")
+        await state.outbox.committed()
+        await asyncio.sleep(20 * worker.OUTCOME_WRITE_INTERVAL)
+        assert await delivery_statuses(ds) == ["pending"]
+    finally:
+        state.activity.in_flight -= 1
+    await eventually(lambda: not state.worker.sending(), "the outcome's write")
+    assert await delivery_statuses(ds) == ["succeeded"]
