@@ -447,6 +447,7 @@ async def test_outcomes_wait_while_requests_come_back_to_back(make_ds, receiver,
     """Past OUTCOME_WRITE_INTERVAL an outcome still waits while requests are being answered,
     and is written once Datasette has a quiet moment."""
     monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 0.01)
+    monkeypatch.setattr(worker, "OUTCOME_MAX_YIELD", 3600)
     ds = await make_ds()
     await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
     state = get_state(ds)
