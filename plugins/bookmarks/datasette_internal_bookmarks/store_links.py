@@ -129,12 +129,19 @@ async def add_visits(datasette, totals, days):
     milliseconds]], ``days`` [[code, UTC days since 1970-01-01, count]]. Counts for deleted
     links are dropped by the join. Times become ISO text (``clock.iso``'s) here, in SQLite.
 
-    Each table gets one statement over a JSON array (``json_each``), not ``executemany``: the
-    write thread then holds Python's GIL once per statement instead of once per row, so a flush
-    of a thousand codes does not take turns with the event loop a thousand times.
+    Each table gets one statement over JSON (``json_each``; the days table one per day), not
+    ``executemany``: the write thread then holds Python's GIL once per statement instead of once
+    per row, so a flush of a thousand codes does not take turns with the event loop a thousand
+    times.
     """
     totals_json = json.dumps(totals)
-    days_json = json.dumps(days)
+    # One {code: count} object per day (one day, or two across midnight): json_each gives each
+    # code and count as they are, where an array per code needs a json_extract per field
+    # (14.5 -> 10.4 us of write-thread CPU per code, 1,000 codes at load 4-5).
+    counts_by_day = {}
+    for code, day, count in days:
+        counts_by_day.setdefault(day, {})[code] = count
+    days_json = [(day, json.dumps(counts)) for day, counts in counts_by_day.items()]
 
     def write(conn):
         conn.execute(
@@ -147,14 +154,13 @@ async def add_visits(datasette, totals, days):
             f" from json_each(?)) as v where {LINKS}.code = v.code",
             [totals_json],
         )
-        conn.execute(
-            f"insert into {LINK_DAYS} (code, day, visits)"
-            " select v.code, v.day, v.count from (select json_extract(value, '$[0]') as code,"
-            " date(json_extract(value, '$[1]') * 86400, 'unixepoch') as day,"
-            " json_extract(value, '$[2]') as count"
-            f" from json_each(?)) as v join {LINKS} l on l.code = v.code where true"
-            " on conflict (code, day) do update set visits = visits + excluded.visits",
-            [days_json],
-        )
+        for day, counts_json in days_json:
+            conn.execute(
+                f"insert into {LINK_DAYS} (code, day, visits)"
+                " select v.key, date(? * 86400, 'unixepoch'), v.value"
+                f" from json_each(?) as v join {LINKS} l on l.code = v.key where true"
+                " on conflict (code, day) do update set visits = visits + excluded.visits",
+                [day, counts_json],
+            )
 
     await get_internal_db(datasette).execute_write_fn(write)
