@@ -18,6 +18,7 @@ from .database import (
 )
 from .errors import BodyTooLarge, Conflict, InvalidInput
 from .lifecycle import prepare_internal_db
+from .loop_reads import internal_data_version, loop_connection, read_on_loop
 from .markdown import MARKDOWN_VERSION, render_markdown
 from .migrations import table_prefix
 from .plugin import Plugin
@@ -55,14 +56,17 @@ __all__ = [
     "error_response",
     "fetch_row",
     "get_internal_db",
+    "internal_data_version",
     "is_persistent",
     "is_read_node",
     "jobs",
+    "loop_connection",
     "next_token",
     "page_after",
     "page_links",
     "page_size",
     "paths",
+    "read_on_loop",
     "read_page",
     "read_row",
     "read_rows",

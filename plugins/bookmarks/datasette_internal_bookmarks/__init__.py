@@ -8,7 +8,6 @@ from .events import EVENTS
 from .migrations import migrations
 from .redirect import link_cache
 from .routes import routes
-from .store import close_loop_reader
 from .visits import start_flushing
 
 
@@ -45,10 +44,7 @@ def startup(datasette):
 @hookimpl
 def shutdown(datasette):
     async def inner():
-        try:
-            await link_cache(datasette).visits.flush(datasette)
-        finally:
-            close_loop_reader(datasette)
+        await link_cache(datasette).visits.flush(datasette)
 
     return inner()
 

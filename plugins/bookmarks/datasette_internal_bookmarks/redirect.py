@@ -18,12 +18,11 @@ import weakref
 from collections import OrderedDict
 
 from datasette.utils.asgi import Response
-from datasette_internal_db import clock, is_read_node, recent_answers, route
+from datasette_internal_db import clock, is_read_node, loop_connection, recent_answers, route
 from datasette_internal_db.paths import UnsafePath, location_for
 
 from . import store_links
 from .access import view_check
-from .store import loop_reader
 from .targets import stored_target
 from .visits import VisitBuffer
 
@@ -126,7 +125,7 @@ class LinkCache:
         """The stored link, read when its stored count and the in-memory count add up exactly:
         never while a flush is writing this code's count, never across the start of a flush."""
         await self.visits.settled(code)
-        reader = loop_reader(datasette)
+        reader = loop_connection(datasette)
         if reader is not None:
             try:
                 # No await from here to the caller's pending(): nothing can flush meanwhile.

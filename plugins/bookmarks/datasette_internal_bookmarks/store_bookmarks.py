@@ -8,6 +8,7 @@ from datasette_internal_db import (
     InvalidInput,
     clock,
     get_internal_db,
+    read_on_loop,
     read_row,
     read_rows,
     render_markdown,
@@ -15,7 +16,6 @@ from datasette_internal_db import (
 from datasette_internal_db.text import fts_query
 
 from .migrations import BOOKMARKS, FTS, TAG_COUNTS, TAGS
-from .store import read_on_loop
 
 # Bookmark ids are below this: a listing without a cursor starts here.
 NO_CURSOR = 2**62

@@ -4,10 +4,16 @@ import urllib.parse
 
 import pytest
 import sqlite_utils
-from datasette_internal_bookmarks import api_bookmarks, fragments, store, store_bookmarks
+from datasette_internal_bookmarks import api_bookmarks, fragments, store_bookmarks
 from datasette_internal_bookmarks.access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE
 from datasette_internal_bookmarks.migrations import BOOKMARKS, TAGS, migrations
-from datasette_internal_db import MARKDOWN_VERSION, get_internal_db, jobs, render_markdown
+from datasette_internal_db import (
+    MARKDOWN_VERSION,
+    get_internal_db,
+    jobs,
+    loop_reads,
+    render_markdown,
+)
 from datasette_internal_db.testing import close, cookies_for, make_datasette
 
 API = "/-/bookmarks/api/bookmarks"
@@ -548,8 +554,8 @@ async def test_list_page_reads_its_rows_and_tags_on_the_event_loop(ds, alice, mo
 
 async def test_list_read_too_long_for_the_loop_is_made_by_a_read_thread(ds, alice, monkeypatch):
     await bookmark(ds, alice, url="/data/places", title="Places", tags=["travel"])
-    monkeypatch.setattr(store, "LOOP_READ_SECONDS", -1)  # every loop read is over its budget
-    monkeypatch.setattr(store, "LOOP_READ_STEPS", 1)
+    monkeypatch.setattr(loop_reads, "LOOP_READ_SECONDS", -1)  # every loop read is over its budget
+    monkeypatch.setattr(loop_reads, "LOOP_READ_STEPS", 1)
     asked = spy_on_read_threads(get_internal_db(ds), monkeypatch)
     page = (await ds.client.get("/-/bookmarks", cookies=alice)).text
     assert "Places" in page and "travel</a> (1)" in page
@@ -558,7 +564,7 @@ async def test_list_read_too_long_for_the_loop_is_made_by_a_read_thread(ds, alic
         "owner_tags.<locals>.<lambda>",
     ]
     # The interrupted loop read left nothing behind: the next one (in budget) sees new rows.
-    monkeypatch.setattr(store, "LOOP_READ_SECONDS", 0.002)
+    monkeypatch.setattr(loop_reads, "LOOP_READ_SECONDS", 0.002)
     await bookmark(ds, alice, url="/data", title="Freshly added")
     assert "Freshly added" in (await ds.client.get("/-/bookmarks", cookies=alice)).text
 
