@@ -285,11 +285,11 @@ METHOD = [
     "figures use several concurrent connections. On a 2-core machine the driver and the server "
     "share the CPUs: baseline and candidate pay that equally.",
     "- A figure and its baseline are measured in the same run, interleaved: within each round "
-    "the arms alternate request by request (latency figures), in six alternating slices "
-    "(throughput), in blocks of 25 requests (`/-/insert`, whose deliveries follow each write) or "
-    "run by run, alternating which goes first (writes/s, startup, delivery backlogs). The ratio "
-    "is taken per round; the table gives the median over rounds and the spread (min – max) of "
-    "the figure the goal is about.",
+    "the arms alternate request by request (latency figures), in alternating slices "
+    "(throughput: six per arm, twelve for the short-link redirect), in blocks of 25 requests "
+    "(`/-/insert`, whose deliveries follow each write) or run by run, alternating which goes "
+    "first (writes/s, startup, delivery backlogs). The ratio is taken per round; the table "
+    "gives the median over rounds and the spread (min – max) of the figure the goal is about.",
     "- Data sets are generated deterministically (fixed seeds) by `bench/generate.py` and the "
     "scenario modules: `datasette internal init` with the plugins installed creates the schema "
     "through their migrations, then bulk `executemany` fills it before any server starts.",
