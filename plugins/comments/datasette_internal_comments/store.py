@@ -431,9 +431,12 @@ def read_badge_counts(conn, database, table, row_keys):
     return {row["row_key"]: {"threads": row["threads"], "open": row["open"]} for row in rows}
 
 
-# datasette → {(database, table, row keys): (data version, counts)}, oldest first
-_badge_memos = weakref.WeakKeyDictionary()
-BADGE_MEMO_PAGES = 64
+# datasette → {kind: {key: (data version, answer)}}, each kind's oldest first
+_memos = weakref.WeakKeyDictionary()
+MEMO_ENTRIES = 64  # answers kept per kind (badge API row sets, table pages)
+
+
+DATA_VERSION = "pragma data_version"
 
 
 def _loop_data_version(datasette):
@@ -444,33 +447,39 @@ def _loop_data_version(datasette):
     if conn is None:
         return None
     try:
-        return conn.execute("pragma data_version").fetchone()[0]
+        return conn.execute(DATA_VERSION).fetchone()[0]
     except sqlite3.OperationalError:
         return None
 
 
-async def badge_counts(datasette, database, table, row_keys):
-    """{row_key: {"threads": n, "open": m}} for the rows that have threads — one indexed query.
-
-    The counts of the last BADGE_MEMO_PAGES sets of rows asked are kept while the internal DB
-    is unchanged (its data version is read before the counts, so a write during the read only
-    costs a read more); callers must not change what they get.
-    """
-    key = (database, table, tuple(row_keys))
-    memo = _badge_memos.setdefault(datasette, {})
+async def read_while_unchanged(datasette, kind, key, read):
+    """``read_on_loop(datasette, read)``, its answer kept for ``key`` (the last MEMO_ENTRIES
+    keys of each ``kind``) while the internal DB is unchanged. The data version is read before
+    the answer, so a write during the read only costs a read more. Exact, not a lag: callers
+    must not change what they get."""
+    memo = _memos.setdefault(datasette, {}).setdefault(kind, {})
     version = _loop_data_version(datasette)
     kept = memo.get(key)
     if version is not None and kept is not None and kept[0] == version:
         return kept[1]
-    counts = await read_on_loop(
-        datasette, lambda conn: read_badge_counts(conn, database, table, row_keys)
-    )
+    answer = await read_on_loop(datasette, read)
     if version is not None:
         memo.pop(key, None)
-        if len(memo) >= BADGE_MEMO_PAGES:
+        if len(memo) >= MEMO_ENTRIES:
             del memo[next(iter(memo))]  # the oldest
-        memo[key] = (version, counts)
-    return counts
+        memo[key] = (version, answer)
+    return answer
+
+
+async def badge_counts(datasette, database, table, row_keys):
+    """{row_key: {"threads": n, "open": m}} for the rows that have threads — one indexed query,
+    kept while the internal DB is unchanged (``read_while_unchanged``)."""
+    return await read_while_unchanged(
+        datasette,
+        "badges",
+        (database, table, tuple(row_keys)),
+        lambda conn: read_badge_counts(conn, database, table, row_keys),
+    )
 
 
 async def row_thread_summary(datasette, database, table):

@@ -11,7 +11,7 @@ import json
 from datasette_internal_db.text import fts_query
 
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, THREADS
-from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_on_loop
+from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_on_loop, read_while_unchanged
 
 
 # Unary plus keeps SQLite from driving the query through the (database, table) index for every
@@ -144,21 +144,23 @@ TABLE_PAGE_READS = (
 
 async def table_page_reads(datasette, database, table, row_keys, actor_id):
     """What a table page shows, in one read: the thread counts of the rows shown as JSON text
-    (for the page's script as it is) and the reader's unread mentions by target."""
-
-    def read(conn):
-        params = {
-            "database": database,
-            "table": table,
-            "row_keys": json.dumps(row_keys),
-            "actor_id": actor_id,
-        }
-        return conn.execute(TABLE_PAGE_READS, params).fetchone()
-
+    (for the page's script as it is) and the reader's unread mentions by target. Kept while the
+    internal DB is unchanged (``store.read_while_unchanged``): a page shown again costs no query."""
     if not row_keys and actor_id is None:
         return "{}", {}
-    counts, unread = await read_on_loop(datasette, read)
-    return counts, {(where, what): n for where, what, n in json.loads(unread)}
+    params = {
+        "database": database,
+        "table": table,
+        "row_keys": json.dumps(row_keys),
+        "actor_id": actor_id,
+    }
+
+    def read(conn):
+        counts, unread = conn.execute(TABLE_PAGE_READS, params).fetchone()
+        return counts, {(where, what): n for where, what, n in json.loads(unread)}
+
+    key = (database, table, params["row_keys"], actor_id)
+    return await read_while_unchanged(datasette, "table pages", key, read)
 
 
 async def mark_read(datasette, actor_id, inbox_ids, now):
