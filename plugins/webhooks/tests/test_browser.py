@@ -93,9 +93,13 @@ def test_add_an_endpoint_by_keyboard_and_see_it_at_once_with_its_secret(browser_
     expect(notice.get_by_role("button", name="Copy secret")).to_be_focused()
     notice.get_by_role("link", name="Open the endpoint").click()
     expect(page.locator("h1")).to_have_text(url)
+    # The heading is there before the deferred webhooks.js runs: a click then would do nothing.
+    page.wait_for_load_state()
     before = len(receiver.received)
     page.get_by_role("button", name="Send test event").click()
-    expect(page.locator(".webhooks-status")).to_have_text("Test event delivered (HTTP 200).")
+    expect(page.locator(".webhooks-status")).to_have_text(
+        "Test event delivered (HTTP 200).", timeout=15_000
+    )
     assert receiver.received[before]["verified"] is True
 
 
