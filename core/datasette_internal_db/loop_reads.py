@@ -18,6 +18,7 @@ from .database import get_internal_db
 
 LOOP_READ_SECONDS = 0.002  # the most CPU time a read may take on the event loop
 LOOP_READ_STEPS = 1000  # SQLite instructions between two looks at the clock
+DATA_VERSION = "pragma data_version"
 
 # datasette (its internal DB) or a served Database -> read-only connection, or None
 _connections = weakref.WeakKeyDictionary()
@@ -90,6 +91,6 @@ def internal_data_version(datasette):
     if conn is None:
         return None
     try:
-        return conn.execute("pragma data_version").fetchone()[0]
+        return conn.execute(DATA_VERSION).fetchone()[0]
     except sqlite3.OperationalError:
         return None

@@ -6,14 +6,10 @@ store_activity.py.
 
 import hashlib
 import json
-import sqlite3
-import time
 import weakref
-from urllib.parse import quote
 
-from datasette.database import Database
 from datasette.utils import tilde_encode
-from datasette_internal_db import get_internal_db
+from datasette_internal_db import get_internal_db, internal_data_version, read_on_loop
 from datasette_internal_db.rows import read_row
 
 from . import store_email
@@ -36,77 +32,6 @@ COMMENT_COLUMNS = (
 
 def internal(datasette):
     return get_internal_db(datasette)
-
-
-# ---------------------------------------------------------------------------- reads on the loop
-
-# datasette (its internal DB) or a served Database → read-only connection, or None
-_loop_connections = weakref.WeakKeyDictionary()
-LOOP_READ_SECONDS = 0.002  # the most CPU time a read may take on the event loop
-LOOP_READ_STEPS = 1000  # SQLite instructions between two looks at the clock
-
-
-def _loop_connection(datasette, db=None):
-    """A read-only connection to the internal DB file (or to served database ``db``'s file)
-    for short indexed reads made on the event loop itself; None where that is not safe: an
-    internal DB that is not a WAL file or is a read node's replica, a database in memory or of
-    a subclass (which may connect its own way)."""
-    key = datasette if db is None else db
-    if key in _loop_connections:
-        return _loop_connections[key]
-    conn = None
-    if db is None:
-        db = internal(datasette)
-        if type(db) is Database and db is datasette.get_internal_database() and db.path:
-            conn = sqlite3.connect(
-                f"file:{quote(db.path)}?mode=ro", uri=True, timeout=0, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            # In WAL mode a reader never waits for the writer.
-            if conn.execute("pragma journal_mode").fetchone()[0] != "wal":
-                conn.close()
-                conn = None
-            else:
-                weakref.finalize(datasette, conn.close)
-    elif type(db) is Database and db.path and not (db.is_memory or db.memory_name):
-        # Opened as Datasette opens its read connections (mode=ro or immutable, its hooks) and
-        # closed with the database; a busy file (a write committing to a rollback journal)
-        # fails the read at once instead of making the loop wait.
-        try:
-            conn = db.connect()
-            conn.execute("pragma busy_timeout = 0")
-            datasette._prepare_connection(conn, db.name)
-        except sqlite3.Error:
-            conn = None  # Datasette's own connections will say what is wrong
-    _loop_connections[key] = conn
-    return conn
-
-
-async def read_on_loop(datasette, read, db=None):
-    """``read(conn)`` of the internal DB (or of the served database ``db``) without a trip to
-    Datasette's read threads.
-
-    For the few reads drawn on every table page and asked by the badge and thread APIs: one
-    indexed query of well under a millisecond costs less on the event loop than the hand-over
-    to a read thread and back (which, on a busy machine, waits for a free core twice). Anything
-    longer belongs in ``execute_fn``, and gets there: a read that has taken LOOP_READ_SECONDS of
-    CPU time (a row with thousands of comments, say) is interrupted and made again by a read
-    thread, so the loop never works longer than that on one. When the file is busy (the loop
-    never waits) or no loop connection can be had, the read goes through the read threads.
-    """
-    conn = _loop_connection(datasette, db)
-    if conn is not None:
-        # CPU time of this thread, not the clock: on a busy machine a short read that waited for
-        # a core would otherwise be interrupted and then paid for twice.
-        deadline = time.thread_time() + LOOP_READ_SECONDS
-        conn.set_progress_handler(lambda: time.thread_time() > deadline, LOOP_READ_STEPS)
-        try:
-            return read(conn)
-        except sqlite3.OperationalError:
-            pass  # busy, too long, or not migrated yet: the read thread answers (or raises)
-        finally:
-            conn.set_progress_handler(None, 0)
-    return await (internal(datasette) if db is None else db).execute_fn(read)
 
 
 def row_key_for(pk_values):
@@ -436,29 +361,13 @@ _memos = weakref.WeakKeyDictionary()
 MEMO_ENTRIES = 64  # answers kept per kind (badge API row sets, table pages)
 
 
-DATA_VERSION = "pragma data_version"
-
-
-def _loop_data_version(datasette):
-    """The internal DB's ``pragma data_version`` on the loop connection: it changes with every
-    commit made by another connection (every write of this process, and of any other), so two
-    equal values mean nothing was written between them. None without a loop connection."""
-    conn = _loop_connection(datasette)
-    if conn is None:
-        return None
-    try:
-        return conn.execute(DATA_VERSION).fetchone()[0]
-    except sqlite3.OperationalError:
-        return None
-
-
 async def read_while_unchanged(datasette, kind, key, read):
-    """``read_on_loop(datasette, read)``, its answer kept for ``key`` (the last MEMO_ENTRIES
+    """Core's ``read_on_loop(datasette, read)``, its answer kept for ``key`` (the last MEMO_ENTRIES
     keys of each ``kind``) while the internal DB is unchanged. The data version is read before
     the answer, so a write during the read only costs a read more. Exact, not a lag: callers
     must not change what they get."""
     memo = _memos.setdefault(datasette, {}).setdefault(kind, {})
-    version = _loop_data_version(datasette)
+    version = internal_data_version(datasette)
     kept = memo.get(key)
     if version is not None and kept is not None and kept[0] == version:
         return kept[1]

@@ -8,10 +8,11 @@ keyset-paged newest first: ``before_id`` is the id of the last row of the previo
 
 import json
 
+from datasette_internal_db import read_on_loop
 from datasette_internal_db.text import fts_query
 
 from .migrations import COMMENTS, FTS, INBOX, MENTIONS, THREADS
-from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_on_loop, read_while_unchanged
+from .store import COMMENT_COLUMNS, THREAD_COLUMNS, internal, read_while_unchanged
 
 
 # Unary plus keeps SQLite from driving the query through the (database, table) index for every

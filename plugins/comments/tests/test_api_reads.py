@@ -8,7 +8,7 @@ import threading
 import time
 
 from datasette_internal_comments import store
-from datasette_internal_db import get_internal_db
+from datasette_internal_db import get_internal_db, loop_reads, read_on_loop
 from datasette_internal_db.answers import ANSWER_SECONDS
 
 THREADS = "/-/comments/api/threads?database=data&table=items&row=1"
@@ -65,7 +65,7 @@ async def test_a_busy_user_database_sends_the_row_read_to_its_read_thread(
     await alice.new_thread("the price", table="items", row=[1], column="price")
     data = ds.get_database("data")
     trips = ReadThreadTrips(data, monkeypatch)
-    monkeypatch.setitem(store._loop_connections, data, BusyConnection())
+    monkeypatch.setitem(loop_reads._connections, data, BusyConnection())
     assert await anchor(alice) == {"state": "current", "old_value": 1.5, "current_value": 1.5}
     assert len(trips.made) == 1
 
@@ -113,13 +113,13 @@ async def test_a_read_that_waited_for_a_core_is_not_made_again_by_a_read_thread(
 
     def read_after_a_wait(conn):
         threads.append(threading.get_ident())
-        time.sleep(store.LOOP_READ_SECONDS * 3)  # as if the machine gave the loop no core
+        time.sleep(loop_reads.LOOP_READ_SECONDS * 3)  # as if the machine gave the loop no core
         return conn.execute(
             "with recursive n(x) as (select 1 union all select x + 1 from n where x < 500)"
             " select count(*) from n"
         ).fetchone()[0]
 
-    assert await store.read_on_loop(ds, read_after_a_wait) == 500
+    assert await read_on_loop(ds, read_after_a_wait) == 500
     assert threads == [threading.get_ident()]  # on the loop, once
 
 

@@ -10,7 +10,7 @@ import threading
 
 from datasette.utils import path_from_row_pks
 from datasette_internal_comments import pages, store, store_activity
-from datasette_internal_db import clock, get_internal_db
+from datasette_internal_db import clock, get_internal_db, loop_connection, loop_reads, read_on_loop
 
 from .conftest import Client
 
@@ -50,14 +50,14 @@ class LoopReads:
     queries, or fails each with ``error`` (as a busy file would)."""
 
     def __init__(self, ds, monkeypatch, error=None):
-        self.made = []  # queries, apart from the look at the data version (store.DATA_VERSION)
+        self.made = []  # queries, apart from the look at the data version (loop_reads.DATA_VERSION)
         self.error = error
-        self.conn = store._loop_connection(ds)
+        self.conn = loop_connection(ds)
         assert self.conn is not None  # a WAL file: reads on the loop are possible
-        monkeypatch.setitem(store._loop_connections, ds, self)
+        monkeypatch.setitem(loop_reads._connections, ds, self)
 
     def execute(self, sql, params=()):
-        if sql != store.DATA_VERSION:
+        if sql != loop_reads.DATA_VERSION:
             self.made.append(sql)
         if self.error:
             raise self.error
@@ -140,7 +140,7 @@ async def test_a_table_page_shown_again_reads_nothing_until_the_internal_db_chan
 
 
 async def test_a_read_too_long_for_the_event_loop_is_made_again_by_a_read_thread(ds, monkeypatch):
-    monkeypatch.setattr(store, "LOOP_READ_SECONDS", 0.0)
+    monkeypatch.setattr(loop_reads, "LOOP_READ_SECONDS", 0.0)
     threads = []
 
     def long_read(conn):
@@ -150,12 +150,12 @@ async def test_a_read_too_long_for_the_event_loop_is_made_again_by_a_read_thread
             " select count(*) from n"
         ).fetchone()[0]
 
-    assert await store.read_on_loop(ds, long_read) == 100_000
+    assert await read_on_loop(ds, long_read) == 100_000
     # begun on the loop, interrupted at the first look at the clock, answered by a read thread
     assert len(threads) == 2
     assert threads[0] == threading.get_ident() != threads[1]
     # the loop connection is left without the interrupting handler
-    assert await store.read_on_loop(ds, lambda conn: conn.execute("select 1").fetchone()[0]) == 1
+    assert await read_on_loop(ds, lambda conn: conn.execute("select 1").fetchone()[0]) == 1
 
 
 async def test_the_thread_and_badge_apis_make_no_trip_to_the_internal_dbs_read_threads(
