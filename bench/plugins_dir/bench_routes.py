@@ -45,6 +45,7 @@ async def comments_badge_query(request, datasette):
     """Milliseconds of each badge count query (as ``store.badge_counts`` reads it) for pages of
     100 consecutive rows."""
     from datasette_internal_comments import store
+    from datasette_internal_db import read_on_loop
 
     repeat = int(request.args.get("repeat", "50"))
     rows = int(request.args.get("rows", "100"))
@@ -56,7 +57,7 @@ async def comments_badge_query(request, datasette):
         keys = [str(row) for row in range(start, start + rows)]
         started = time.perf_counter()
         # The query itself, not badge_counts (whose kept answers would serve later rounds).
-        counts = await store.read_on_loop(
+        counts = await read_on_loop(
             datasette, lambda conn, keys=keys: store.read_badge_counts(conn, "data", "items", keys)
         )
         timings.append(1000 * (time.perf_counter() - started))
