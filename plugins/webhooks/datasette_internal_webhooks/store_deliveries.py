@@ -52,9 +52,11 @@ async def enqueue(datasette, messages, now, outcomes=(), disable_after_seconds=0
     return await get_internal_db(datasette).execute_write_fn(write)
 
 
-async def due_deliveries(datasette, endpoint_limits, now):
+async def due_deliveries(datasette, endpoint_limits, now, claimed=()):
     """Pending deliveries that are due, at most ``limit`` per active endpoint, oldest first, as
-    (id, message_id, endpoint_id, attempts, payload) rows.
+    (id, message_id, endpoint_id, attempts, payload) rows, leaving out the ids in ``claimed``
+    (rows the worker already holds: queued, in flight, or with their outcome not yet written),
+    so that SQLite neither joins nor encodes them and the limit counts only rows to take.
 
     ``endpoint_limits``: {endpoint_id: limit}. One indexed query per endpoint keeps a backlog on
     one endpoint from starving the others; all of them in one trip to the read thread. Each
@@ -62,6 +64,7 @@ async def due_deliveries(datasette, endpoint_limits, now):
     GIL back once per endpoint, not once per row, and never waits for it behind the busy event
     loop (which paused deliveries while a read of hundreds of rows took turns with it).
     """
+    claimed = json.dumps(list(claimed))
 
     def read(conn):
         due = []
@@ -71,8 +74,9 @@ async def due_deliveries(datasette, endpoint_limits, now):
                 " payload)) from (select d.id, d.message_id, d.endpoint_id, d.attempts, m.payload"
                 f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
                 " where d.endpoint_id = ? and d.status = 'pending' and d.next_attempt_at <= ?"
+                " and d.id not in (select value from json_each(?))"
                 " order by d.next_attempt_at, d.id limit ?)",
-                [endpoint_id, now, limit],
+                [endpoint_id, now, claimed, limit],
             ).fetchone()
             due.extend(map(tuple, json.loads(rows)))
         return due

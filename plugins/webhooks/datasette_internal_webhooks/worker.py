@@ -33,6 +33,10 @@ RESTART_DELAY = 1.0
 # competes with the event loop (and the requests it answers) for the GIL.
 OUTCOME_WRITE_INTERVAL = 0.05
 OUTCOME_BATCH = 500
+# While a backlog drains (rows wait in the in-memory queues), outcomes wait this long: each
+# write costs the event loop and the write thread a fixed part (Datasette's write path, the
+# commit) besides its rows, and a batch of hundreds shares it.
+OUTCOME_DRAIN_INTERVAL = 0.25
 # While requests come back to back, outcomes wait longer, up to this (the outbox commits that
 # those requests' events cause take them along): no write of their own between requests.
 OUTCOME_MAX_YIELD = 1.0
@@ -268,14 +272,11 @@ class Worker:
         for endpoint_id in [e for e in self._queued if e not in endpoints]:
             # Disabled or deleted: its rows stay pending in the table.
             self._queued_ids.difference_update(row[0] for row in self._queued.pop(endpoint_id))
-        sending = Counter(self._sending.values())
-        claimed = Counter(self._unwritten.values()) + sending
-        limits = {}
-        for endpoint_id in endpoints:
-            queued = len(self._queued.get(endpoint_id, ()))
-            if queued <= self._low_water:
-                # Claimed rows are still 'pending' in the table; ask for enough to skip them.
-                limits[endpoint_id] = self._prefetch + claimed[endpoint_id] + queued
+        limits = {
+            endpoint_id: self._prefetch
+            for endpoint_id in endpoints
+            if len(self._queued.get(endpoint_id, ())) <= self._low_water
+        }
         self._start_senders(session)  # what is queued goes out before any read
         if limits and self._check_table:
             self._check_table = False
@@ -290,7 +291,9 @@ class Worker:
         """
         now = clock.now()
         self._written_during_query = set()
-        rows = await store_deliveries.due_deliveries(self.state.datasette, limits, now)
+        # Claimed rows are still 'pending' in the table: the read leaves them out.
+        claimed = self._queued_ids | self._sending.keys() | self._unwritten.keys()
+        rows = await store_deliveries.due_deliveries(self.state.datasette, limits, now, claimed)
         skip = (
             self._written_during_query
             | self._queued_ids
@@ -436,9 +439,10 @@ class Worker:
                 log.exception("Could not record webhook delivery outcomes")
 
     async def _gather_outcomes(self):
-        """Wait for more outcomes to write with these: OUTCOME_WRITE_INTERVAL, and then while
-        requests come back to back, up to OUTCOME_MAX_YIELD (an outbox commit may take them
-        along meanwhile). Until written, their rows stay pending: a crash sends them again."""
+        """Wait for more outcomes to write with these: OUTCOME_WRITE_INTERVAL, or
+        OUTCOME_DRAIN_INTERVAL while a backlog drains, and then while requests come back to
+        back, up to OUTCOME_MAX_YIELD (an outbox commit may take them along meanwhile). Until
+        written, their rows stay pending: a crash sends them again."""
         if len(self._outcomes) >= OUTCOME_BATCH:
             return
         self._write_outcomes_now.clear()
@@ -451,10 +455,18 @@ class Worker:
             finally:
                 waiter.cancel()
             waited = time.monotonic() - started
-            quiet = self.state.activity.quiet_for()
-            if done or not self._outcomes or quiet >= QUIET_PERIOD or waited >= OUTCOME_MAX_YIELD:
+            if done or not self._outcomes or waited >= OUTCOME_MAX_YIELD:
                 return
-            timeout = min(QUIET_PERIOD - quiet, OUTCOME_MAX_YIELD - waited)
+            waits = []
+            quiet = self.state.activity.quiet_for()
+            if quiet < QUIET_PERIOD:
+                waits.append(QUIET_PERIOD - quiet)
+            if self._queued_ids and waited < OUTCOME_DRAIN_INTERVAL:
+                # Looked at again each interval: the backlog may be gone by then.
+                waits.append(min(OUTCOME_WRITE_INTERVAL, OUTCOME_DRAIN_INTERVAL - waited))
+            if not waits:
+                return
+            timeout = min(*waits, OUTCOME_MAX_YIELD - waited)
 
     async def disable_after(self):
         """Seconds of failure after which an endpoint is disabled (a runtime setting)."""

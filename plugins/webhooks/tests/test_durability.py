@@ -411,6 +411,63 @@ async def test_a_batch_of_outcomes_is_one_statement_per_table(ds, receiver):
     ]
 
 
+async def enqueue_directly(datasette, endpoint_id, count, prefix):
+    """``count`` due deliveries written straight to the outbox tables (no event, no request)."""
+    now = time.time()
+    messages = [
+        (f"{prefix}_{i}", "insert-rows", json.dumps({"n": i}), [endpoint_id]) for i in range(count)
+    ]
+    return await get_internal_db(datasette).execute_write_fn(
+        lambda conn: store_deliveries.enqueue_sql(conn, messages, now)
+    )
+
+
+async def test_a_read_of_due_rows_leaves_out_the_rows_the_worker_holds(ds):
+    """Rows already queued, in flight or awaiting their outcome's write are left out by SQLite,
+    so they are neither joined nor encoded again, and the limit counts only the others."""
+    endpoint, _ = await create_endpoint(ds, "http://127.0.0.1:9/hook", event_types=["insert-rows"])
+    # Disabled: the worker sends nothing, so the rows stay pending and due.
+    await get_internal_db(ds).execute_write(
+        "update datasette_internal_webhooks_endpoints set active = 0 where id = ?",
+        [endpoint["id"]],
+    )
+    await get_state(ds).reload_endpoints()
+    due = await enqueue_directly(ds, endpoint["id"], 5, "msg_claimed")
+    ids = [row[0] for row in due]
+    rows = await store_deliveries.due_deliveries(
+        ds, {endpoint["id"]: 2}, time.time() + 1, claimed={ids[0], ids[2]}
+    )
+    assert rows == [tuple(due[1]), tuple(due[3])]
+
+
+async def test_outcomes_wait_longer_while_a_backlog_drains(make_ds, receiver, monkeypatch):
+    """While rows wait in the worker's queues, finished attempts wait past
+    OUTCOME_WRITE_INTERVAL (up to OUTCOME_DRAIN_INTERVAL) so that one write records many; once
+    the queues are empty the usual interval applies."""
+    monkeypatch.setattr(worker, "OUTCOME_WRITE_INTERVAL", 0.01)
+    monkeypatch.setattr(worker, "OUTCOME_DRAIN_INTERVAL", 3600)
+    monkeypatch.setattr(worker, "OUTCOME_MAX_YIELD", 3600)
+    release = threading.Event()
+    receiver.respond = lambda number: (200, {}, release if number == 1 else 0)
+    ds = await make_ds({"concurrency_per_endpoint": 1})
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    await state.outbox.committed()
+    try:
+        await enqueue_directly(ds, endpoint["id"], 3, "msg_backlog")
+        state.worker.wake()
+        # The first is answered, the second held by the receiver, the third still queued.
+        await eventually(lambda: len(receiver.received) == 2, "two requests")
+        await eventually(lambda: state.worker._outcomes, "the first outcome")
+        await asyncio.sleep(20 * worker.OUTCOME_WRITE_INTERVAL)
+        assert await delivery_statuses(ds) == ["pending"] * 3
+    finally:
+        release.set()
+    await eventually(lambda: len(receiver.received) == 3, "the third request")
+    await eventually(lambda: not state.worker.sending(), "the outcomes' write")
+    assert await delivery_statuses(ds) == ["succeeded"] * 3
+
+
 async def delivery_statuses(datasette):
     rows = await get_internal_db(datasette).execute(
         "select status from datasette_internal_webhooks_deliveries order by id"
