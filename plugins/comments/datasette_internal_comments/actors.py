@@ -1,15 +1,23 @@
 """Display names for actor ids, cached in the internal DB by core's cache.
 
 ``actors_from_ids`` may ask an identity provider, and comment pages show the same few people
-again and again: names are kept for an hour (a renamed actor shows the old name until then).
+again and again: names are kept for an hour (a renamed actor shows the old name until then),
+and the names shown on threads for a minute more in memory (``shown_actors``).
 """
 
+import weakref
+
 from datasette.utils import await_me_maybe
+from datasette_internal_db import clock
 
 from . import access, hookspecs
 from .settings import plugin
 
 MAX_KEY_LENGTH = 512
+SHOWN_SECONDS = 60
+MAX_SHOWN = 10_000
+# datasette → {actor id: (until, {"id", "name"})}
+_shown = weakref.WeakKeyDictionary()
 
 
 async def actors_for(datasette, ids):
@@ -26,6 +34,29 @@ async def actors_for(datasette, ids):
             datasette, {i: fetched[i] for i in missing if i in fetched and i in cacheable}
         )
         found.update(fetched)
+    return found
+
+
+async def shown_actors(datasette, ids):
+    """``{id: {"id", "name"}}``: ``actors_for`` reduced to what ``display`` shows, each kept in
+    memory SHOWN_SECONDS. Every thread read shows the same few people, and the cache decodes an
+    actor's JSON on every read; a name the cache changes shows here up to a minute later."""
+    now = clock.now()
+    kept = _shown.setdefault(datasette, {})
+    found, missing = {}, []
+    for actor_id in set(ids):
+        entry = kept.get(actor_id)
+        if entry is not None and entry[0] > now:
+            found[actor_id] = entry[1]
+        else:
+            missing.append(actor_id)
+    if missing:
+        actors = await actors_for(datasette, missing)
+        if len(kept) + len(missing) > MAX_SHOWN:
+            kept.clear()
+        for actor_id in missing:
+            found[actor_id] = display(actors, actor_id)
+            kept[actor_id] = (now + SHOWN_SECONDS, found[actor_id])
     return found
 
 

@@ -20,7 +20,7 @@ from .events import (
     event_for,
 )
 from .forms import read_input, reply_to, require_actor
-from .presenting import thread_payload, threads_json
+from .presenting import json_response, thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
 from .targets import NOT_ENABLED, check, resolve_target, rows_now
@@ -81,15 +81,18 @@ async def threads_api(datasette, request):
         raise InvalidInput("'database' is required")
     # Checked before anything is read. The check is usually a kept answer and both reads are
     # made on the event loop, so one after the other nothing waits: gathering them only added
-    # tasks and turns of the loop.
+    # tasks and turns of the loop. Every thread is on this target: the check's verdicts say
+    # what the reader may do in each.
     database, table, row = target["database"], target["table"], target["row"]
-    await check(datasette, request.actor, VIEW, database, table, recent=True)
+    allowed = await check(datasette, request.actor, VIEW, database, table, recent=True)
     threads, contents = await store.threads_for_target(
         datasette, database, table, target["column"], row
     )
     rows = await rows_now(datasette, database, table, row) if threads else {}
-    payload = await threads_json(datasette, request.actor, threads, contents, rows)
-    return Response.json({"ok": True, "threads": payload})
+    payload = await threads_json(
+        datasette, request.actor, threads, contents, rows, {(database, table): allowed}
+    )
+    return json_response({"ok": True, "threads": payload})
 
 
 async def create_thread(datasette, request):
@@ -109,7 +112,7 @@ async def create_thread(datasette, request):
 @route()
 async def thread_api(datasette, request):
     thread = await load_thread(datasette, request.actor, request.url_vars["thread_id"])
-    return Response.json(
+    return json_response(
         {"ok": True, "thread": (await threads_json(datasette, request.actor, [thread]))[0]}
     )
 

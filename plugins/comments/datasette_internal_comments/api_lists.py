@@ -10,7 +10,7 @@ from . import access, store, store_activity
 from .access import VIEW
 from .actors import mention_candidates
 from .forms import read_input, reply_to, require_actor
-from .presenting import comment_entries
+from .presenting import comment_entries, json_response
 from .targets import check
 
 MAX_BADGE_ROWS = 1000
@@ -128,7 +128,7 @@ async def badges_api(datasette, request):
     # A read: the permission answer may be one core's recent_answers gave within a second.
     await check(datasette, request.actor, VIEW, database, table, recent=True)
     counts = await store.badge_counts(datasette, database, table, row_keys)
-    return Response.json({"ok": True, "counts": counts})
+    return json_response({"ok": True, "counts": counts})
 
 
 @route()

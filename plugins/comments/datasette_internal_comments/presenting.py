@@ -3,12 +3,26 @@ reactions, mentions, names, anchors, and what the reader may do."""
 
 import json
 
+from datasette.utils.asgi import Response
+
 from . import access, store
 from .access import ADD, MODERATE
-from .actors import actors_for, display
+from .actors import actors_for, display, shown_actors
 from .rendering import REACTIONS, comment_html
 from .settings import comments_enabled
 from .targets import anchor_states
+
+
+def json_response(payload):
+    """``Response.json(payload)`` with its Content-Length. Without one the body goes out chunked:
+    the chunk and then the end marker in a write of its own, which on a busy machine wakes the
+    client twice. Same JSON, same headers otherwise."""
+    body = json.dumps(payload).encode("utf-8")
+    return Response(
+        body,
+        headers={"content-length": str(len(body))},
+        content_type="application/json; charset=utf-8",
+    )
 
 
 def thread_url(datasette, thread_id):
@@ -37,6 +51,11 @@ def target_json(datasette, thread):
 
 
 def reaction_summary(rows, me):
+    if not rows:  # most comments: nothing to look up
+        return [
+            {"name": name, "emoji": emoji, "count": 0, "reacted": False}
+            for name, emoji in REACTIONS.items()
+        ]
     by_name = {row["emoji"]: row for row in rows}
     return [
         {
@@ -52,16 +71,19 @@ def reaction_summary(rows, me):
 class TargetInfo:
     """Per-call memo of what the actor may do, and whether comments are enabled, per target."""
 
-    def __init__(self, datasette, actor):
+    def __init__(self, datasette, actor, verdicts=None):
         self.datasette = datasette
         self.actor = actor
+        self.verdicts = dict(verdicts or {})
         self.memo = {}
 
     async def get(self, database, table):
         key = (database, table)
         if key not in self.memo:
             # Only what the JSON says the actor may do: each write checks afresh.
-            allowed = await access.recent_verdicts(self.datasette, self.actor, database, table)
+            allowed = self.verdicts.get(key)
+            if allowed is None:
+                allowed = await access.recent_verdicts(self.datasette, self.actor, database, table)
             enabled = await comments_enabled(self.datasette, database, table)
             self.memo[key] = (allowed, enabled)
         return self.memo[key]
@@ -103,20 +125,21 @@ def comment_json(comment, actors, reactions, mentions, me, may_add, may_moderate
     }
 
 
-async def threads_json(datasette, actor, threads, contents=None, rows=None):
+async def threads_json(datasette, actor, threads, contents=None, rows=None, verdicts=None):
     """Full JSON for threads: comments, reactions, mentions, names, anchors, what you may do.
 
     ``contents`` is ``store.thread_contents`` for these threads and ``rows`` their target rows
-    as they are now (``targets.rows_now``), when the caller has them already.
+    as they are now (``targets.rows_now``), when the caller has them already; ``verdicts``
+    ``{(database, table): recent verdicts}`` the caller's ``check`` already had.
     """
     me = access.actor_id(actor)
-    targets = TargetInfo(datasette, actor)
+    targets = TargetInfo(datasette, actor, verdicts)
     if contents is None:
         contents = await store.thread_contents(datasette, [t["thread_id"] for t in threads])
     comments, reactions, mentions = contents
     # Rows are read on the event loop and verdicts are kept answers: one after the other.
     anchors = await anchor_states(datasette, threads, rows)
-    actors = await actors_for(datasette, actor_ids_in(threads, comments, mentions))
+    actors = await shown_actors(datasette, actor_ids_in(threads, comments, mentions))
     result = []
     for thread in threads:
         allowed, enabled = await targets.get(thread["database_name"], thread["table_name"])

@@ -19,7 +19,8 @@ NOT_ENABLED = "Comments are not enabled here"
 
 
 async def check(datasette, actor, action, database, table="", recent=False):
-    """NotFound when the actor may not see the target at all, Forbidden without ``action``.
+    """NotFound when the actor may not see the target at all, Forbidden without ``action``;
+    else the verdicts (``{action: bool}`` for every comment action) it was decided by.
 
     ``recent``: read paths may take verdicts answered within the last second (access.py).
     """
@@ -31,6 +32,7 @@ async def check(datasette, actor, action, database, table="", recent=False):
         raise NotFound(NOT_VISIBLE)
     if not allowed[action]:
         raise Forbidden(f"Permission denied: {action} is required")
+    return allowed
 
 
 def optional_str(data, key):

@@ -1,6 +1,8 @@
 """Display names come from actors_from_ids once, then from core's cache until they expire."""
 
 from datasette import hookimpl
+from datasette_internal_comments.actors import SHOWN_SECONDS
+from datasette_internal_comments.settings import plugin
 
 
 async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time, register):
@@ -26,6 +28,18 @@ async def test_display_names_are_cached_until_they_expire(as_actor, frozen_time,
     expired = (await alice.get(path)).json()["thread"]
     assert expired["author"]["name"] == "Alice v2"
     assert calls == [["alice"], ["alice"]]
+
+
+async def test_names_on_threads_are_kept_in_memory_a_minute_after_the_cache(
+    ds, as_actor, frozen_time
+):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("Hi", table="items")
+    path = f"/-/comments/api/threads/{thread['id']}"
+    await plugin.cache.set(ds, "alice", {"id": "alice", "name": "Alice Renamed"})
+    assert (await alice.get(path)).json()["thread"]["author"]["name"] == "alice"
+    frozen_time.advance(SHOWN_SECONDS)
+    assert (await alice.get(path)).json()["thread"]["author"]["name"] == "Alice Renamed"
 
 
 class Directory:

@@ -1,8 +1,10 @@
 """How the thread API reads: the target row on the event loop (never stale), the reader's
 permission answer as one question, asked again in the background before it runs out, and the
-loop's limit on a read counted in CPU time; badge counts kept only while nothing was written."""
+loop's limit on a read counted in CPU time; badge counts kept only while nothing was written;
+answers sent with their length."""
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
@@ -160,3 +162,18 @@ async def test_badge_counts_are_kept_until_the_internal_db_changes(ds, as_actor,
     assert len(reads) == 4  # one per write
     # The permission check comes first on every request, kept counts or not.
     assert (await as_actor(None).get(BADGES)).status_code == 404
+
+
+async def test_thread_reads_and_badges_are_sent_with_their_length_as_datasette_encodes_json(
+    ds, as_actor
+):
+    alice = as_actor("alice")
+    thread = await alice.new_thread("the price", table="items", row=[1], column="price")
+    for path in (THREADS, f"/-/comments/api/threads/{thread['id']}", BADGES):
+        response = await alice.get(path)
+        assert response.status_code == 200
+        # Not chunked: the body goes out in one write, with nothing after it.
+        assert response.headers["content-length"] == str(len(response.content))
+        assert "transfer-encoding" not in response.headers
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+        assert response.content == json.dumps(response.json()).encode()  # as Response.json
