@@ -6,6 +6,7 @@ import datetime
 import html
 import io
 import re
+import weakref
 from urllib.parse import quote_plus
 
 from datasette.utils.asgi import NotFound, Response
@@ -297,6 +298,41 @@ def current_path(request):
 MENU_ACTIONS = (BOOKMARKS_CREATE, SHORT_LINKS_CREATE)
 
 
+class MenuUrls:
+    """What the menus add to every page that is the same on every page, worked out once per
+    Datasette (its base_url is fixed): a table page asks for all of it on every request."""
+
+    def __init__(self, datasette):
+        self.new_bookmark = plain_path(datasette, "/-/bookmarks/new?")
+        self.links_api = plain_path(datasette, "/-/l/api/links")
+        self.menu_links = (
+            {"href": plain_path(datasette, "/-/bookmarks"), "label": "Bookmarks"},
+            {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
+        )
+
+        def static(plugin, name):
+            return str(datasette.urls.static_plugins(plugin, name))
+
+        self.scripts = (
+            static("datasette-internal-db", "datasette-internal.js"),
+            static("datasette-internal-bookmarks", "copy-short-link.js"),
+        )
+        self.styles = (
+            static("datasette-internal-db", "datasette-internal.css"),
+            static("datasette-internal-bookmarks", "bookmarks.css"),
+        )
+
+
+_menu_urls = weakref.WeakKeyDictionary()
+
+
+def menu_urls(datasette):
+    urls = _menu_urls.get(datasette)
+    if urls is None:
+        urls = _menu_urls[datasette] = MenuUrls(datasette)
+    return urls
+
+
 def action_items(datasette, actor, request, title):
     """ "Bookmark this page" and "Copy short link" for Datasette's action menus."""
 
@@ -307,13 +343,14 @@ def action_items(datasette, actor, request, title):
         # Drawn on every page: both answers as one from core's recent_answers (one second),
         # not a permission query per page; the create routes check afresh.
         allowed = await recent_answers.allowed_many(datasette, MENU_ACTIONS, actor)
+        urls = menu_urls(datasette)
         items = []
         if allowed[BOOKMARKS_CREATE]:
             items.append(
                 {
                     # quote_plus as urlencode does, without its per-call type checks.
-                    "href": plain_path(datasette, "/-/bookmarks/new?")
-                    + f"url={quote_plus(page)}&title={quote_plus(str(title))}",
+                    "href": f"{urls.new_bookmark}url={quote_plus(page)}"
+                    f"&title={quote_plus(str(title))}",
                     "label": "Bookmark this page",
                     "description": "Save this view, with its filters, to your bookmarks",
                 }
@@ -327,7 +364,7 @@ def action_items(datasette, actor, request, title):
                     "attrs": {
                         "data-short-link-target": page,
                         "data-short-link-title": title,
-                        "data-short-link-api": plain_path(datasette, "/-/l/api/links"),
+                        "data-short-link-api": urls.links_api,
                     },
                 }
             )
@@ -339,10 +376,7 @@ def action_items(datasette, actor, request, title):
 def menu_links(datasette, actor):
     if actor_id(actor) is None:
         return []
-    return [
-        {"href": plain_path(datasette, "/-/bookmarks"), "label": "Bookmarks"},
-        {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
-    ]
+    return list(menu_urls(datasette).menu_links)
 
 
 # Datasette's pages whose action menus hold "Copy short link" (plugin pages load core's script
@@ -353,29 +387,13 @@ PAGES_WITH_MENUS = {"index.html", "database.html", "table.html", "row.html", "qu
 def on_pages_with_menus(template, request, urls):
     if template not in PAGES_WITH_MENUS or request is None or actor_id(request.actor) is None:
         return []
-    return urls
+    return list(urls)
 
 
 def menu_scripts(datasette, template, request):
     """Core's script (its copy button) and the one behind "Copy short link"."""
-    return on_pages_with_menus(
-        template,
-        request,
-        [
-            str(datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.js")),
-            str(
-                datasette.urls.static_plugins("datasette-internal-bookmarks", "copy-short-link.js")
-            ),
-        ],
-    )
+    return on_pages_with_menus(template, request, menu_urls(datasette).scripts)
 
 
 def menu_styles(datasette, template, request):
-    return on_pages_with_menus(
-        template,
-        request,
-        [
-            str(datasette.urls.static_plugins("datasette-internal-db", "datasette-internal.css")),
-            str(datasette.urls.static_plugins("datasette-internal-bookmarks", "bookmarks.css")),
-        ],
-    )
+    return on_pages_with_menus(template, request, menu_urls(datasette).styles)

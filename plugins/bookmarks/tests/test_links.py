@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import segno
 import sqlite_utils
+from datasette.url_builder import Urls
 from datasette_internal_bookmarks import api_links, store_links, visits
 from datasette_internal_bookmarks.migrations import LINKS, migrations
 from datasette_internal_bookmarks.redirect import READ_NODE_SECONDS, link_cache
@@ -772,6 +773,48 @@ async def test_the_action_menus_carry_copy_short_link(ds, alice):
         assert "copy-short-link.js" in page and "datasette-internal.js" in page, path
     anonymous = (await ds.client.get("/data/places")).text
     assert "Copy short link" not in anonymous and "copy-short-link.js" not in anonymous
+
+
+async def test_the_menus_work_out_their_urls_once_per_datasette(tmp_path, data_db, monkeypatch):
+    """Issue 17: a page the plugin does not own asks Datasette's URL builder nothing for the
+    menus after the first page (their URLs depend only on base_url), and each Datasette keeps
+    its own base_url."""
+    ds = await make_datasette(tmp_path, files=[data_db], settings={"base_url": "/prefix/"})
+    try:
+        cookies = cookies_for(ds, "alice")
+        await ds.client.get("/data/places", cookies=cookies)
+        asked = []
+        for name in ("path", "static_plugins"):
+            build = getattr(Urls, name)
+
+            def counting(urls, *args, build=build, **kwargs):
+                asked.append(args)
+                return build(urls, *args, **kwargs)
+
+            # datasette.urls is a new Urls object on every access.
+            monkeypatch.setattr(Urls, name, counting)
+        page = (await ds.client.get("/data/places", cookies=cookies)).text
+        ours = ("datasette-internal-bookmarks", "/-/bookmarks", "/-/links", "/-/l/")
+        assert not [args for args in asked if str(args[0]).startswith(ours)]
+        assert 'data-short-link-api="/prefix/-/l/api/links"' in page
+        assert 'href="/prefix/-/bookmarks/new?url=%2Fprefix%2Fdata%2Fplaces' in page
+        assert "/prefix/-/static-plugins/datasette-internal-bookmarks/copy-short-link.js" in page
+        assert 'href="/prefix/-/links">Short links' in page
+    finally:
+        close(ds)
+    # Another Datasette in the same process, without the prefix, gets its own URLs.
+    page = (await other_datasette_page(tmp_path, data_db)).text
+    assert 'data-short-link-api="/-/l/api/links"' in page and "/prefix/" not in page
+
+
+async def other_datasette_page(tmp_path, data_db):
+    directory = tmp_path / "other"
+    directory.mkdir()
+    ds = await make_datasette(directory, files=[data_db])
+    try:
+        return await ds.client.get("/data/places", cookies=cookies_for(ds, "alice"))
+    finally:
+        close(ds)
 
 
 async def test_a_links_page_shows_its_qr_code_and_every_field(ds, alice, bob, root):
