@@ -8,14 +8,36 @@ def pk_values_from_path(pk_path):
     return urlsafe_components(pk_path)
 
 
-def read_row(conn, table, pk_values):
-    """``fetch_row`` on a connection of the database, for callers that choose where it runs."""
+# (id(conn), table) -> (conn, schema_version, primary keys or None for no such table).
+_primary_keys = {}
+PRIMARY_KEYS_KEPT = 256
+
+
+def primary_keys(conn, table):
+    """The table's primary-key columns (``[]`` for a rowid table), None if there is no such
+    table or view. Kept per connection while the database's schema version is unchanged, so
+    a row read asks SQLite one cheap pragma instead of two lookups of the schema."""
+    version = conn.execute("pragma schema_version").fetchone()[0]
+    key = (id(conn), table)
+    kept = _primary_keys.get(key)
+    # The connection itself is compared: an id can be reused once a connection is gone.
+    if kept is not None and kept[0] is conn and kept[1] == version:
+        return kept[2]
     exists = conn.execute(
         "select 1 from sqlite_master where type in ('table', 'view') and name = ?", [table]
     ).fetchone()
-    if not exists:
+    pks = detect_primary_keys(conn, table) if exists else None
+    if len(_primary_keys) >= PRIMARY_KEYS_KEPT:
+        _primary_keys.clear()
+    _primary_keys[key] = (conn, version, pks)
+    return pks
+
+
+def read_row(conn, table, pk_values):
+    """``fetch_row`` on a connection of the database, for callers that choose where it runs."""
+    pks = primary_keys(conn, table)
+    if pks is None:
         return None, []
-    pks = detect_primary_keys(conn, table)
     pk_columns = pks or ["rowid"]
     if len(pk_values) != len(pk_columns):
         return None, pk_columns

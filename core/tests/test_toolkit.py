@@ -21,7 +21,7 @@ from datasette_internal_db.routing import (
     read_page,
     route,
 )
-from datasette_internal_db.rows import fetch_row
+from datasette_internal_db.rows import fetch_row, read_row
 from datasette_internal_db.testing import close, make_datasette
 from datasette_internal_db.web import read_fields, read_json_object
 
@@ -225,6 +225,32 @@ async def test_fetch_row_by_primary_key_or_rowid(tmp_path):
         assert await fetch_row(db, "nope", [1]) == (None, [])
     finally:
         close(ds)
+
+
+def test_read_row_keeps_primary_keys_until_the_schema_changes(tmp_path):
+    conn = sqlite3.connect(tmp_path / "data.db")
+    conn.row_factory = sqlite3.Row
+    conn.execute("create table pets (kind text, name text, primary key (kind, name))")
+    conn.execute("insert into pets values ('dog', 'Rex')")
+    conn.commit()
+    assert read_row(conn, "pets", ["dog", "Rex"])[1] == ["kind", "name"]
+    statements = []
+    conn.set_trace_callback(statements.append)
+    assert read_row(conn, "pets", ["dog", "Rex"]) == (
+        {"kind": "dog", "name": "Rex"},
+        ["kind", "name"],
+    )
+    assert len(statements) == 2, statements  # the schema version and the row itself
+    # Another connection changes the schema: the next read sees the new key.
+    other = sqlite3.connect(tmp_path / "data.db")
+    other.execute("drop table pets")
+    other.execute("create table pets (id integer primary key, name text)")
+    other.execute("insert into pets values (7, 'Tom')")
+    other.commit()
+    assert read_row(conn, "pets", [7]) == ({"id": 7, "name": "Tom"}, ["id"])
+    other.execute("drop table pets")
+    other.commit()
+    assert read_row(conn, "pets", [7]) == (None, [])
 
 
 async def test_recent_answers_are_kept_for_their_lifetime_only(ds, frozen_time):
