@@ -37,6 +37,7 @@ from .routing import (
 from .rows import fetch_row
 from .secrets import SecretsUnreadable
 from .settings import RuntimeSettings, Setting
+from .web import json_response
 
 __all__ = [
     "MARKDOWN_VERSION",
@@ -60,6 +61,7 @@ __all__ = [
     "is_persistent",
     "is_read_node",
     "jobs",
+    "json_response",
     "loop_connection",
     "next_token",
     "page_after",

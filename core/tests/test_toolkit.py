@@ -442,6 +442,9 @@ async def test_route_answers_409_for_a_conflict_and_503_for_a_slow_query(ds):
     deleted = await ds.client.post(path, json={"state": "deleted"})
     assert deleted.status_code == 409
     assert deleted.json() == {"ok": False, "errors": ["It was deleted"]}
+    # JSON answers carry their length, so the body is not sent chunked.
+    assert deleted.headers["content-length"] == str(len(deleted.content))
+    assert deleted.headers["content-type"] == "application/json; charset=utf-8"
     slow = await ds.client.post(path, json={"state": "slow"})
     assert slow.status_code == 503 and "time limit" in slow.json()["errors"][0]
     page = await ds.client.post(path, content=b"state=deleted", headers=FORM)

@@ -6,7 +6,7 @@ object or a browser form (forms.py).
 """
 
 from datasette.utils.asgi import Forbidden, NotFound, Response
-from datasette_internal_db import Conflict, InvalidInput, clock, route
+from datasette_internal_db import Conflict, InvalidInput, clock, json_response, route
 from datasette_internal_db.web import parse_int
 
 from . import access, outbox, store
@@ -20,7 +20,7 @@ from .events import (
     event_for,
 )
 from .forms import read_input, reply_to, require_actor
-from .presenting import json_response, thread_payload, threads_json
+from .presenting import thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
 from .targets import NOT_ENABLED, check, resolve_target, rows_now

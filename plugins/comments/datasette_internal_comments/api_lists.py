@@ -3,14 +3,14 @@ mention autocomplete. Lists page the Datasette way: ``_size`` and ``_next`` in, 
 ``next_url`` out."""
 
 from datasette.utils.asgi import Forbidden, Response
-from datasette_internal_db import InvalidInput, clock, read_page, route
+from datasette_internal_db import InvalidInput, clock, json_response, read_page, route
 from datasette_internal_db.web import parse_int
 
 from . import access, store, store_activity
 from .access import VIEW
 from .actors import mention_candidates
 from .forms import read_input, reply_to, require_actor
-from .presenting import comment_entries, json_response
+from .presenting import comment_entries
 from .targets import check
 
 MAX_BADGE_ROWS = 1000

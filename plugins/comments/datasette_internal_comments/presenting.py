@@ -3,26 +3,12 @@ reactions, mentions, names, anchors, and what the reader may do."""
 
 import json
 
-from datasette.utils.asgi import Response
-
 from . import access, store
 from .access import ADD, MODERATE
 from .actors import actors_for, display, shown_actors
 from .rendering import REACTIONS, comment_html
 from .settings import comments_enabled
 from .targets import anchor_states
-
-
-def json_response(payload):
-    """``Response.json(payload)`` with its Content-Length. Without one the body goes out chunked:
-    the chunk and then the end marker in a write of its own, which on a busy machine wakes the
-    client twice. Same JSON, same headers otherwise."""
-    body = json.dumps(payload).encode("utf-8")
-    return Response(
-        body,
-        headers={"content-length": str(len(body))},
-        content_type="application/json; charset=utf-8",
-    )
 
 
 def thread_url(datasette, thread_id):
