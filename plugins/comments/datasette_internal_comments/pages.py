@@ -177,21 +177,28 @@ async def may_view(datasette, request, database, table):
     return answers[(database, table)]
 
 
+# Plain strings without Datasette's base_url, which Datasette adds to each (as it does for a
+# configured URL). Not datasette.urls.static_plugins(): its PrefixedUrlString lists and sorts
+# dir(str) on every method call, and Datasette calls startswith on each asset URL of every page.
+ASSET_URLS = {
+    "js": [
+        # Module scripts are deferred: they never hold up the rendering of the table.
+        {"url": f"/-/static-plugins/{CORE}/datasette-internal.js", "module": True},
+        {"url": f"/-/static-plugins/{STATIC}/comments.js", "module": True},
+    ],
+    "css": [
+        f"/-/static-plugins/{CORE}/datasette-internal.css",
+        f"/-/static-plugins/{STATIC}/comments.css",
+    ],
+}
+
+
 async def asset_urls(datasette, request, view_name, database, table, kind):
     if view_name not in PAGES_WITH_COMMENTS or not await may_view(
         datasette, request, database, table
     ):
         return []
-    if kind == "js":
-        # Module scripts are deferred: they never hold up the rendering of the table.
-        return [
-            {"url": datasette.urls.static_plugins(CORE, "datasette-internal.js"), "module": True},
-            {"url": datasette.urls.static_plugins(STATIC, "comments.js"), "module": True},
-        ]
-    return [
-        datasette.urls.static_plugins(CORE, "datasette-internal.css"),
-        datasette.urls.static_plugins(STATIC, "comments.css"),
-    ]
+    return ASSET_URLS[kind]
 
 
 def remember_row(row, pks, request):

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from datasette.utils import path_from_row_pks
+from datasette.utils.asgi import Request
 from datasette_internal_comments import pages, store, store_activity
 from datasette_internal_db import clock, get_internal_db, loop_connection, loop_reads, read_on_loop
 
@@ -317,3 +318,28 @@ async def test_table_pages_ask_the_comment_permissions_once_a_second(
         for path in ("/data/items", "/data/items?_sort=name", "/data/items/1", "/data/items/2"):
             assert (await as_actor(actor).get(path)).status_code == 200
         assert asked == first, (actor, asked)
+
+
+async def test_asset_urls_are_plain_strings(ds):
+    # Datasette calls startswith on each asset URL of every page; on a PrefixedUrlString (what
+    # datasette.urls returns) each such call lists and sorts dir(str).
+    request = Request.fake("/data/items")
+    request.scope["actor"] = {"id": "alice"}
+    for kind in ("js", "css"):
+        found = await pages.asset_urls(ds, request, "table", "data", "items", kind)
+        urls = [url["url"] if isinstance(url, dict) else url for url in found]
+        assert len(urls) == 2
+        assert all(type(url) is str for url in urls)
+
+
+async def test_asset_urls_carry_datasettes_base_url_once(datasette_on):
+    datasette = await datasette_on(settings={"base_url": "/prefix/"})
+    page = (await Client(datasette, "alice").get("/data/items")).text
+    for asset in (
+        "datasette-internal-db/datasette-internal.js",
+        "datasette_internal_comments/comments.js",
+        "datasette-internal-db/datasette-internal.css",
+        "datasette_internal_comments/comments.css",
+    ):
+        assert f'"/prefix/-/static-plugins/{asset}"' in page
+    assert "/prefix/prefix/-/static-plugins/datasette_internal_comments" not in page
