@@ -310,8 +310,10 @@ class MenuUrls:
             {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
         )
 
+        # Without base_url: Datasette adds it to every script and stylesheet URL that is a
+        # plain string (a prefixed one from datasette.urls would get it twice).
         def static(plugin, name):
-            return str(datasette.urls.static_plugins(plugin, name))
+            return f"/-/static-plugins/{plugin}/{name}"
 
         self.scripts = (
             static("datasette-internal-db", "datasette-internal.js"),

@@ -798,7 +798,9 @@ async def test_the_menus_work_out_their_urls_once_per_datasette(tmp_path, data_d
         assert not [args for args in asked if str(args[0]).startswith(ours)]
         assert 'data-short-link-api="/prefix/-/l/api/links"' in page
         assert 'href="/prefix/-/bookmarks/new?url=%2Fprefix%2Fdata%2Fplaces' in page
-        assert "/prefix/-/static-plugins/datasette-internal-bookmarks/copy-short-link.js" in page
+        assert '"/prefix/-/static-plugins/datasette-internal-bookmarks/copy-short-link.js"' in page
+        assert '"/prefix/-/static-plugins/datasette-internal-bookmarks/bookmarks.css"' in page
+        assert "/prefix/prefix/-/static-plugins/" not in page
         assert 'href="/prefix/-/links">Short links' in page
     finally:
         close(ds)
