@@ -37,7 +37,7 @@ from .routing import (
 from .rows import fetch_row
 from .secrets import SecretsUnreadable
 from .settings import RuntimeSettings, Setting
-from .web import json_response
+from .web import asset_url, json_response
 
 __all__ = [
     "MARKDOWN_VERSION",
@@ -51,6 +51,7 @@ __all__ = [
     "SecretsUnreadable",
     "Setting",
     "UnsupportedDatasette",
+    "asset_url",
     "audit",
     "cache",
     "clock",

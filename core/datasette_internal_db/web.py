@@ -27,6 +27,14 @@ _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
+def asset_url(plugin, name):
+    """The URL of a plugin's static file for the ``extra_js_urls`` / ``extra_css_urls`` hooks:
+    without ``base_url``, which Datasette adds to each such URL given as a plain string. Not
+    ``datasette.urls.static_plugins()``: Datasette would prefix that one again only if it were
+    a plain string, and as a ``PrefixedUrlString`` every method call on it lists ``dir(str)``."""
+    return f"/-/static-plugins/{plugin}/{name}"
+
+
 def json_response(payload, status=200):
     """``Response.json(payload)`` with its Content-Length. Without one the body goes out chunked:
     the chunk and then the end marker in a write of its own, which on a busy machine wakes the

@@ -10,7 +10,7 @@ import weakref
 from urllib.parse import quote_plus
 
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import InvalidInput, page_links, recent_answers, route
+from datasette_internal_db import InvalidInput, asset_url, page_links, recent_answers, route
 
 from . import store_bookmarks, store_links
 from .access import BOOKMARKS_CREATE, SHORT_LINKS_CREATE, actor_id
@@ -310,18 +310,13 @@ class MenuUrls:
             {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
         )
 
-        # Without base_url: Datasette adds it to every script and stylesheet URL that is a
-        # plain string (a prefixed one from datasette.urls would get it twice).
-        def static(plugin, name):
-            return f"/-/static-plugins/{plugin}/{name}"
-
         self.scripts = (
-            static("datasette-internal-db", "datasette-internal.js"),
-            static("datasette-internal-bookmarks", "copy-short-link.js"),
+            asset_url("datasette-internal-db", "datasette-internal.js"),
+            asset_url("datasette-internal-bookmarks", "copy-short-link.js"),
         )
         self.styles = (
-            static("datasette-internal-db", "datasette-internal.css"),
-            static("datasette-internal-bookmarks", "bookmarks.css"),
+            asset_url("datasette-internal-db", "datasette-internal.css"),
+            asset_url("datasette-internal-bookmarks", "bookmarks.css"),
         )
 
 

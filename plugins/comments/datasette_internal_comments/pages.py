@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from datasette.utils import urlsafe_components
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import InvalidInput, route
+from datasette_internal_db import InvalidInput, asset_url, route
 
 from . import access, store, store_activity
 from .access import ADD, VIEW
@@ -177,19 +177,14 @@ async def may_view(datasette, request, database, table):
     return answers[(database, table)]
 
 
-# Plain strings without Datasette's base_url, which Datasette adds to each (as it does for a
-# configured URL). Not datasette.urls.static_plugins(): its PrefixedUrlString lists and sorts
-# dir(str) on every method call, and Datasette calls startswith on each asset URL of every page.
+# Core's asset_url: plain strings, to which Datasette adds base_url.
 ASSET_URLS = {
     "js": [
         # Module scripts are deferred: they never hold up the rendering of the table.
-        {"url": f"/-/static-plugins/{CORE}/datasette-internal.js", "module": True},
-        {"url": f"/-/static-plugins/{STATIC}/comments.js", "module": True},
+        {"url": asset_url(CORE, "datasette-internal.js"), "module": True},
+        {"url": asset_url(STATIC, "comments.js"), "module": True},
     ],
-    "css": [
-        f"/-/static-plugins/{CORE}/datasette-internal.css",
-        f"/-/static-plugins/{STATIC}/comments.css",
-    ],
+    "css": [asset_url(CORE, "datasette-internal.css"), asset_url(STATIC, "comments.css")],
 }
 
 
