@@ -309,7 +309,6 @@ class MenuUrls:
             {"href": plain_path(datasette, "/-/bookmarks"), "label": "Bookmarks"},
             {"href": plain_path(datasette, "/-/links"), "label": "Short links"},
         )
-
         self.scripts = (
             asset_url("datasette-internal-db", "datasette-internal.js"),
             asset_url("datasette-internal-bookmarks", "copy-short-link.js"),
