@@ -4,8 +4,15 @@
 permission check, no write. ``/-/bench/writes`` times one-row ``execute_write`` calls on the
 internal DB inside the server, so the figure is the write path alone, not HTTP; likewise
 ``/-/bench/comments-badge-query`` times the comments plugin's badge query alone.
+
+With ``BENCH_INSERT_EVENT_PROBE=1`` in its environment a server also notes, for each
+``/-/insert`` request, when Datasette fired its ``insert-rows`` event (the first moment any plugin
+can learn of the write) and when the response started, both counted from the request's arrival;
+``/-/bench/insert-event-timings`` hands them over and forgets them.
 """
 
+import contextvars
+import os
 import time
 
 from datasette import Response, hookimpl
@@ -66,12 +73,54 @@ async def comments_badge_query(request, datasette):
     return Response.json({"ms": timings})
 
 
+PROBE_INSERT_EVENT = os.environ.get("BENCH_INSERT_EVENT_PROBE") == "1"
+insert_arrival = contextvars.ContextVar("insert_arrival", default=None)
+insert_timings = {"event_ms": [], "response_ms": []}
+
+
+def probe_inserts(app):
+    async def probed(scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].endswith("/-/insert"):
+            return await app(scope, receive, send)
+        arrival = time.perf_counter()
+        insert_arrival.set(arrival)
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                insert_timings["response_ms"].append(1000 * (time.perf_counter() - arrival))
+            await send(message)
+
+        await app(scope, receive, timed_send)
+
+    return probed
+
+
+async def insert_event_timings():
+    timings = {name: list(values) for name, values in insert_timings.items()}
+    for values in insert_timings.values():
+        values.clear()
+    return Response.json(timings)
+
+
+@hookimpl
+def asgi_wrapper():
+    return probe_inserts if PROBE_INSERT_EVENT else None
+
+
+@hookimpl
+def track_event(event):
+    arrival = insert_arrival.get()
+    if arrival is not None and event.name == "insert-rows":
+        insert_timings["event_ms"].append(1000 * (time.perf_counter() - arrival))
+
+
 @hookimpl
 def register_routes():
     return [
         (r"^/-/bench/redirect$", fixed_redirect),
         (r"^/-/bench/writes$", internal_writes),
         (r"^/-/bench/comments-badge-query$", comments_badge_query),
+        (r"^/-/bench/insert-event-timings$", insert_event_timings),
     ]
 
 

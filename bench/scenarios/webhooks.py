@@ -283,6 +283,11 @@ def arrival_rate(receiver, count):
     return (count - 1) / (stats["last"] - stats["first"])
 
 
+def insert_event_timings(server):
+    """What the server's insert-event probe noted since the last call (bench_routes.py)."""
+    return httpx.get(server.url + "/-/bench/insert-event-timings").json()
+
+
 async def run(ctx):
     requests = ctx.size(full=150, smoke=10)
     samples = ctx.size(full=40, smoke=3)
@@ -321,7 +326,10 @@ async def run(ctx):
                 spec("webhooks", ctx.large_internal, [PLUGIN], True),
                 spec("webhooks-none", ctx.copy_empty("webhooks-none"), [PLUGIN], False),
                 spec("webhooks-core", ctx.copy_empty("webhooks-core"), [], False),
-                spec("webhooks-alone", ctx.work / "webhooks-alone.db", None, False),
+                {
+                    **spec("webhooks-alone", ctx.work / "webhooks-alone.db", None, False),
+                    "env": {"BENCH_INSERT_EVENT_PROBE": "1"},
+                },
             ],
         )
         subscribed, unsubscribed, core_only, alone = servers
@@ -344,6 +352,8 @@ async def run(ctx):
         # The floor of write-to-delivery: the same write on Datasette without any plugin.
         alone_insert = inserts(alone, WAL_INSERT_PATH)
         alone_ms = []
+        alone_event_ms = []
+        insert_event_timings(alone)
         async with (
             client_session(modes["delete"], 1) as session,
             client_session(alone_insert, 1) as alone_session,
@@ -364,6 +374,7 @@ async def run(ctx):
                     write_ms[mode].append(round_write[mode])
                     response_ms[mode].append(round_response[mode])
                 alone_ms.append(round_alone)
+                alone_event_ms.append(insert_event_timings(alone)["event_ms"])
         # The ceiling arm replays the payloads of the latest backlog (each round's first arm
         # alternates, but round one starts with the worker).
         latest = {}
@@ -395,6 +406,7 @@ async def run(ctx):
         mode: [percentile(v, 50) for v in rounds] for mode, rounds in response_ms.items()
     }
     alone_p50 = [percentile(values, 50) for values in alone_ms]
+    alone_event_p50 = [percentile(values, 50) for values in alone_event_ms]
     after_response_p50 = [
         percentile([w - r for w, r in zip(writes, responses, strict=True)], 50)
         for writes, responses in zip(write_ms["delete"], response_ms["delete"], strict=True)
@@ -497,6 +509,21 @@ async def run(ctx):
             notes="One write to the Datasette-alone server right after each WAL write of "
             "webhooks.write_to_delivery_wal, in the same rounds. A ratio near 1 means the "
             "delivery arrives about when Datasette alone would have answered the write.",
+        ),
+        figure(
+            "webhooks.insert_event_in_datasette",
+            "Webhooks: when Datasette alone fires the `insert-rows` event of a `/-/insert`, "
+            "counted in-server from the request's arrival, p50",
+            unit="ms",
+            values=alone_event_p50,
+            goal="reported (no plugin can deliver a write before this moment)",
+            met=None,
+            notes="the Datasette-alone server of webhooks.write_to_delivery_wal_vs_datasette, "
+            "its WAL writes in the same rounds, with the bench plugins_dir's probe "
+            "(BENCH_INSERT_EVENT_PROBE=1: an ASGI wrapper notes each `/-/insert`'s arrival, a "
+            "`track_event` hook the moment of its event). Datasette runs the write and its "
+            "permission checks before firing the event, so write-to-delivery seen from the "
+            "client is at least this plus the request's way in and the delivery's way out.",
         ),
         figure(
             "webhooks.delivery_after_response",
