@@ -91,10 +91,18 @@ class LinkCache:
         # None: cached links stay until this process changes them; else seconds they stay.
         self.fresh_seconds = fresh_seconds
 
-    async def link(self, datasette, code):
+    def cached(self, code):
+        """The link if it is cached and still fresh, else None: no coroutine for the common
+        case (``follow`` awaits ``link`` only for a miss)."""
         cached = self.links.get(code)
         if cached is not None and (cached.fresh_until is None or clock.now() < cached.fresh_until):
             self.links.move_to_end(code)
+            return cached
+        return None
+
+    async def link(self, datasette, code):
+        cached = self.cached(code)
+        if cached is not None:
             return cached
         link = await self.read_link(datasette, code)
         if link is None:
@@ -175,7 +183,7 @@ async def follow(datasette, request):
     """302 to the link's local path. No write here: the visit is counted in memory."""
     code = request.url_vars["code"]
     cache = link_cache(datasette)
-    cached = await cache.link(datasette, code)
+    cached = cache.cached(code) or await cache.link(datasette, code)
     if cached is None:
         return await message_page(
             datasette, request, 404, "Link not found", "There is no short link with this code."

@@ -672,10 +672,10 @@ async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
     jan_1, jan_2 = 20454, 20455  # days since 1970-01-01
     jan_2_10h = (jan_2 * 86400 + 10 * 3600) * 1000
     await store_links.add_visits(
-        ds, [[code, 2, jan_2_10h], ["gone", 5, jan_2_10h]], [[code, jan_2, 2], ["gone", jan_2, 5]]
+        ds, [[code, 2, jan_2_10h], ["gone", 5, jan_2_10h]], {jan_2: {code: 2, "gone": 5}}
     )
     await store_links.add_visits(
-        ds, [[code, 4, jan_2_10h - 25 * 3600 * 1000]], [[code, jan_1, 3], [code, jan_2, 1]]
+        ds, [[code, 4, jan_2_10h - 25 * 3600 * 1000]], {jan_1: {code: 3}, jan_2: {code: 1}}
     )
     row = await stored_visits(ds, code)
     assert row["visits"] == 6 and row["last_visit_at"] == "2026-01-02T10:00:00.000+00:00"
@@ -684,6 +684,41 @@ async def test_flush_adds_to_existing_counts_and_drops_deleted_links(ds, alice):
         {"day": "2026-01-01", "visits": 3},
     ]
     assert await store_links.link_days(ds, "gone") == []
+
+
+async def test_a_failed_flush_keeps_every_count_for_the_next(ds, alice, frozen_time, monkeypatch):
+    # The buffer keeps day counts as {day: {code: count}}: a failed write must put each back
+    # and add it to what was counted meanwhile, on either side of midnight.
+    link = await create(ds, alice, target="/data")
+    other = await create(ds, alice, target="/data/places")
+    buffer = link_cache(ds).visits
+    frozen_time.value = 1767311999.5  # 2026-01-01T23:59:59.5
+    buffer.record(link["code"])
+    buffer.record(other["code"])
+    frozen_time.advance(1)  # 2026-01-02
+    buffer.record(link["code"])
+    original = store_links.add_visits
+
+    async def failing_add_visits(*args):
+        buffer.record(link["code"])  # counted while the failing write is under way
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store_links, "add_visits", failing_add_visits)
+    try:
+        await buffer.flush(ds)
+    except sqlite3.OperationalError:
+        pass
+    else:
+        raise AssertionError("the flush should have failed")
+    assert (buffer.pending(link["code"]), buffer.pending(other["code"])) == (3, 1)
+    monkeypatch.setattr(store_links, "add_visits", original)
+    assert await buffer.flush(ds) == 4
+    assert (await stored_visits(ds, link["code"]))["visits"] == 3
+    assert await store_links.link_days(ds, link["code"]) == [
+        {"day": "2026-01-02", "visits": 2},
+        {"day": "2026-01-01", "visits": 1},
+    ]
+    assert await store_links.link_days(ds, other["code"]) == [{"day": "2026-01-01", "visits": 1}]
 
 
 async def test_flushed_visit_times_are_clock_iso_text(ds, alice, frozen_time):
