@@ -6,8 +6,12 @@ answered, so a write's delivery can reach the receiver before the write's own re
 requests come back to back (or overlap), the work waits until Datasette has been idle for
 QUIET_PERIOD, but never longer than MAX_YIELD, and then goes as one batch — one write, one burst
 of deliveries — instead of competing with every request for the event loop and the CPU.
+
+Waiting work is woken by the requests themselves (``next_quiet``): nothing polls while requests
+come back to back, where a wake-up every QUIET_PERIOD would land on the requests it yields to.
 """
 
+import asyncio
 import time
 import weakref
 
@@ -22,14 +26,23 @@ class Activity:
         self.in_flight = 0
         self.last_seen = 0.0  # time.monotonic() when a request last ended
         self.after_pause = True  # the latest request came when none had been in flight for a while
+        self._quiet_waiters = []  # futures done at the next quiet moment
+        self._quiet_check = None  # the timer that looks whether a pause has lasted QUIET_PERIOD
 
     def request_started(self):
         self.after_pause = self.in_flight == 0 and time.monotonic() - self.last_seen >= QUIET_PERIOD
         self.in_flight += 1
+        if self._quiet_check is not None:
+            self._quiet_check.cancel()
+            self._quiet_check = None
+        if self.after_pause:
+            self.recheck()  # a lone request: waiting work may go now (``lone``)
 
     def request_ended(self):
         self.in_flight -= 1
         self.last_seen = time.monotonic()
+        if not self.in_flight and self._quiet_waiters:
+            self._check_quiet_in(QUIET_PERIOD)
 
     def quiet_for(self):
         return 0.0 if self.in_flight else time.monotonic() - self.last_seen
@@ -39,14 +52,55 @@ class Activity:
         return self.after_pause and self.in_flight <= 1
 
     def yield_time(self, waiting_since):
-        """Seconds work queued at ``waiting_since`` should still wait; 0: do it now."""
+        """Seconds work queued at ``waiting_since`` may still wait for a quiet moment
+        (``next_quiet``); 0: do it now."""
         if self.lone():
             return 0
         waited = time.monotonic() - waiting_since
-        quiet = self.quiet_for()
-        if quiet >= QUIET_PERIOD or waited >= MAX_YIELD:
+        if self.quiet_for() >= QUIET_PERIOD or waited >= MAX_YIELD:
             return 0
-        return min(QUIET_PERIOD - quiet, MAX_YIELD - waited)
+        return MAX_YIELD - waited
+
+    async def until_quiet(self, timeout):
+        """Wait for ``next_quiet``, at most ``timeout`` seconds."""
+        quiet = self.next_quiet()
+        try:
+            await asyncio.wait({quiet}, timeout=timeout)
+        finally:
+            quiet.cancel()
+
+    def next_quiet(self):
+        """A future done when Datasette has been idle for QUIET_PERIOD, a lone request starts,
+        or ``recheck`` is called; whoever waits for it cancels it when done waiting."""
+        future = asyncio.get_running_loop().create_future()
+        self._quiet_waiters = [f for f in self._quiet_waiters if not f.done()]
+        self._quiet_waiters.append(future)
+        if not self.in_flight:
+            self._check_quiet_in(QUIET_PERIOD - self.quiet_for())
+        return future
+
+    def recheck(self):
+        """Wake everyone waiting for a quiet moment, to look at their reason to wait again."""
+        waiters, self._quiet_waiters = self._quiet_waiters, []
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+    def _check_quiet_in(self, delay):
+        if self._quiet_check is None:
+            self._quiet_check = asyncio.get_running_loop().call_later(
+                max(delay, 0), self._check_quiet
+            )
+
+    def _check_quiet(self):
+        self._quiet_check = None
+        if self.in_flight:
+            return  # the request's end looks again
+        quiet = self.quiet_for()
+        if quiet >= QUIET_PERIOD:
+            self.recheck()
+        else:
+            self._check_quiet_in(QUIET_PERIOD - quiet)
 
 
 def activity_of(datasette):

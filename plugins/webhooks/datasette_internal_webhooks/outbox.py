@@ -101,7 +101,7 @@ class Outbox:
                 and not self._waiters
                 and (delay := self.activity.yield_time(self._buffered_since))
             ):
-                await asyncio.sleep(delay)
+                await self.activity.until_quiet(delay)
             disable_after = await self.outcomes.disable_after()
             batch, self._buffer = self._buffer, []
             queued_at, self._buffered_since = self._buffered_since, None
@@ -135,6 +135,7 @@ class Outbox:
     async def committed(self):
         """Wait until every message added so far is committed (or could not be)."""
         self._waiters += 1
+        self.activity.recheck()  # the flusher stops waiting for a quiet moment
         try:
             while self._flusher is not None and not self._flusher.done():
                 await asyncio.wait({self._flusher})
@@ -144,6 +145,7 @@ class Outbox:
     async def drain(self, timeout=5):
         """Commit what is buffered (for shutdown); the journal keeps anything that could not be."""
         self._waiters += 1
+        self.activity.recheck()
         self._closing = True
         if self._flusher is not None and self._retrying:
             self._flusher.cancel()  # no waiting out the retry delay: one last attempt now

@@ -259,10 +259,18 @@ class Worker:
         # lands as the event fires, and then shutdown waits for this task in vain.
         hold, self._hold = self._hold, None
         waiter = asyncio.ensure_future(self._wake.wait())
+        # Held deliveries go at Datasette's next quiet moment, or once they waited MAX_YIELD.
+        quiet = self.state.activity.next_quiet() if hold else None
         try:
-            done, _ = await asyncio.wait({waiter}, timeout=hold or self.options.poll_interval)
+            done, _ = await asyncio.wait(
+                {waiter, quiet} - {None},
+                timeout=hold or self.options.poll_interval,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
         finally:
             waiter.cancel()
+            if quiet is not None:
+                quiet.cancel()
         if not done and not hold:
             self._check_table = True  # retries fall due with time
         self._wake.clear()
@@ -447,26 +455,33 @@ class Worker:
             return
         self._write_outcomes_now.clear()
         started = time.monotonic()
-        timeout = OUTCOME_WRITE_INTERVAL
+        timeout, quiet = OUTCOME_WRITE_INTERVAL, None
         while True:
             waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
             try:
-                done, _ = await asyncio.wait({waiter}, timeout=timeout)
+                await asyncio.wait(
+                    {waiter, quiet} - {None},
+                    timeout=timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             finally:
                 waiter.cancel()
+                if quiet is not None:
+                    quiet.cancel()
             waited = time.monotonic() - started
-            if done or not self._outcomes or waited >= OUTCOME_MAX_YIELD:
+            if self._write_outcomes_now.is_set() or not self._outcomes:
                 return
-            waits = []
-            quiet = self.state.activity.quiet_for()
-            if quiet < QUIET_PERIOD:
-                waits.append(QUIET_PERIOD - quiet)
-            if self._queued_ids and waited < OUTCOME_DRAIN_INTERVAL:
+            if waited >= OUTCOME_MAX_YIELD:
+                return
+            busy = self.state.activity.quiet_for() < QUIET_PERIOD
+            draining = self._queued_ids and waited < OUTCOME_DRAIN_INTERVAL
+            if not busy and not draining:
+                return
+            timeout = OUTCOME_MAX_YIELD - waited
+            if draining:
                 # Looked at again each interval: the backlog may be gone by then.
-                waits.append(min(OUTCOME_WRITE_INTERVAL, OUTCOME_DRAIN_INTERVAL - waited))
-            if not waits:
-                return
-            timeout = min(*waits, OUTCOME_MAX_YIELD - waited)
+                timeout = min(timeout, OUTCOME_WRITE_INTERVAL, OUTCOME_DRAIN_INTERVAL - waited)
+            quiet = self.state.activity.next_quiet() if busy else None
 
     async def disable_after(self):
         """Seconds of failure after which an endpoint is disabled (a runtime setting)."""

@@ -291,7 +291,7 @@ async def test_an_early_delivery_committed_while_in_flight_is_not_sent_twice(
 async def test_deliveries_yield_to_requests_but_at_most_max_yield(ds, receiver):
     await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
     state = get_state(ds)
-    state.activity.in_flight += 1  # as if a long request were being answered throughout
+    state.activity.request_started()  # as if a long request were being answered throughout
     try:
         started = time.monotonic()
         await ds.client.post(
@@ -302,12 +302,47 @@ async def test_deliveries_yield_to_requests_but_at_most_max_yield(ds, receiver):
         # bound: a slow machine only makes it larger.)
         assert time.monotonic() - started >= MAX_YIELD
     finally:
-        state.activity.in_flight -= 1
+        state.activity.request_ended()
     # Idle: the next one goes as soon as the request that caused it has ended.
     await ds.client.post(
         "/data/species/-/insert", json={"row": {"name": "e"}}, cookies=root_cookies(ds)
     )
     await eventually(lambda: len(receiver.received) == 2, "the second delivery")
+
+
+async def test_held_work_waits_for_the_request_to_end_without_polling(ds, receiver, monkeypatch):
+    """While a request is being answered, the held outbox commit, deliveries and outcome write
+    sleep until Datasette becomes quiet: nothing wakes every QUIET_PERIOD to look again (such
+    wake-ups land on the requests they yield to)."""
+    monkeypatch.setattr(activity, "MAX_YIELD", 3600)
+    monkeypatch.setattr(worker, "OUTCOME_MAX_YIELD", 3600)
+    await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    looks = []
+    quiet_for = state.activity.quiet_for
+    monkeypatch.setattr(state.activity, "quiet_for", lambda: looks.append(1) or quiet_for())
+
+    async def looks_meanwhile():
+        await asyncio.sleep(2 * activity.QUIET_PERIOD)  # whatever waits has started waiting
+        looks.clear()
+        await asyncio.sleep(20 * activity.QUIET_PERIOD)
+        return len(looks)
+
+    state.activity.request_started()  # as if a long request were being answered throughout
+    try:
+        await ds.client.post(
+            "/data/species/-/insert", json={"row": {"name": "p"}}, cookies=root_cookies(ds)
+        )
+        assert await looks_meanwhile() == 0  # the outbox commit waits
+        assert state.outbox._uncommitted == 1
+        await state.outbox.committed()  # its rows go to the worker, which holds them
+        assert await looks_meanwhile() == 0
+        assert receiver.received == []
+    finally:
+        state.activity.request_ended()
+    await eventually(lambda: receiver.received, "the delivery once the request ended")
+    await eventually(lambda: not state.worker.sending(), "the outcome's write")
+    assert await delivery_statuses(ds) == ["succeeded"]
 
 
 def record_own_outcome_writes(monkeypatch):
@@ -511,13 +546,13 @@ async def test_outcomes_wait_while_requests_come_back_to_back(make_ds, receiver,
     await ds.client.post(
         "/data/species/-/insert", json={"row": {"name": "j"}}, cookies=root_cookies(ds)
     )
-    state.activity.in_flight += 1  # as if a long request were being answered throughout
+    state.activity.request_started()  # as if a long request were being answered throughout
     try:
         await eventually(lambda: receiver.received, "the delivery")
         await state.outbox.committed()
         await asyncio.sleep(20 * worker.OUTCOME_WRITE_INTERVAL)
         assert await delivery_statuses(ds) == ["pending"]
     finally:
-        state.activity.in_flight -= 1
+        state.activity.request_ended()
     await eventually(lambda: not state.worker.sending(), "the outcome's write")
     assert await delivery_statuses(ds) == ["succeeded"]
