@@ -51,10 +51,10 @@ class Activity:
         """The request being answered came after a pause, and none overlaps it."""
         return self.after_pause and self.in_flight <= 1
 
-    def yield_time(self, waiting_since):
+    def yield_time(self, waiting_since, lone_goes_now=True):
         """Seconds work queued at ``waiting_since`` may still wait for a quiet moment
-        (``next_quiet``); 0: do it now."""
-        if self.lone():
+        (``next_quiet``); 0: do it now. ``lone_goes_now=False``: a lone request's work waits too."""
+        if lone_goes_now and self.lone():
             return 0
         waited = time.monotonic() - waiting_since
         if self.quiet_for() >= QUIET_PERIOD or waited >= MAX_YIELD:

@@ -40,6 +40,8 @@ class Outbox:
             self._journal = os.open(journal_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._buffer = []
         self._buffered_since = None  # time.monotonic() of the oldest message in the buffer
+        # A buffered message's deliveries wait for its commit (they were not sent early).
+        self._awaited = False
         self._uncommitted = 0  # messages added or recovered and not yet committed
         self._waiters = 0  # callers of committed(): they need the commit now
         self._closing = False  # shutting down: one more attempt, no retries
@@ -70,10 +72,13 @@ class Outbox:
         # Already in the journal: queued without writing them there again.
         self._buffer[:0] = recovered
         self._uncommitted += len(recovered)
+        self._awaited = self._awaited or bool(recovered)
         self._start_flusher()
         return len(recovered)
 
-    def add(self, message_id, event_type, payload, endpoint_ids):
+    def add(self, message_id, event_type, payload, endpoint_ids, sent_early=False):
+        """``sent_early``: its deliveries went before the commit (``Worker.send_early``), which
+        then need not hurry."""
         message = (message_id, event_type, payload, endpoint_ids)
         if self._journal is not None:
             line = json.dumps(message, separators=(",", ":")).encode() + b"\n"
@@ -83,6 +88,7 @@ class Outbox:
                 log.exception("Could not journal webhook message %s; kept in memory", message_id)
         self._buffer.append(message)
         self._uncommitted += 1
+        self._awaited = self._awaited or not sent_early
         self._start_flusher()
 
     def _start_flusher(self):
@@ -95,15 +101,17 @@ class Outbox:
 
     async def _flush(self):
         while self._buffer:
-            # Journaled messages are safe already: commit them in a quiet moment, in bulk.
+            # Journaled messages are safe already: commit them in a quiet moment, in bulk. A
+            # lone write's commit goes at once only if its deliveries wait for it.
             while (
                 self._journal is not None
                 and not self._waiters
-                and (delay := self.activity.yield_time(self._buffered_since))
+                and (delay := self.activity.yield_time(self._buffered_since, self._awaited))
             ):
                 await self.activity.until_quiet(delay)
             disable_after = await self.outcomes.disable_after()
             batch, self._buffer = self._buffer, []
+            awaited, self._awaited = self._awaited, False
             queued_at, self._buffered_since = self._buffered_since, None
             outcomes = self.outcomes.take_outcomes()
             due, disabled = None, []
@@ -121,6 +129,7 @@ class Outbox:
             if due is None:
                 self._buffer[:0] = batch
                 self._buffered_since = queued_at
+                self._awaited = self._awaited or awaited
                 if self._closing:
                     return  # the journal keeps them for the next start
                 self._retrying = True

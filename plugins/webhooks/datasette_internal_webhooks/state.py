@@ -124,10 +124,10 @@ class State:
             # hundred microseconds more on the response of a write that came after a pause.
             await asyncio.sleep(0)
             await asyncio.sleep(0)
-        # Journaled after those steps, still before the response (the crash promise holds): the
-        # commit task it starts then runs after the response instead of during those steps, where
-        # the write thread slowed the response by milliseconds.
-        self.outbox.add(message_id, event.name, payload, endpoint_ids)
+        # Journaled after those steps, still before the response (the crash promise holds): a
+        # commit started before them ran during them, where the write thread slowed the response
+        # by milliseconds. Sent early, it is committed at the next quiet moment (Outbox.add).
+        self.outbox.add(message_id, event.name, payload, endpoint_ids, sent_early)
 
 
 def get_state(datasette):

@@ -179,13 +179,8 @@ class SeesTheOutboxAfterTheWebhooksHook:
             }
 
 
-async def test_a_lone_writes_outbox_commit_does_not_run_during_its_track_event(
-    ds, receiver, tmp_path, monkeypatch
-):
-    """The early delivery's loop steps come before the journal write: the commit task that
-    write starts runs after the hook returns, not during those steps (where the write thread
-    slowed the write's response). The message is journaled before the hook returns."""
-    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+def record_outbox_commits(monkeypatch):
+    """The batches the outbox commits from now on."""
     commits = []
     enqueue = store_deliveries.enqueue
 
@@ -194,6 +189,17 @@ async def test_a_lone_writes_outbox_commit_does_not_run_during_its_track_event(
         return await enqueue(*args)
 
     monkeypatch.setattr(store_deliveries, "enqueue", recorded_enqueue)
+    return commits
+
+
+async def test_a_lone_writes_outbox_commit_does_not_run_during_its_track_event(
+    ds, receiver, tmp_path, monkeypatch
+):
+    """The early delivery's loop steps come before the journal write: the commit task that
+    write starts runs after the hook returns, not during those steps (where the write thread
+    slowed the write's response). The message is journaled before the hook returns."""
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    commits = record_outbox_commits(monkeypatch)
     state = get_state(ds)
     await eventually(lambda: endpoint["id"] in state.worker._endpoints, "the worker's next pass")
     await asyncio.sleep(activity.QUIET_PERIOD)
@@ -261,6 +267,31 @@ async def test_a_lone_write_is_delivered_before_its_outbox_commit(ds, receiver, 
     release.set()
     await idle(ds)
     assert await delivery_log(ds, message_id) == (("succeeded", 1, 200), [(True, 200)])
+    assert len(receiver.received) == 1
+
+
+async def test_a_lone_writes_commit_waits_for_a_quiet_moment_once_it_was_sent_early(
+    ds, receiver, monkeypatch
+):
+    """Its delivery did not wait for the commit, so the commit does not hurry either: it waits,
+    like any commit, while the next requests are answered, and goes once Datasette is quiet."""
+    monkeypatch.setattr(activity, "MAX_YIELD", 3600)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    state = get_state(ds)
+    await state.outbox.committed()
+    commits = record_outbox_commits(monkeypatch)
+    await lone_insert(ds, endpoint, "quiet commit")
+    await asyncio.sleep(0)  # the event loop's turn between a response and the next request
+    state.activity.request_started()  # the next request comes at once, and takes long
+    try:
+        await eventually(lambda: receiver.received, "the early delivery")
+        await asyncio.sleep(20 * activity.QUIET_PERIOD)
+        assert commits == []
+    finally:
+        state.activity.request_ended()
+    await eventually(lambda: commits, "the commit once Datasette is quiet")
+    await idle(ds)
+    assert await delivery_statuses(ds) == ["succeeded"]
     assert len(receiver.received) == 1
 
 
