@@ -32,10 +32,7 @@ RESTART_DELAY = 1.0
 # transaction writes them all: each write is a trip to the write thread, whose Python work
 # competes with the event loop (and the requests it answers) for the GIL.
 OUTCOME_WRITE_INTERVAL = 0.05
-# Large enough that while a backlog drains the interval below decides, not the count: at 3,000 to
-# 4,500 deliveries/s a cap of 500 wrote every 0.11-0.17 s, and each write (its SQLite work on
-# the other core, where the receiver runs, and its GIL handoffs) slowed the sending loop.
-OUTCOME_BATCH = 2000
+OUTCOME_BATCH = 500
 # While a backlog drains (rows wait in the in-memory queues), outcomes wait this long: each
 # write costs the event loop and the write thread a fixed part (Datasette's write path, the
 # commit) besides its rows, and a batch of hundreds shares it.

@@ -5,7 +5,6 @@ import json
 import os
 import threading
 import time
-from types import SimpleNamespace
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
 from datasette import hookimpl
@@ -533,17 +532,6 @@ async def test_outcomes_wait_longer_while_a_backlog_drains(make_ds, receiver, mo
     await eventually(lambda: len(receiver.received) == 3, "the third request")
     await eventually(lambda: not state.worker.sending(), "the outcomes' write")
     assert await delivery_statuses(ds) == ["succeeded"] * 3
-
-
-def test_a_draining_backlog_writes_outcomes_by_interval_not_every_500():
-    """A thousand finished attempts (a quarter second of a fast drain) wait for one write: the
-    count that asks for a write at once is well above what OUTCOME_DRAIN_INTERVAL gathers."""
-    options = SimpleNamespace(concurrency_per_endpoint=16)
-    sender = worker.Worker(SimpleNamespace(options=options))
-    for delivery_id in range(1, 1001):
-        sender._record({"delivery_id": delivery_id, "endpoint_id": "ep"})
-    assert not sender._write_outcomes_now.is_set()
-    assert len(sender.take_outcomes()) == 1000
 
 
 async def delivery_statuses(datasette):
