@@ -387,7 +387,10 @@ async def run(ctx):
         async def direct():
             return await direct_posts(receiver, latest["payloads"], 16)
 
-        rates = await interleave(ctx.rounds, {"worker": drain, "direct": direct})
+        # Twice the rounds: this machine's delivery rate drifts between ~3,300 and ~5,500/s
+        # within minutes for both arms alike (helper-33: 22 rotated rounds per arm to tell a
+        # 10% change apart), and a round is only a few seconds.
+        rates = await interleave(2 * ctx.rounds, {"worker": drain, "direct": direct})
         memory = {
             name: peak_rss_mib(server)
             for name, server in zip(("one", "none", "core"), servers[:3], strict=True)
@@ -431,7 +434,9 @@ async def run(ctx):
             "(the Datasette server; the driver) holding 16 kept-alive connections (the plugin's "
             "default concurrency_per_endpoint), the same payloads and signature headers, and the "
             "receiver does the same work per delivery in both (its waiter is woken only at its "
-            "count; it used to be woken by every arrival, in the plugin's arm only).",
+            "count; it used to be woken by every arrival, in the plugin's arm only). Twice the "
+            "other figures' rounds: both arms' rates drift together by over 1.5x within minutes "
+            "on this machine, and a round takes seconds.",
         ),
         figure(
             "webhooks.insert_overhead",
