@@ -61,13 +61,19 @@ class Activity:
             return 0
         return MAX_YIELD - waited
 
-    async def until_quiet(self, timeout):
-        """Wait for ``next_quiet``, at most ``timeout`` seconds."""
-        quiet = self.next_quiet()
+    async def until_quiet(self, timeout, event=None, quiet=True):
+        """Wait at most ``timeout`` seconds for ``next_quiet`` (unless ``quiet`` is false) or for
+        ``event`` to be set; returns whether the wait ended because ``event`` was set."""
+        set_event = None if event is None else asyncio.ensure_future(event.wait())
+        waiters = {set_event, self.next_quiet() if quiet else None} - {None}
         try:
-            await asyncio.wait({quiet}, timeout=timeout)
+            # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # lands as the event fires, and then shutdown waits for this task in vain.
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            quiet.cancel()
+            for waiter in waiters:
+                waiter.cancel()
+        return set_event is not None and set_event.done() and not set_event.cancelled()
 
     def next_quiet(self):
         """A future done when Datasette has been idle for QUIET_PERIOD, a lone request starts,

@@ -255,23 +255,12 @@ class Worker:
         return target
 
     async def _sleep(self):
-        # asyncio.wait, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
-        # lands as the event fires, and then shutdown waits for this task in vain.
         hold, self._hold = self._hold, None
-        waiter = asyncio.ensure_future(self._wake.wait())
         # Held deliveries go at Datasette's next quiet moment, or once they waited MAX_YIELD.
-        quiet = self.state.activity.next_quiet() if hold else None
-        try:
-            done, _ = await asyncio.wait(
-                {waiter, quiet} - {None},
-                timeout=hold or self.options.poll_interval,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            waiter.cancel()
-            if quiet is not None:
-                quiet.cancel()
-        if not done and not hold:
+        woken = await self.state.activity.until_quiet(
+            hold or self.options.poll_interval, self._wake, quiet=bool(hold)
+        )
+        if not woken and not hold:
             self._check_table = True  # retries fall due with time
         self._wake.clear()
 
@@ -455,19 +444,9 @@ class Worker:
             return
         self._write_outcomes_now.clear()
         started = time.monotonic()
-        timeout, quiet = OUTCOME_WRITE_INTERVAL, None
+        timeout, busy = OUTCOME_WRITE_INTERVAL, False
         while True:
-            waiter = asyncio.ensure_future(self._write_outcomes_now.wait())
-            try:
-                await asyncio.wait(
-                    {waiter, quiet} - {None},
-                    timeout=timeout,
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-            finally:
-                waiter.cancel()
-                if quiet is not None:
-                    quiet.cancel()
+            await self.state.activity.until_quiet(timeout, self._write_outcomes_now, quiet=busy)
             waited = time.monotonic() - started
             if self._write_outcomes_now.is_set() or not self._outcomes:
                 return
@@ -481,7 +460,6 @@ class Worker:
             if draining:
                 # Looked at again each interval: the backlog may be gone by then.
                 timeout = min(timeout, OUTCOME_WRITE_INTERVAL, OUTCOME_DRAIN_INTERVAL - waited)
-            quiet = self.state.activity.next_quiet() if busy else None
 
     async def disable_after(self):
         """Seconds of failure after which an endpoint is disabled (a runtime setting)."""
