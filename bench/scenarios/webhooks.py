@@ -86,8 +86,11 @@ def fill(ctx, path):
             " 'benchmark history', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
             [HISTORY_ENDPOINT],
         )
-        # Sorted: the text primary key then grows at its end, several times faster to load.
-        message_ids = sorted(f"msg_{random.getrandbits(96):024x}" for _ in range(count))
+        # The plugin's id shape (events.new_message_id): time first, so the key grows at its end.
+        message_ids = [
+            f"msg_{int((start + i * step) * 1e6):014x}{random.getrandbits(64):016x}"
+            for i in range(count)
+        ]
         conn.executemany(
             f"insert into {MESSAGES} (id, event_type, payload, created_at) values (?, ?, ?, ?)",
             (

@@ -4,6 +4,7 @@ import base64
 import dataclasses
 import json
 import secrets
+import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -28,7 +29,10 @@ EVENTS = [WebhookReceivedEvent]
 
 
 def new_message_id():
-    return "msg_" + secrets.token_urlsafe(18)
+    """``msg_``, the time in microseconds (fixed-width hex) and 96 random bits: ids sort by
+    creation, so each new message's key lands at the end of the messages' primary-key index and
+    the deliveries' message index, not on a random page of each (Svix's ids sort by time too)."""
+    return f"msg_{time.time_ns() // 1000:014x}{secrets.token_urlsafe(12)}"
 
 
 def matches(endpoint, event_name, properties):

@@ -1,9 +1,11 @@
 import asyncio
 import json
+import re
 import time
 
 from conftest import create_endpoint, eventually, idle, root_cookies, signed_by
 from datasette_internal_db import get_internal_db
+from datasette_internal_webhooks.events import new_message_id
 from datasette_internal_webhooks.state import get_state
 from datasette_internal_webhooks.worker import (
     RETRY_DELAYS,
@@ -96,6 +98,14 @@ async def test_same_message_to_two_endpoints_shares_its_webhook_id(ds, receiver)
     await idle(ds)
     first, second = receiver.wait_for(2)
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"]
+
+
+def test_message_ids_sort_in_the_order_they_were_made():
+    # New keys append to the messages' primary-key index instead of landing on a random page.
+    ids = [new_message_id() for _ in range(200)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"msg_[0-9a-f]{14}[A-Za-z0-9_-]{16}", i) for i in ids)
 
 
 async def test_bad_endpoint_input_is_a_400_and_stores_nothing(ds, receiver):
