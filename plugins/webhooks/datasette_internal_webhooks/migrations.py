@@ -3,7 +3,8 @@
 Append only: never edit a step that has shipped, add the next one. These two steps were raw
 SQL until 0.1.0 and were rewritten with the sqlite-utils API, step names unchanged; a fresh file
 gets the schema older files have (tests/test_migrations.py compares them). Two tables keep
-``db.execute``: their CHECK constraints have no public sqlite-utils spelling.
+``db.execute``: their CHECK constraints have no public sqlite-utils spelling; so do partial
+indexes (``create index ... where``).
 """
 
 from .settings import plugin
@@ -138,3 +139,23 @@ def m002_incoming(db):
         not_null={"incoming_id", "message_id", "seen_at"},
     )
     db[SEEN].create_index(["seen_at"], index_name=f"{SEEN}_time")
+
+
+@migrations()
+def m003_delivery_indexes_an_outcome_does_not_move(db):
+    """Every attempt's outcome updates its delivery's status; the two indexes that held status
+    for every row (due, endpoint) took a delete and an insert each time, in indexes as large as
+    the whole log. Now only pending rows (the worker's reads) and failed rows (redeliver all,
+    their counts) are indexed by status, in partial indexes an outcome only deletes from, and
+    per-endpoint lists and counts use an index on endpoint_id alone, which never changes."""
+    db[DELIVERIES].drop_index(f"{DELIVERIES}_due")
+    db[DELIVERIES].drop_index(f"{DELIVERIES}_endpoint")
+    db[DELIVERIES].create_index(["endpoint_id"], index_name=f"{DELIVERIES}_endpoint")
+    db.execute(
+        f"create index {DELIVERIES}_pending on {DELIVERIES} (endpoint_id, next_attempt_at)"
+        " where status = 'pending'"
+    )
+    db.execute(
+        f"create index {DELIVERIES}_failed on {DELIVERIES} (endpoint_id, created_at)"
+        " where status = 'failed'"
+    )

@@ -182,29 +182,55 @@ async def record_outcomes(datasette, outcomes, now, disable_after_seconds):
 
 
 async def delivery_counts(datasette):
-    """{endpoint_id: {status: count}}"""
+    """{endpoint_id: {status: count}}, statuses with no rows left out. Pending and failed rows
+    are counted in their own partial indexes, every row in the endpoint index (none of them has
+    status in it, see migration m003); succeeded rows are the rest."""
     rows = await get_internal_db(datasette).execute(
-        f"select endpoint_id, status, count(*) as n from {DELIVERIES} group by endpoint_id, status"
+        f"select endpoint_id, null as status, count(*) as n from {DELIVERIES} group by endpoint_id"
+        f" union all select endpoint_id, status, count(*) from {DELIVERIES}"
+        " where status = 'pending' group by endpoint_id"
+        f" union all select endpoint_id, status, count(*) from {DELIVERIES}"
+        " where status = 'failed' group by endpoint_id"
     )
     counts = {}
-    for row in rows:
-        counts.setdefault(row["endpoint_id"], {})[row["status"]] = row["n"]
+    for endpoint_id, status, n in rows:
+        by_status = counts.setdefault(endpoint_id, {"succeeded": 0})
+        if status is None:
+            by_status["succeeded"] += n
+        else:
+            by_status[status] = n
+            by_status["succeeded"] -= n
+    for by_status in counts.values():
+        if not by_status["succeeded"]:
+            del by_status["succeeded"]
     return counts
+
+
+def _status_filter(status):
+    """(index, condition) for one endpoint's deliveries with this status. Pending and failed
+    ones come from their partial index (few rows, then sorted), named because SQLite does not
+    know how small it is and would walk all of the endpoint's rows instead; it uses a partial
+    index only when the query states the index's condition as written, not as a parameter."""
+    if status in ("pending", "failed"):
+        return f"{DELIVERIES}_{status}", (f"d.status = '{status}'", {})
+    return f"{DELIVERIES}_endpoint", ("d.status = :status", {"status": status or None})
 
 
 async def list_deliveries(datasette, endpoint_id, status=None, before_id=None, limit=50):
     """Newest first, each with its event type and its latest attempt's time, latency and
     response (``last_attempt_at``, ``last_latency_ms``, ``last_response_body``)."""
+    index, status_condition = _status_filter(status)
     where, params = where_clause(
         ("d.endpoint_id = :endpoint_id", {"endpoint_id": endpoint_id}),
-        ("d.status = :status", {"status": status or None}),
+        status_condition,
         ("d.id < :before_id", {"before_id": before_id}),
     )
     return await read_rows(
         datasette,
         f"select d.*, m.event_type, a.attempted_at as last_attempt_at,"
         " a.latency_ms as last_latency_ms, a.response_body as last_response_body"
-        f" from {DELIVERIES} d join {MESSAGES} m on m.id = d.message_id"
+        f" from {DELIVERIES} d indexed by {index}"
+        f" join {MESSAGES} m on m.id = d.message_id"
         f" left join {ATTEMPTS} a on a.id ="
         f" (select max(id) from {ATTEMPTS} where delivery_id = d.id)"
         f" {where} order by d.id desc limit :limit",
@@ -252,8 +278,8 @@ async def requeue_deliveries(datasette, delivery_ids, now):
 
 async def failed_delivery_ids(datasette, since, endpoint_id=None, after_id=0, limit=500):
     sql = (
-        f"select id from {DELIVERIES} where status = 'failed' and created_at >= :since"
-        " and id > :after_id"
+        f"select id from {DELIVERIES} indexed by {DELIVERIES}_failed"
+        " where status = 'failed' and created_at >= :since and id > :after_id"
     )
     if endpoint_id:
         sql += " and endpoint_id = :endpoint_id"
@@ -263,7 +289,10 @@ async def failed_delivery_ids(datasette, since, endpoint_id=None, after_id=0, li
 
 
 async def count_failed_since(datasette, since, endpoint_id=None):
-    sql = f"select count(*) from {DELIVERIES} where status = 'failed' and created_at >= :since"
+    sql = (
+        f"select count(*) from {DELIVERIES} indexed by {DELIVERIES}_failed"
+        " where status = 'failed' and created_at >= :since"
+    )
     if endpoint_id:
         sql += " and endpoint_id = :endpoint_id"
     return (

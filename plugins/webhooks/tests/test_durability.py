@@ -8,6 +8,7 @@ import time
 
 from conftest import create_endpoint, eventually, idle, root_cookies, shutdown
 from datasette import hookimpl
+from datasette.tracer import capture_traces
 from datasette_internal_db import get_internal_db
 from datasette_internal_webhooks import activity, store_deliveries, worker
 from datasette_internal_webhooks.activity import MAX_YIELD
@@ -587,3 +588,28 @@ async def test_outcomes_wait_while_requests_come_back_to_back(make_ds, receiver,
         state.activity.request_ended()
     await eventually(lambda: not state.worker.sending(), "the outcome's write")
     assert await delivery_statuses(ds) == ["succeeded"]
+
+
+async def test_reads_by_status_use_the_partial_index_of_that_status(ds):
+    """SQLite does not know how small the pending and failed indexes are: left to itself it walks
+    every delivery of the endpoint to find a status few of them have (migration m003)."""
+    endpoint, _ = await create_endpoint(ds, "http://127.0.0.1:9/hook", event_types=["insert-rows"])
+    await enqueue_directly(ds, endpoint["id"], 3, "msg_planned")
+    internal = get_internal_db(ds)
+    traces = []
+    with capture_traces(traces):
+        await store_deliveries.list_deliveries(ds, endpoint["id"], status="pending")
+        await store_deliveries.list_deliveries(ds, endpoint["id"], status="failed")
+        await store_deliveries.list_deliveries(ds, endpoint["id"], status="succeeded")
+        await store_deliveries.failed_delivery_ids(ds, 0)
+        await store_deliveries.count_failed_since(ds, 0, endpoint["id"])
+    plans = []
+    for traced in traces:
+        steps = await internal.execute(f"explain query plan {traced['sql']}", traced["params"])
+        plans.append(" ".join(step["detail"] for step in steps))
+    deliveries = "datasette_internal_webhooks_deliveries"
+    expected = ["pending", "failed", "endpoint", "failed", "failed"]
+    assert len(plans) == len(expected)
+    for plan, index in zip(plans, expected, strict=True):
+        assert f"USING INDEX {deliveries}_{index} " in plan + " ", plan
+    assert await store_deliveries.delivery_counts(ds) == {endpoint["id"]: {"pending": 3}}
