@@ -192,17 +192,16 @@ async def delivery_counts(datasette):
         f" union all select endpoint_id, status, count(*) from {DELIVERIES}"
         " where status = 'failed' group by endpoint_id"
     )
-    counts = {}
+    totals, counts = {}, {}
     for endpoint_id, status, n in rows:
-        by_status = counts.setdefault(endpoint_id, {"succeeded": 0})
         if status is None:
-            by_status["succeeded"] += n
+            totals[endpoint_id] = n
         else:
-            by_status[status] = n
-            by_status["succeeded"] -= n
-    for by_status in counts.values():
-        if not by_status["succeeded"]:
-            del by_status["succeeded"]
+            counts.setdefault(endpoint_id, {})[status] = n
+    for endpoint_id, total in totals.items():
+        by_status = counts.setdefault(endpoint_id, {})
+        if succeeded := total - sum(by_status.values()):
+            by_status["succeeded"] = succeeded
     return counts
 
 

@@ -612,4 +612,26 @@ async def test_reads_by_status_use_the_partial_index_of_that_status(ds):
     assert len(plans) == len(expected)
     for plan, index in zip(plans, expected, strict=True):
         assert f"USING INDEX {deliveries}_{index} " in plan + " ", plan
-    assert await store_deliveries.delivery_counts(ds) == {endpoint["id"]: {"pending": 3}}
+
+
+async def test_delivery_counts_per_endpoint_and_status(ds):
+    """Pending and failed rows are counted in their partial indexes, succeeded ones are the rest
+    of the endpoint's rows; a status with no rows is left out."""
+    first, _ = await create_endpoint(ds, "http://127.0.0.1:9/a", event_types=["insert-rows"])
+    second, _ = await create_endpoint(ds, "http://127.0.0.1:9/b", event_types=["insert-rows"])
+    await enqueue_directly(ds, first["id"], 6, "msg_first")
+    await enqueue_directly(ds, second["id"], 2, "msg_second")
+    assert await store_deliveries.delivery_counts(ds) == {
+        first["id"]: {"pending": 6},
+        second["id"]: {"pending": 2},
+    }
+    await get_internal_db(ds).execute_write(
+        "update datasette_internal_webhooks_deliveries set status = case"
+        " when message_id in ('msg_first_0', 'msg_first_1', 'msg_first_2') then 'succeeded'"
+        " when message_id = 'msg_first_3' then 'failed' else 'succeeded' end,"
+        " next_attempt_at = null where message_id != 'msg_first_5'"
+    )
+    assert await store_deliveries.delivery_counts(ds) == {
+        first["id"]: {"succeeded": 4, "failed": 1, "pending": 1},
+        second["id"]: {"succeeded": 2},
+    }

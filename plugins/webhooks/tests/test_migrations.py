@@ -91,7 +91,7 @@ def test_m003_keeps_every_delivery_and_indexes_status_only_in_partial_indexes():
     assert conn.execute(f"select * from {PREFIX}deliveries order by id").fetchall() == before
     indexes = {
         name: (index_columns(conn, name), partial)
-        for _, name, _, origin, partial in conn.execute(f"pragma index_list([{PREFIX}deliveries])")
+        for _, name, _, _, partial in conn.execute(f"pragma index_list([{PREFIX}deliveries])")
     }
     assert indexes == {
         f"{PREFIX}deliveries_endpoint": (("endpoint_id",), 0),
