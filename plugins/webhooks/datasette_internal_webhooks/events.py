@@ -30,8 +30,9 @@ EVENTS = [WebhookReceivedEvent]
 
 def new_message_id():
     """``msg_``, the time in microseconds (fixed-width hex) and 96 random bits: ids sort by
-    creation, so each new message's key lands at the end of the messages' primary-key index and
-    the deliveries' message index, not on a random page of each (Svix's ids sort by time too)."""
+    creation (to the microsecond), so each new message's key lands at the end of the messages'
+    primary-key index and the deliveries' message index, not on a random page of each (Svix's
+    ids sort by time too)."""
     return f"msg_{time.time_ns() // 1000:014x}{secrets.token_urlsafe(12)}"
 
 
