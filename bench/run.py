@@ -286,7 +286,7 @@ METHOD = [
     "share the CPUs: baseline and candidate pay that equally.",
     "- A figure and its baseline are measured in the same run, interleaved: within each round "
     "the arms alternate request by request (latency figures), in alternating slices "
-    "(throughput: six per arm, twelve for the short-link redirect), in blocks of 25 requests "
+    "(throughput: six per arm, 24 for the short-link redirect), in blocks of 25 requests "
     "(`/-/insert`, whose deliveries follow each write) or run by run, alternating which goes "
     "first (writes/s, startup, delivery backlogs). The ratio is taken per round; the table "
     "gives the median over rounds and the spread (min – max) of the figure the goal is about.",
