@@ -50,8 +50,8 @@ BODY_POOL = 20_000
 ACTORS = [f"user{i}" for i in range(50)]
 READER = "reader"
 # Table page requests per arm per round. Four identical core-only servers timed this way with 120
-# pages each a round gave round ratios from 0.975 to 1.054 between themselves: the median of a
-# few dozen ~60 ms pages moves by about as much as the 5 % the goal allows. The spread of a median
+# pages each a round gave round ratios from 0.975 to 1.054 between themselves: the median of
+# 120 pages of ~60 ms moves by about as much as the 5 % the goal allows. The spread of a median
 # shrinks with the square root of the count: 200 pages give half the spread of the 60 used before.
 PAGE_REQUESTS = 200
 WORDS = (
