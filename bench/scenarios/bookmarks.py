@@ -49,9 +49,9 @@ CODE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
 NOW = "2026-06-01T10:00:00+00:00"
 # Turns per arm per round of the redirect figure. Six turns of 0.4 s let a burst of other work on
 # the 2 cores (another server, a test run, the driver's own pauses) fall mostly on one arm: rounds
-# ran 0.835-1.126 at a median of 1.03. Turns of 0.2 s share such a burst out more evenly (twelve
-# at first; 24, 4.8 s an arm, since the plugin's own few percent were still within one round's
-# swing); each turn is still ~100-200 requests per arm over connections kept open across turns.
+# ran 0.835-1.126 at a median of 1.03. 24 turns of 0.2 s (4.8 s an arm) share such a burst out
+# more evenly (rounds 0.948-0.986 in the run of 2026-12-02); each turn is still ~100-200 requests
+# per arm over connections kept open across turns.
 REDIRECT_SLICES = 24
 
 
