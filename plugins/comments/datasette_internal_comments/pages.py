@@ -17,7 +17,7 @@ from .api import load_thread, target_filters
 from .api_lists import activity_page, inbox_page
 from .forms import safe_next
 from .presenting import threads_json
-from .rendering import REACTION_LABELS, render
+from .rendering import REACTION_LABELS, REACTIONS, render
 from .settings import comments_enabled
 from .targets import check
 
@@ -86,6 +86,7 @@ async def thread_html(datasette, request):
         "thread": payload,
         "revisions": revisions,
         "reaction_labels": REACTION_LABELS,
+        "reaction_choices": REACTIONS,
         "next": request.path,
         "breadcrumbs": [
             ("Comments", datasette.urls.path("/-/comments")),
@@ -131,6 +132,7 @@ async def panel_context(datasette, request, database, table, row_key, column="",
         and await comments_enabled(datasette, database, table),
         "signed_in": access.actor_id(actor) is not None,
         "reaction_labels": REACTION_LABELS,
+        "reaction_choices": REACTIONS,
         "fragment_url": datasette.urls.path(
             "/-/comments/target?" + urlencode({**fragment_query, "fragment": "1"})
         ),

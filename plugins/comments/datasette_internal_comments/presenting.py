@@ -37,20 +37,20 @@ def target_json(datasette, thread):
 
 
 def reaction_summary(rows, me):
-    if not rows:  # most comments: nothing to look up
-        return [
-            {"name": name, "emoji": emoji, "count": 0, "reacted": False}
-            for name, emoji in REACTIONS.items()
-        ]
+    """The reactions in use, in the fixed set's order. Not the unused ones with a count of 0:
+    they were half of a thread's JSON, and the set is fixed (``REACTIONS``, the README)."""
+    if not rows:  # most comments
+        return []
     by_name = {row["emoji"]: row for row in rows}
     return [
         {
             "name": name,
             "emoji": emoji,
-            "count": by_name[name]["count"] if name in by_name else 0,
-            "reacted": name in by_name and me in by_name[name]["actor_ids"],
+            "count": by_name[name]["count"],
+            "reacted": me in by_name[name]["actor_ids"],
         }
         for name, emoji in REACTIONS.items()
+        if name in by_name
     ]
 
 

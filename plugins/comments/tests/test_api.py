@@ -1,4 +1,5 @@
 import json
+import re
 import sqlite3
 
 import pytest
@@ -197,6 +198,8 @@ async def test_resolve_and_reopen(as_actor):
 async def test_reactions_toggle(as_actor):
     alice, bob = as_actor("alice"), as_actor("bob")
     thread = await alice.new_thread("React to me", table="items")
+    # Only the reactions in use are listed: none yet.
+    assert thread["comments"][0]["reactions"] == []
     url = f"/-/comments/api/comments/{thread['comments'][0]['id']}/reactions"
     first = await bob.post(url, {"emoji": "+1"})
     assert first.json()["added"] is True
@@ -208,12 +211,28 @@ async def test_reactions_toggle(as_actor):
             "comments"
         ][0]["reactions"]
     }
-    assert reactions["+1"]["count"] == 2 and reactions["+1"]["reacted"] is True
+    assert list(reactions) == ["+1", "rocket"]  # in the fixed set's order
+    assert reactions["+1"] == {
+        "name": "+1",
+        "emoji": "\N{THUMBS UP SIGN}",
+        "count": 2,
+        "reacted": True,
+    }
     assert reactions["rocket"]["count"] == 1 and reactions["rocket"]["reacted"] is False
     second = await bob.post(url, {"emoji": "+1"})
     assert second.json()["added"] is False
     reactions = {r["name"]: r for r in second.json()["thread"]["comments"][0]["reactions"]}
     assert reactions["+1"]["count"] == 1 and reactions["+1"]["reacted"] is False
+    await alice.post(url, {"emoji": "rocket"})  # its last one: the reaction is no longer listed
+    page = await alice.get(f"/-/comments/threads/{thread['id']}")
+    assert 'aria-label="Rocket: ' not in page.text
+    assert 'aria-label="Thumbs up: 1"' in page.text
+    # The picker still offers all eight, alice's own marked
+    picks = re.findall(r'<button[^>]*class="comment-pick[^"]*"[^>]*>', page.text)
+    assert len(picks) == 8
+    assert [p for p in picks if 'aria-pressed="true"' in p] == [
+        p for p in picks if 'value="+1"' in p
+    ]
     for emoji in ("poop", ["+1"], None, 1):
         bad = await bob.post(url, {"emoji": emoji})
         assert bad.status_code == 400
