@@ -3,7 +3,8 @@
 ``/-/bench/redirect`` is the ceiling of Datasette's request stack for a redirect: no lookup, no
 permission check, no write. ``/-/bench/writes`` times one-row ``execute_write`` calls on the
 internal DB inside the server, so the figure is the write path alone, not HTTP; likewise
-``/-/bench/comments-badge-query`` times the comments plugin's badge query alone.
+``/-/bench/comments-badge-query`` times the comments plugin's badge query alone, and the same
+query on an in-memory baseline that does not grow with the data.
 
 With ``BENCH_INSERT_EVENT_PROBE=1`` in its environment a server also notes, for each
 ``/-/insert`` request, when Datasette fired its ``insert-rows`` event (the first moment any plugin
@@ -48,9 +49,41 @@ async def internal_writes(request, datasette):
     )
 
 
+BASELINE_ROWS = 1000
+_baseline = []
+
+
+def badge_baseline_connection():
+    """An in-memory database with the comments plugin's own tables (its migrations) and 2
+    threads on each of BASELINE_ROWS rows: the badge query's baseline, the same query on data
+    that does not grow with the bench's scale, timed in the same process and run."""
+    if not _baseline:
+        import sqlite3
+
+        import sqlite_utils
+        from datasette_internal_comments.migrations import THREADS, migrations
+
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        migrations.apply(sqlite_utils.Database(conn))
+        with conn:
+            conn.executemany(
+                f"insert into {THREADS} (target_type, database_name, table_name, column_name,"
+                " row_key, row_pks, row_label, author_id, created_at, last_activity_at)"
+                " values (?, 'data', 'items', ?, ?, '[]', '', 'bench', '', '')",
+                [
+                    ("cell" if column else "row", column, str(row))
+                    for row in range(1, BASELINE_ROWS + 1)
+                    for column in ("", "value")
+                ],
+            )
+        _baseline.append(conn)
+    return _baseline[0]
+
+
 async def comments_badge_query(request, datasette):
     """Milliseconds of each badge count query (as ``store.badge_counts`` reads it) for pages of
-    100 consecutive rows."""
+    100 consecutive rows, and of the same query on the in-memory baseline (one after each)."""
     from datasette_internal_comments import store
     from datasette_internal_db import read_on_loop
 
@@ -58,7 +91,8 @@ async def comments_badge_query(request, datasette):
     rows = int(request.args.get("rows", "100"))
     first = int(request.args.get("first", "1"))
     last = int(request.args.get("last", "100000"))
-    timings = []
+    baseline = badge_baseline_connection()
+    timings, baseline_timings = [], []
     for i in range(repeat):
         start = first + (i * 997) % max(1, last - first - rows)
         keys = [str(row) for row in range(start, start + rows)]
@@ -70,7 +104,14 @@ async def comments_badge_query(request, datasette):
         timings.append(1000 * (time.perf_counter() - started))
         if len(counts) != rows:
             return Response.json({"error": f"{len(counts)} rows have badges, not {rows}"}, 500)
-    return Response.json({"ms": timings})
+        start = 1 + (i * 997) % (BASELINE_ROWS - rows)
+        keys = [str(row) for row in range(start, start + rows)]
+        started = time.perf_counter()
+        counts = store.read_badge_counts(baseline, "data", "items", keys)
+        baseline_timings.append(1000 * (time.perf_counter() - started))
+        if len(counts) != rows:
+            return Response.json({"error": f"baseline: {len(counts)} rows, not {rows}"}, 500)
+    return Response.json({"ms": timings, "baseline_ms": baseline_timings})
 
 
 PROBE_INSERT_EVENT = os.environ.get("BENCH_INSERT_EVENT_PROBE") == "1"
