@@ -160,20 +160,24 @@ async def run(ctx):
     requests = ctx.size(full=300, smoke=15)
     api_requests = ctx.size(full=API_REQUESTS, smoke=15)
     page_requests = ctx.size(full=PAGE_REQUESTS, smoke=3)
-    with_plugin, without = launch_many(
-        ctx.work,
-        [
-            dict(
-                name="comments", files=[ctx.data_db], internal=ctx.large_internal, plugins=[PLUGIN]
-            ),
-            dict(
-                name="comments-baseline",
-                files=[ctx.data_db],
-                internal=ctx.copy_empty("comments"),
-                plugins=[],
-            ),
-        ],
-    )
+    baseline_internal = ctx.copy_empty("comments")
+
+    def servers(name, plugins):
+        """A server with ``plugins`` on the comments data, and the core-only baseline."""
+        return launch_many(
+            ctx.work,
+            [
+                dict(name=name, files=[ctx.data_db], internal=ctx.large_internal, plugins=plugins),
+                dict(
+                    name="comments-baseline",
+                    files=[ctx.data_db],
+                    internal=baseline_internal,
+                    plugins=[],
+                ),
+            ],
+        )
+
+    with_plugin, without = servers("comments", [PLUGIN])
     try:
         cookies = {"ds_actor": with_plugin.cookies_for(READER)["ds_actor"]}
         sample = [1 + (i * 7919) % rows for i in range(500)]
@@ -220,28 +224,32 @@ async def run(ctx):
         await query_ms()
         api = await rounds_of(ctx.rounds, api_round)
         memory = peak_rss_mib(with_plugin), peak_rss_mib(without)
-        # The table page with comments alone (issue 14's figure), then with every plugin.
-        alone = await rounds_of(
-            ctx.rounds,
-            lambda: paired_latencies(
-                {"with": page(with_plugin), "without": page(without)}, page_requests, ctx.warmup
-            ),
-        )
-        # The table page as a user of every installed plugin gets it, on the same comments data
-        # (one server per internal file: the comments-only server stops first).
         with_plugin.stop()
-        with_plugin = launch(
-            ctx.work,
-            "comments-every-plugin",
-            [ctx.data_db],
-            internal=ctx.large_internal,
-            plugins=ctx.every_plugin,
-        )
+        without.stop()
+
+        async def page_round(name, plugins):
+            """One round of table pages on a fresh pair of servers: each process has its own
+            speed for the same code (memory layout: two core-only servers differ by up to 0.7%
+            for a whole run), so every round samples that anew instead of one pair for all."""
+            nonlocal with_plugin, without
+            with_plugin, without = servers(name, plugins)
+            try:
+                # One untimed pass over every page first: a fresh server reads and compiles
+                # everything once.
+                return await paired_latencies(
+                    {"with": page(with_plugin), "without": page(without)},
+                    page_requests,
+                    max(ctx.warmup, len(pages)),
+                )
+            finally:
+                with_plugin.stop()
+                without.stop()
+
+        # The table page with comments alone (issue 14's figure), then as a user of every
+        # installed plugin gets it, on the same comments data.
+        alone = await rounds_of(ctx.rounds, lambda: page_round("comments", [PLUGIN]))
         table = await rounds_of(
-            ctx.rounds,
-            lambda: paired_latencies(
-                {"with": page(with_plugin), "without": page(without)}, page_requests, ctx.warmup
-            ),
+            ctx.rounds, lambda: page_round("comments-every-plugin", ctx.every_plugin)
         )
     finally:
         with_plugin.stop()
@@ -320,7 +328,8 @@ async def run(ctx):
             met=statistics.median(alone_ratio) <= 1.05,
             notes="as signed-in `reader`, who may see comments: badge counts of the rows shown "
             "and the unread-mentions count come with the page (no separate request). "
-            f"{page_requests} pages per arm per round, alternating with the baseline.",
+            f"{page_requests} pages per arm per round, alternating with the baseline; "
+            "each round on a fresh pair of servers.",
         ),
         figure(
             "comments.table_page",
@@ -335,7 +344,9 @@ async def run(ctx):
             met=statistics.median(page_ratio) <= 1.05,
             notes="the page itself, its rows' badge counts included (read while Datasette draws "
             "it, no separate request; the badge API above serves pages drawn without them). "
-            f"{page_requests} pages per arm per round, alternating with the baseline.",
+            f"{page_requests} pages per arm per round, alternating with the baseline; each round "
+            "on a fresh pair of servers (one process's speed for the same code differs from "
+            "another's by up to 0.7%, so one pair for every round would weigh one draw of it).",
         ),
         memory_figure(
             "comments.rss",
