@@ -229,8 +229,9 @@ async def run(ctx):
 
         async def page_round(name, plugins):
             """One round of table pages on a fresh pair of servers: each process has its own
-            speed for the same code (memory layout: two core-only servers differ by up to 0.7%
-            for a whole run), so every round samples that anew instead of one pair for all."""
+            speed for the same code (not from the hash seed; most likely its memory layout): two
+            core-only servers differed by up to 0.7% for a whole run, so every round samples
+            that anew instead of one pair for all."""
             nonlocal with_plugin, without
             with_plugin, without = servers(name, plugins)
             try:
