@@ -13,6 +13,7 @@ can learn of the write) and when the response started, both counted from the req
 """
 
 import contextvars
+import functools
 import os
 import time
 
@@ -50,35 +51,33 @@ async def internal_writes(request, datasette):
 
 
 BASELINE_ROWS = 1000
-_baseline = []
 
 
+@functools.cache
 def badge_baseline_connection():
     """An in-memory database with the comments plugin's own tables (its migrations) and 2
     threads on each of BASELINE_ROWS rows: the badge query's baseline, the same query on data
     that does not grow with the bench's scale, timed in the same process and run."""
-    if not _baseline:
-        import sqlite3
+    import sqlite3
 
-        import sqlite_utils
-        from datasette_internal_comments.migrations import THREADS, migrations
+    import sqlite_utils
+    from datasette_internal_comments.migrations import THREADS, migrations
 
-        conn = sqlite3.connect(":memory:", check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        migrations.apply(sqlite_utils.Database(conn))
-        with conn:
-            conn.executemany(
-                f"insert into {THREADS} (target_type, database_name, table_name, column_name,"
-                " row_key, row_pks, row_label, author_id, created_at, last_activity_at)"
-                " values (?, 'data', 'items', ?, ?, '[]', '', 'bench', '', '')",
-                [
-                    ("cell" if column else "row", column, str(row))
-                    for row in range(1, BASELINE_ROWS + 1)
-                    for column in ("", "value")
-                ],
-            )
-        _baseline.append(conn)
-    return _baseline[0]
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    migrations.apply(sqlite_utils.Database(conn))
+    with conn:
+        conn.executemany(
+            f"insert into {THREADS} (target_type, database_name, table_name, column_name,"
+            " row_key, row_pks, row_label, author_id, created_at, last_activity_at)"
+            " values (?, 'data', 'items', ?, ?, '[]', '', 'bench', '', '')",
+            [
+                ("cell" if column else "row", column, str(row))
+                for row in range(1, BASELINE_ROWS + 1)
+                for column in ("", "value")
+            ],
+        )
+    return conn
 
 
 async def comments_badge_query(request, datasette):
