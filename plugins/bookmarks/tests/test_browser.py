@@ -291,6 +291,8 @@ def test_main_flows_by_keyboard(page):
     page.keyboard.type("Italy, short")
     page.keyboard.press("Enter")
     expect(page.locator(".di-summary")).to_contain_text("Italy, short")
+    # Saving reloads the page: its deferred script wires the Edit button only at "load".
+    page.wait_for_load_state("load")
     edit.focus()
     page.keyboard.press("Enter")
     expect(dialog).to_be_visible()
