@@ -1,19 +1,70 @@
-"""Keeps the benchmark code alive: a tiny run of every scenario must succeed (no figures kept)."""
+"""Keeps the benchmark code alive: a tiny run of every scenario must succeed (no figures kept),
+and bench/page_ab.py must time two servers on the data that run leaves."""
 
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from harness import launch
+from page_ab import check_removed
+
 ROOT = Path(__file__).parent.parent
 
 
-def test_every_benchmark_runs_in_smoke_mode():
-    result = subprocess.run(
-        [sys.executable, "bench/run.py", "--smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+def run(*args):
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
+
+
+@pytest.fixture(scope="module")
+def smoke_work(tmp_path_factory):
+    work = tmp_path_factory.mktemp("bench-work")
+    return run("bench/run.py", "--smoke", "--work", str(work)), work
+
+
+def test_every_benchmark_runs_in_smoke_mode(smoke_work):
+    result, _ = smoke_work
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "not measured" not in result.stdout, result.stdout[-3000:]
+
+
+def test_page_ab_times_a_page_without_one_hook_against_core_only(smoke_work):
+    _, work = smoke_work
+    arms = ["core", "all,-datasette_internal_comments.render_cell"]
+    result = run("bench/page_ab.py", "--work", str(work), "--rounds", "2", "--pages", "3", *arms)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rounds = re.findall(r"^round \d: .* = (\d+\.\d+)$", result.stdout, re.MULTILINE)
+    assert len(rounds) == 2 and all(float(ratio) > 0 for ratio in rounds), result.stdout
+    assert re.search(r"^median \d+\.\d+ \(", result.stdout, re.MULTILINE), result.stdout
+
+
+def test_page_ab_refuses_a_hook_the_plugin_does_not_have(smoke_work):
+    _, work = smoke_work
+    arms = ["core", "all,-datasette_internal_comments.no_such_hook"]
+    result = run("bench/page_ab.py", "--work", str(work), "--rounds", "1", "--pages", "3", *arms)
+    assert result.returncode != 0
+    assert "BENCH_WITHOUT_HOOKS" in result.stdout + result.stderr
+
+
+def test_a_hook_left_in_the_server_is_caught(smoke_work):
+    _, work = smoke_work
+    internal = work / "check-internal.db"
+    shutil.copyfile(work / "empty-internal.db", internal)
+    server = launch(
+        work,
+        "check",
+        [work / "data.db"],
+        internal=internal,
+        plugins=["datasette-internal-comments"],
+    )
+    try:
+        with pytest.raises(RuntimeError, match="still in"):
+            check_removed(server, ["datasette_internal_comments.render_cell"])
+        with pytest.raises(RuntimeError, match="is not in"):
+            check_removed(server, ["datasette_internal_bookmarks.menu_links"])
+    finally:
+        server.stop()

@@ -10,6 +10,9 @@ With ``BENCH_INSERT_EVENT_PROBE=1`` in its environment a server also notes, for 
 ``/-/insert`` request, when Datasette fired its ``insert-rows`` event (the first moment any plugin
 can learn of the write) and when the response started, both counted from the request's arrival;
 ``/-/bench/insert-event-timings`` hands them over and forgets them.
+
+With ``BENCH_WITHOUT_HOOKS=module.hook,...`` (bench/page_ab.py) those hook implementations of
+installed plugins are taken out of the server before it starts, to time what each one costs.
 """
 
 import contextvars
@@ -18,6 +21,7 @@ import os
 import time
 
 from datasette import Response, hookimpl
+from datasette.plugins import pm
 
 WRITES_TABLE = "datasette_internal_bench_writes"
 
@@ -112,6 +116,23 @@ async def comments_badge_query(request, datasette):
             return Response.json({"error": f"baseline: {len(counts)} rows, not {rows}"}, 500)
     return Response.json({"ms": timings, "baseline_ms": baseline_timings})
 
+
+def remove_hooks(spec):
+    """Take each ``module.hook`` of ``spec`` out of Datasette's plugin manager. Installed plugins
+    are registered before a plugins directory is loaded, so this runs before any hook is called.
+    pluggy has no public call for one hook of a plugin: this uses ``HookCaller._remove_plugin``."""
+    plugins = {getattr(plugin, "__name__", None): plugin for plugin in pm.get_plugins()}
+    for item in filter(None, spec.split(",")):
+        module, _, hook = item.rpartition(".")
+        if module not in plugins or not hasattr(pm.hook, hook):
+            raise RuntimeError(f"BENCH_WITHOUT_HOOKS: no plugin {module!r} or hook {hook!r}")
+        try:
+            getattr(pm.hook, hook)._remove_plugin(plugins[module])
+        except ValueError:
+            raise RuntimeError(f"BENCH_WITHOUT_HOOKS: {module} has no {hook} hook") from None
+
+
+remove_hooks(os.environ.get("BENCH_WITHOUT_HOOKS", ""))
 
 PROBE_INSERT_EVENT = os.environ.get("BENCH_INSERT_EVENT_PROBE") == "1"
 insert_arrival = contextvars.ContextVar("insert_arrival", default=None)
