@@ -68,3 +68,14 @@ def test_a_hook_left_in_the_server_is_caught(smoke_work):
             check_removed(server, ["datasette_internal_bookmarks.menu_links"])
     finally:
         server.stop()
+
+
+def test_page_ab_runs_another_checkouts_code(smoke_work, tmp_path):
+    _, work = smoke_work
+    package = tmp_path / "checkout" / "core" / "datasette_internal_db"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text('raise ImportError("core from the other checkout")\n')
+    arms = ["core", f"core,@{tmp_path / 'checkout'}"]
+    result = run("bench/page_ab.py", "--work", str(work), "--rounds", "1", "--pages", "3", *arms)
+    assert result.returncode != 0
+    assert "core from the other checkout" in result.stdout + result.stderr
