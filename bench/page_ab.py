@@ -22,23 +22,19 @@ arm over first; the last line is the median over the rounds and their spread.
 
 import argparse
 import asyncio
-import shutil
 import sqlite3
 import statistics
+from contextlib import closing
 from pathlib import Path
 
+import generate
 import httpx
 from harness import Target, launch_many, paired_latencies, percentile
+from scenarios import bookmarks, comments, webhooks
 
-PLUGINS = {
-    "core": [],
-    "comments": ["datasette-internal-comments"],
-    "bookmarks": ["datasette-internal-bookmarks"],
-    "webhooks": ["datasette-internal-webhooks"],
-}
+PLUGINS = {"core": [], **{s.NAME: [s.PLUGIN] for s in (comments, bookmarks, webhooks)}}
 PLUGINS["all"] = [name for names in PLUGINS.values() for name in names]
 PACKAGE_DIRS = ["core", "plugins/comments", "plugins/bookmarks", "plugins/webhooks"]
-READER = "reader"
 
 
 def arm_spec(index, text, work):
@@ -52,8 +48,7 @@ def arm_spec(index, text, work):
         raise SystemExit(f"arm {text!r}: each change starts with - (a hook) or @ (a checkout)")
     name = f"ab-{index}"
     source = work / ("large-internal.db" if PLUGINS[plugins] else "empty-internal.db")
-    internal = work / f"{name}-internal.db"
-    shutil.copyfile(source, internal)
+    internal = copy_database(source, work / f"{name}-internal.db")
     env = {"BENCH_WITHOUT_HOOKS": ",".join(removed)}
     if checkouts:
         env["PYTHONPATH"] = ":".join(str(path / d) for path in checkouts for d in PACKAGE_DIRS)
@@ -61,6 +56,14 @@ def arm_spec(index, text, work):
         name=name, files=[work / "data.db"], internal=internal, plugins=PLUGINS[plugins], env=env
     )
     return spec, removed
+
+
+def copy_database(source, destination):
+    """A copy of ``source`` with what its WAL holds, over no file left from an earlier run."""
+    with closing(sqlite3.connect(source)) as original:
+        with closing(sqlite3.connect(generate.fresh(destination))) as copy:
+            original.backup(copy)
+    return destination
 
 
 def check_removed(server, removed):
@@ -77,21 +80,15 @@ def check_removed(server, removed):
             raise RuntimeError(f"{item} is still in {server.url}/-/plugins.json")
 
 
-def page_paths(work):
-    """The table-page figures' 50 pages of ``items``."""
-    with sqlite3.connect(work / "data.db") as conn:
-        rows = conn.execute("select count(*) from items").fetchone()[0]
-    return [f"/data/items?_next={1 + (i * 7919) % rows}" for i in range(50)]
-
-
 async def one_round(work, specs, pages):
-    paths = page_paths(work)
+    with closing(sqlite3.connect(work / "data.db")) as data:
+        paths = comments.table_pages(data.execute("select count(*) from items").fetchone()[0])
     servers = launch_many(work, [spec for spec, _ in specs])
     try:
         for server, (_, removed) in zip(servers, specs, strict=True):
             check_removed(server, removed)
         targets = {
-            str(i): Target(server.url, paths, cookies=server.cookies_for(READER))
+            str(i): Target(server.url, paths, cookies=server.cookies_for(comments.READER))
             for i, server in enumerate(servers)
         }
         times = await paired_latencies(targets, pages, warmup=len(paths))

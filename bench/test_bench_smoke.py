@@ -2,14 +2,13 @@
 and bench/page_ab.py must time two servers on the data that run leaves."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from harness import launch
-from page_ab import check_removed
+from page_ab import check_removed, copy_database
 
 ROOT = Path(__file__).parent.parent
 
@@ -52,8 +51,7 @@ def test_page_ab_refuses_a_hook_the_plugin_does_not_have(smoke_work):
 
 def test_a_hook_left_in_the_server_is_caught(smoke_work):
     _, work = smoke_work
-    internal = work / "check-internal.db"
-    shutil.copyfile(work / "empty-internal.db", internal)
+    internal = copy_database(work / "empty-internal.db", work / "check-internal.db")
     server = launch(
         work,
         "check",

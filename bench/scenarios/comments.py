@@ -64,6 +64,16 @@ WORDS = (
 ).split()
 
 
+def row_sample(rows):
+    """500 rows of ``items`` spread over the table, the same in every run."""
+    return [1 + (i * 7919) % rows for i in range(500)]
+
+
+def table_pages(rows):
+    """The 50 table pages both table-page figures time (also bench/page_ab.py)."""
+    return [f"/data/items?_next={start}" for start in row_sample(rows)[:50]]
+
+
 def sizes(ctx):
     return ctx.data_rows, ctx.data_rows * THREADS_PER_ROW * COMMENTS_PER_THREAD
 
@@ -180,7 +190,7 @@ async def run(ctx):
     with_plugin, without = servers("comments", [PLUGIN])
     try:
         cookies = {"ds_actor": with_plugin.cookies_for(READER)["ds_actor"]}
-        sample = [1 + (i * 7919) % rows for i in range(500)]
+        sample = row_sample(rows)
         threads = Target(
             with_plugin.url,
             [f"/-/comments/api/threads?database=data&table=items&row={row}" for row in sample],
@@ -197,7 +207,7 @@ async def run(ctx):
         # The same reader's cookie: Datasette reads the actor from it on every request, so the
         # APIs' ratio is what comments add, not what being signed in costs.
         floor = Target(with_plugin.url, ["/-/bench/redirect"], expect=(302,), cookies=cookies)
-        pages = [f"/data/items?_next={start}" for start in sample[:50]]
+        pages = table_pages(rows)
 
         def page(server):
             # Each server signs cookies with its own secret.
