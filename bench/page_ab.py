@@ -22,6 +22,7 @@ arm over first; the last line is the median over the rounds and their spread.
 
 import argparse
 import asyncio
+import json
 import sqlite3
 import statistics
 from contextlib import closing
@@ -56,6 +57,21 @@ def arm_spec(index, text, work):
         name=name, files=[work / "data.db"], internal=internal, plugins=PLUGINS[plugins], env=env
     )
     return spec, removed
+
+
+def check_data(work, arms):
+    """The data in ``work`` was made for every plugin the arms load (``data.json``): a run with
+    ``--only`` leaves data of that plugin alone, on which the others would be timed empty."""
+    stamp = work / "data.json"
+    if not stamp.exists():
+        raise SystemExit(f"no bench data in {work}: run bench/run.py --work {work}")
+    made_for = json.loads(stamp.read_text())["made_for"]["plugins"]
+    missing = {name for arm in arms for name in PLUGINS.get(arm.split(",")[0], [])} - {*made_for}
+    if missing:
+        raise SystemExit(
+            f"the data in {work} has none of {', '.join(sorted(missing))}: run bench/run.py"
+            f" --work {work} without --only"
+        )
 
 
 def copy_database(source, destination):
@@ -106,8 +122,7 @@ def main():
     parser.add_argument("first")
     parser.add_argument("second")
     args = parser.parse_args()
-    if not (args.work / "data.db").exists():
-        raise SystemExit(f"no bench data in {args.work}: run bench/run.py --work {args.work}")
+    check_data(args.work, [args.first, args.second])
     specs = [arm_spec(i, text, args.work) for i, text in enumerate([args.first, args.second])]
     ratios = []
     for number in range(1, args.rounds + 1):

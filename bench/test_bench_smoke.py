@@ -1,7 +1,9 @@
 """Keeps the benchmark code alive: a tiny run of every scenario must succeed (no figures kept),
 and bench/page_ab.py must time two servers on the data that run leaves."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +79,17 @@ def test_page_ab_runs_another_checkouts_code(smoke_work, tmp_path):
     result = run("bench/page_ab.py", "--work", str(work), "--rounds", "1", "--pages", "3", *arms)
     assert result.returncode != 0
     assert "core from the other checkout" in result.stdout + result.stderr
+
+
+def test_page_ab_refuses_data_made_without_a_plugin_it_times(smoke_work, tmp_path):
+    _, work = smoke_work
+    other = tmp_path / "bookmarks-only"
+    shutil.copytree(work, other, ignore=shutil.ignore_patterns("*.db-*", "ab-*", "check*"))
+    stamp = json.loads((other / "data.json").read_text())
+    stamp["made_for"]["plugins"] = ["datasette-internal-bookmarks"]
+    (other / "data.json").write_text(json.dumps(stamp))
+    result = run(
+        "bench/page_ab.py", "--work", str(other), "--rounds", "1", "--pages", "3", "core", "all"
+    )
+    assert result.returncode != 0
+    assert "has none of datasette-internal-comments, datasette-internal-webhooks" in result.stderr
