@@ -54,6 +54,7 @@ async def test_short_link_redirects_to_local_path(ds, alice):
     assert response.status_code == 302
     assert response.headers["location"] == "/data/places?country=fr"
     assert response.headers["cache-control"] == "no-store"
+    assert response.headers["referrer-policy"] == "no-referrer"
 
 
 def test_every_view_carries_its_signature():
