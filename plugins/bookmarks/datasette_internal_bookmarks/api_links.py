@@ -16,7 +16,7 @@ from .access import SHORT_LINKS_ADMIN, SHORT_LINKS_CREATE, actor_id
 from .events import ShortLinkCreatedEvent, ShortLinkDeletedEvent
 from .redirect import link_cache
 from .settings import plugin
-from .targets import normalize, parse_target
+from .targets import names_a_short_link, normalize, parse_target
 
 # No 0/O/o, 1/l/I: codes survive being read aloud or typed from paper. 56**7 is about 1.7e12.
 CODE_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -104,7 +104,7 @@ def parse_flag(value, name):
 
 async def target_fields(datasette, value):
     target = local_path(value, datasette.setting("base_url"), name="target")
-    if target.startswith("/-/l/"):
+    if names_a_short_link(target):
         raise UnsafePath("A short link cannot point to another short link")
     resolved = await store.resolve_target(datasette, parse_target(target))
     return {

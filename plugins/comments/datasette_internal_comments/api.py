@@ -23,7 +23,7 @@ from .forms import read_input, reply_to, require_actor
 from .presenting import thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
-from .targets import NOT_ENABLED, check, resolve_target, rows_now
+from .targets import NOT_ENABLED, check, require_table, resolve_target, rows_now
 
 DELETED = "This comment was deleted"
 
@@ -88,6 +88,8 @@ async def threads_api(datasette, request):
     threads, contents = await store.threads_for_target(
         datasette, database, table, target["column"], row
     )
+    if table and not threads:
+        await require_table(datasette, database, table)
     rows = await rows_now(datasette, database, table, row) if threads else {}
     payload = await threads_json(
         datasette, request.actor, threads, contents, rows, {(database, table): allowed}

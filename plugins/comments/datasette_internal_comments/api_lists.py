@@ -11,7 +11,7 @@ from .access import VIEW
 from .actors import mention_candidates
 from .forms import read_input, reply_to, require_actor
 from .presenting import comment_entries
-from .targets import check
+from .targets import check, require_table
 
 MAX_BADGE_ROWS = 1000
 PAGE_SIZE = 50
@@ -128,6 +128,8 @@ async def badges_api(datasette, request):
     # A read: the permission answer may be one core's recent_answers gave within a second.
     await check(datasette, request.actor, VIEW, database, table, recent=True)
     counts = await store.badge_counts(datasette, database, table, row_keys)
+    if not counts:
+        await require_table(datasette, database, table)
     return json_response({"ok": True, "counts": counts})
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from datasette.utils import urlsafe_components
-from datasette.utils.asgi import NotFound, Response
+from datasette.utils.asgi import Response
 from datasette_internal_db import InvalidInput, asset_url, route
 
 from . import access, store, store_activity
@@ -19,7 +19,7 @@ from .forms import safe_next
 from .presenting import threads_json
 from .rendering import REACTION_LABELS, REACTIONS, render
 from .settings import comments_enabled
-from .targets import check
+from .targets import check, require_table
 
 STATIC = "datasette_internal_comments"
 CORE = "datasette-internal-db"
@@ -147,8 +147,8 @@ async def target_html(datasette, request):
     if not database:
         raise InvalidInput("'database' is required")
     await check(datasette, request.actor, VIEW, database, table)
-    if table and table not in await store.table_names(datasette, database):
-        raise NotFound("Table not found")
+    if table:
+        await require_table(datasette, database, table)
     context = await panel_context(
         datasette, request, database, table, target["row"], target["column"]
     )

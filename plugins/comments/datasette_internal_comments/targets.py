@@ -35,6 +35,15 @@ async def check(datasette, actor, action, database, table="", recent=False):
     return allowed
 
 
+async def require_table(datasette, database, table):
+    """NotFound for a table that does not exist, with the answer a target the actor may not see
+    gets, so a hidden table cannot be told from a missing one. The name must match exactly, as
+    Datasette's permission rules do (``SECRET`` must not reveal a hidden ``secret``). Reads ask
+    only when they found nothing (threads on a table show it existed): no query otherwise."""
+    if table not in await store.table_names(datasette, database):
+        raise NotFound(NOT_VISIBLE)
+
+
 def optional_str(data, key):
     value = data.get(key)
     if value in (None, ""):
