@@ -1,6 +1,8 @@
 """core's own pages: /-/internal, audit, settings and jobs, as browsers and API clients see them."""
 
-from datasette_internal_db import jobs
+import asyncio
+
+from datasette_internal_db import audit, clock, jobs
 
 ROOT = {"id": "root"}
 ALICE = {"id": "alice"}
@@ -90,3 +92,61 @@ async def test_job_cancel_is_post_only(ds):
     job_id = await start_and_finish(ds, "alice", "scan")
     wrong = await ds.client.get(f"/-/internal/jobs/{job_id}/cancel", actor=ALICE)
     assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+
+
+async def test_only_the_starter_or_an_admin_can_cancel_a_job(ds):
+    # README: a job is visible to "the actor who started it" and internal-db-admin grants
+    # "every job"; anyone else's POST to /-/internal/jobs/<id>/cancel finds no job.
+    release = asyncio.Event()
+
+    async def waits(job):
+        await release.wait()
+
+    job_id = await jobs.start(ds, "example-plugin", "long-scan", waits, actor_id="alice")
+    try:
+        for actor in (None, {"id": "bob"}):
+            refused = await ds.client.post(f"/-/internal/jobs/{job_id}/cancel", actor=actor)
+            assert refused.status_code == 404
+            assert refused.json() == {"ok": False, "errors": ["Job not found"]}
+        assert (await jobs.get(ds, job_id))["cancel_requested"] is False
+        admin = await ds.client.post(f"/-/internal/jobs/{job_id}/cancel", actor=ROOT)
+        assert admin.status_code == 200
+        assert admin.json()["job"]["cancel_requested"] is True
+    finally:
+        release.set()
+        await jobs.wait(job_id)
+    assert (await jobs.get(ds, job_id))["status"] == "cancelled"
+
+
+async def test_audit_json_filters_and_pages_with_next_url(ds, frozen_time):
+    # README: GET /-/internal/audit.json?plugin=&action=&actor=&since=&_size=&_next= "newest
+    # first, paged the Datasette way: follow next_url"; "before=<id> still works".
+    for n in range(6):  # a day apart: grant, revoke, grant ... by alice three times, then bob
+        if n == 3:
+            since = clock.iso()  # the moment bob's first entry is written
+        await audit.record(
+            ds, "example-plugin", ("grant", "revoke")[n % 2], actor={"id": ("alice", "bob")[n // 3]}
+        )
+        frozen_time.advance(86400)
+    await audit.record(ds, "other-plugin", "grant", actor={"id": "alice"})
+
+    async def ids(query):
+        answer = await ds.client.get(f"/-/internal/audit.json?{query}", actor=ROOT)
+        assert answer.status_code == 200, answer.text
+        return [entry["id"] for entry in answer.json()["entries"]]
+
+    every = await ids("plugin=example-plugin")
+    assert len(every) == 6 and every == sorted(every, reverse=True)
+    oldest_first = list(reversed(every))
+    assert await ids("plugin=example-plugin&action=grant") == oldest_first[::2][::-1]
+    assert await ids("plugin=example-plugin&actor=bob") == every[:3]
+    assert await ids("plugin=example-plugin&since=" + since) == every[:3]
+    assert await ids(f"plugin=example-plugin&before={every[1]}") == every[2:]
+
+    seen, url = [], "/-/internal/audit.json?plugin=example-plugin&_size=4"
+    while url and len(seen) < 20:  # bounded: a next_url that does not move on fails, not hangs
+        answer = (await ds.client.get(url, actor=ROOT)).json()
+        seen.extend(entry["id"] for entry in answer["entries"])
+        assert answer["next_url"] is None or "plugin=example-plugin" in answer["next_url"]
+        url = answer["next_url"]
+    assert seen == every

@@ -73,6 +73,23 @@ def test_refuses_same_file_as_internal(tmp_path):
     assert "same file as --internal" in output
 
 
+@pytest.mark.parametrize("link", [os.symlink, os.link], ids=["symlink", "hard link"])
+def test_refuses_same_file_as_internal_under_another_name(tmp_path, link):
+    # README, check 3: "a served database is the same file as `--internal`", whatever path names
+    # it. The file is empty, so no marker or internal table could give it away instead.
+    internal = tmp_path / "fresh.db"
+    internal.touch()
+    other_name = tmp_path / "elsewhere" / "data.db"
+    other_name.parent.mkdir()
+    link(internal, other_name)
+    code, output = run_serve(other_name, "--internal", internal, "--get", "/-/versions.json")
+    assert code == 1, output
+    assert f"Refusing to serve {other_name} as a database: it is the same file as --internal" in (
+        output
+    )
+    assert internal.stat().st_size == 0  # refused before anything was written
+
+
 def test_override_serves_with_loud_warning(tmp_path):
     internal = make_internal(tmp_path)
     code, output = run_serve(

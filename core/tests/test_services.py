@@ -1,9 +1,12 @@
 """Settings, cache, audit, jobs, secrets: API, bad input, concurrency, restart."""
 
 import asyncio
+import hashlib
+import hmac
 import html.parser
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -18,6 +21,7 @@ from datasette_internal_db import (
     jobs,
     secrets,
 )
+from datasette_internal_db.lifecycle import core_settings
 from datasette_internal_db.testing import close, make_datasette
 
 example_settings = RuntimeSettings(
@@ -512,3 +516,124 @@ def test_a_configured_runtime_setting_out_of_bounds_stops_startup(tmp_path):
     )
     assert result.returncode == 1
     assert "plugins.datasette-internal-db.audit_retention_days in datasette.yaml" in result.stderr
+
+
+async def test_audit_entries_past_the_retention_are_deleted_at_startup(tmp_path, frozen_time):
+    # README: audit_retention_days "audit entries older than this are deleted at startup".
+    first = await make_datasette(tmp_path)
+    response = await first.client.post(
+        "/-/internal/settings",
+        json={"plugin": "datasette-internal-db", "key": "audit_retention_days", "value": 30},
+        actor={"id": "root"},
+    )
+    assert response.status_code == 200, response.text
+    await audit.record(first, "example-plugin", "old", actor={"id": "alice"})
+    frozen_time.advance(20 * 86400)
+    await audit.record(first, "example-plugin", "recent", actor={"id": "alice"})
+    close(first)
+    frozen_time.advance(15 * 86400)  # "old" is now 35 days old, "recent" 15
+    second = await make_datasette(tmp_path)
+    kept = await audit.entries(second, plugin="example-plugin")
+    assert [entry["action"] for entry in kept] == ["recent"]
+    close(second)
+
+
+async def test_a_refused_settings_post_changes_nothing(ds):
+    # README: route's `action` is "checked before the handler, refused → 403".
+    body = {"plugin": "example-plugin", "key": "limit", "value": 99}
+    for actor in (None, {"id": "alice"}):
+        response = await ds.client.post("/-/internal/settings", json=body, actor=actor)
+        assert response.status_code == 403
+        assert response.json()["ok"] is False
+    assert await example_settings.get(ds, "limit") == 10
+    assert await example_settings.history(ds, "limit") == []
+
+
+async def test_locked_internal_db_gives_503_with_retry_after_and_recovers(ds):
+    # README: a write "refused as locked gives `503` with `Retry-After: 1`; nothing is stored
+    # half-way and the next write succeeds".
+    internal = get_internal_db(ds)
+
+    def busy_timeout(conn, ms):
+        conn.execute(f"pragma busy_timeout = {ms}")
+
+    # Datasette's writer gives up at once instead of after the 5 s busy timeout.
+    await internal.execute_write_fn(lambda conn: busy_timeout(conn, 0), transaction=False)
+    other = sqlite3.connect(internal.path, isolation_level=None)
+    body = {"plugin": "example-plugin", "key": "limit", "value": 5}
+    try:
+        other.execute("begin immediate")  # another connection holds the write lock
+        locked = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+        assert locked.status_code == 503
+        assert locked.headers["retry-after"] == "1"
+        assert locked.json()["ok"] is False and "busy" in locked.json()["errors"][0]
+        other.execute("rollback")
+        assert await example_settings.get(ds, "limit") == 10
+        assert await example_settings.history(ds, "limit") == []
+        again = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+        assert again.status_code == 200, again.text
+        assert await example_settings.get(ds, "limit") == 5
+    finally:
+        other.close()
+        await internal.execute_write_fn(lambda conn: busy_timeout(conn, 5000), transaction=False)
+
+
+async def test_setting_bounds_are_enforced_on_every_change(ds):
+    # README: "`minimum`/`maximum` bound a number (integers always stay within 64 bits)".
+    for value in (0, 36_501):
+        response = await ds.client.post(
+            "/-/internal/settings",
+            json={"plugin": "datasette-internal-db", "key": "audit_retention_days", "value": value},
+            actor={"id": "root"},
+        )
+        assert response.status_code == 400, value
+        assert response.json() == {
+            "ok": False,
+            "errors": ["Setting 'audit_retention_days' must be from 1 to 36500"],
+        }
+    for value in (2**63, -(2**63) - 1):  # no bounds declared: SQLite's 64 bits still apply
+        with pytest.raises(InvalidInput, match="must be from"):
+            await example_settings.set(ds, "limit", value)
+    with pytest.raises(InvalidInput, match="must be from"):
+        await example_settings.set(ds, "ratio", float("nan"))
+    assert await core_settings.get(ds, "audit_retention_days") == 365
+    assert await example_settings.get(ds, "limit") == 10
+
+
+def test_tokens_are_sha256_and_checked_with_compare_digest(monkeypatch):
+    # README: "high-entropy tokens stored only as SHA-256, checked with `hmac.compare_digest`".
+    token = secrets.new_token("dsi_")
+    stored = secrets.hash_token(token)
+    assert stored == hashlib.sha256(token.encode()).hexdigest()
+    compared = []
+    real_compare = hmac.compare_digest
+
+    def spy(a, b):
+        compared.append((a, b))
+        return real_compare(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    assert secrets.verify_token(token, stored) is True
+    assert secrets.verify_token("dsi_wrong", stored) is False
+    assert compared == [(stored, stored), (secrets.hash_token("dsi_wrong"), stored)]
+
+
+async def test_cache_bound_drops_only_its_own_namespace(tmp_path, frozen_time):
+    # README: Cache is "bounded per namespace": filling one never evicts another's entries.
+    small = Cache("example-small", max_entries=3)
+    other = Cache("example-other", max_entries=3)
+    first = await make_datasette(tmp_path)
+    await other.set(first, "kept", "value", ttl=0)
+    for n in range(10):
+        frozen_time.advance(1)
+        await small.set(first, f"k{n}", n, ttl=0)
+    close(first)
+    # A fresh instance: no memory in front of the table, so this is what the table kept.
+    second = await make_datasette(tmp_path)
+    assert await other.get(second, "kept") == "value"
+    assert await small.get_many(second, [f"k{n}" for n in range(10)]) == {
+        "k7": 7,
+        "k8": 8,
+        "k9": 9,
+    }
+    close(second)

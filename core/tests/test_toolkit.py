@@ -9,7 +9,7 @@ import pytest
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
-from datasette_internal_db import Conflict, InvalidInput
+from datasette_internal_db import Cache, Conflict, InvalidInput
 from datasette_internal_db.answers import RecentAnswers
 from datasette_internal_db.markdown import render_markdown
 from datasette_internal_db.plugin import Plugin
@@ -76,6 +76,15 @@ async def toolkit_page(datasette, request):
     )
 
 
+plain_cache = Cache("toolkit-plain")
+
+
+async def plain_write(datasette, request):
+    # Not wrapped by route(): a storage error here reaches Datasette's handle_exception hooks.
+    await plain_cache.set(datasette, "big", "x" * 30_000)
+    return Response.json({"ok": True})
+
+
 class ToolkitPlugin:
     __name__ = "toolkit-plugin"
 
@@ -86,6 +95,7 @@ class ToolkitPlugin:
             (r"^/-/toolkit/api/fields$", fields_api),
             (r"^/-/toolkit/missing$", missing_page),
             (r"^/-/toolkit/page$", toolkit_page),
+            (r"^/-/toolkit/plain-write$", plain_write),
         ]
 
     @hookimpl
@@ -369,6 +379,19 @@ def test_markdown_policy_drops_images_and_marks_links():
     assert render_markdown(None) == ""
 
 
+def test_markdown_links_are_relative_http_https_or_mailto():
+    kept = ["https://example.org/a", "http://example.org/b", "mailto:a@example.org", "/data/t"]
+    dropped = ["ftp://example.org/c", "tel:+15550100", "ssh://example.org", "webcal://e.org/d"]
+    html = render_markdown(
+        " ".join(f"[link]({url})" for url in kept + dropped) + " <ftp://e.org/f>"
+    )
+    for url in kept:
+        assert f'<a href="{url}" rel="nofollow noopener">link</a>' in html
+    for url in [*dropped, "ftp://e.org/f"]:
+        assert f'href="{url}' not in html
+    assert html.count("<a ") == len(kept) + len(dropped) + 1  # the text stays, without a target
+
+
 def test_plugin_handle_names_its_tables_and_migration_set():
     plugin = Plugin("datasette-internal-toolkit-test")
     assert plugin.table("items") == "datasette_internal_toolkit_test_items"
@@ -495,3 +518,34 @@ def test_where_clause_leaves_out_filters_not_asked_for():
         ("(c, d) < (:c, :d)", {"c": "x", "d": ""}),
         ("(e, f) < (:e, :f)", {"e": "y", "f": None}),
     ) == ("where a = :a and (c, d) < (:c, :d)", {"a": 0, "c": "x", "d": ""})
+
+
+async def test_storage_failures_outside_route_get_507_and_503_from_the_hook(ds):
+    # README: "Core also answers for storage failures on every route (its handle_exception
+    # hook)": a full file gives 507, a locked one 503 with Retry-After: 1, both as JSON errors.
+    internal = ds.get_internal_database()
+
+    def limits(conn, full, busy_ms):
+        # full: no page may be added to the file; busy_ms 0: a locked write gives up at once.
+        conn.execute(f"pragma busy_timeout = {busy_ms}")
+        pages = conn.execute("pragma page_count").fetchone()[0] if full else 1_000_000
+        conn.execute(f"pragma max_page_count = {pages}")
+
+    await internal.execute_write_fn(lambda conn: limits(conn, True, 0), transaction=False)
+    full = await ds.client.post("/-/toolkit/plain-write")
+    assert full.status_code == 507
+    assert full.json()["ok"] is False and "full" in full.json()["errors"][0]
+    await internal.execute_write_fn(lambda conn: limits(conn, False, 0), transaction=False)
+    other = sqlite3.connect(internal.path, isolation_level=None)
+    try:
+        other.execute("begin immediate")
+        locked = await ds.client.post("/-/toolkit/plain-write")
+        assert locked.status_code == 503 and locked.headers["retry-after"] == "1"
+        assert locked.json()["ok"] is False
+        other.execute("rollback")
+    finally:
+        other.close()
+        await internal.execute_write_fn(lambda conn: limits(conn, False, 5000), transaction=False)
+    assert await plain_cache.get(ds, "big") is None  # nothing was stored half-way
+    assert (await ds.client.post("/-/toolkit/plain-write")).status_code == 200
+    assert await plain_cache.get(ds, "big") == "x" * 30_000

@@ -736,3 +736,129 @@ async def test_browsers_get_html_errors_and_api_clients_json(ds, bob):
     assert api.status_code == 403 and api.json()["ok"] is False
     wrong_method = await ds.client.get("/-/bookmarks/scan", cookies=bob)
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+
+
+async def test_others_cannot_change_or_delete_a_shared_bookmark(ds, alice, bob):
+    # README, Permissions: "Changing or deleting a bookmark is for its owner only (404 for
+    # anybody else)". A shared bookmark is the one others may read, so each write route must
+    # tell reading from changing.
+    saved = await bookmark(ds, alice, url="/data/places", title="Shared", tags=["a"], shared=True)
+    url = f"{API}/{saved['id']}"
+    assert (await ds.client.get(url, cookies=bob)).status_code == 200
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    attempts = [
+        await ds.client.delete(url, cookies=bob),
+        await ds.client.post(url, cookies=bob, json={"title": "taken over"}),
+        await ds.client.post(f"/-/bookmarks/{saved['id']}/delete", cookies=bob),
+        await ds.client.get(f"/-/bookmarks/{saved['id']}/edit", cookies=bob),
+        await ds.client.post(
+            f"/-/bookmarks/{saved['id']}/edit",
+            cookies=bob,
+            content=b"url=%2Fdata&title=taken+over",
+            headers=form,
+        ),
+    ]
+    assert [response.status_code for response in attempts] == [404] * len(attempts)
+    unchanged = (await ds.client.get(url, cookies=alice)).json()["bookmark"]
+    assert {key: unchanged[key] for key in saved} == saved
+
+
+async def test_the_scan_does_not_look_up_rows_the_actor_may_not_view(ds, alice, bob):
+    # README, Link rot: "you lost view permission on the target → you may no longer view this
+    # page (the row is then not looked up, so the scan cannot be used to probe data ...)".
+    # Only alice and root may view the secret table (conftest); its row 1 exists, row 99 not.
+    for cookies in (alice, bob):
+        await bookmark(ds, cookies, url="/data/secret/1", title="Row 1")
+        await bookmark(ds, cookies, url="/data/secret/99", title="Row 99")
+    reasons, details = {}, {}
+    for name, cookies in (("alice", alice), ("bob", bob)):
+        body = (await ds.client.post("/-/bookmarks/api/scan", cookies=cookies)).json()
+        await jobs.wait(body["job_id"])
+        job = (await ds.client.get(body["job_url"], cookies=cookies)).json()["job"]
+        assert job["status"] == "done"
+        details[name] = sorted(item["detail"] for item in job["result"]["items"])
+        flags = (await listed(ds, cookies, "?scope=mine"))["bookmarks"]
+        reasons[name] = {b["title"]: b["broken"] for b in flags}
+    assert reasons["alice"] == {"Row 1": None, "Row 99": "row 99 no longer exists in secret"}
+    # The same two bookmarks for bob: one answer for both, whether the row exists or not.
+    refused = "you may no longer view this page"
+    assert reasons["bob"] == {"Row 1": refused, "Row 99": refused}
+    assert details["bob"] == [f"{refused} — edit or delete it"] * 2
+
+
+async def test_saving_again_clears_the_broken_flag_other_changes_keep_it(ds, alice):
+    # README, Link rot: "Saving a bookmark again, or changing its URL, clears its flag."
+    saved = await bookmark(ds, alice, url="/data/places/2", title="Lyon")
+    await get_internal_db(ds).execute_write(
+        f"update {BOOKMARKS} set broken = 'row 2 no longer exists in places' where id = ?",
+        [saved["id"]],
+    )
+    url = f"{API}/{saved['id']}"
+    retitled = await ds.client.post(url, cookies=alice, json={"title": "Lyon again"})
+    assert retitled.json()["bookmark"]["broken"] == "row 2 no longer exists in places"
+    again = await ds.client.post(API, cookies=alice, json={"url": "/data/places/2/"})
+    assert again.status_code == 200 and again.json()["created"] is False
+    assert again.json()["bookmark"]["id"] == saved["id"]
+    assert again.json()["bookmark"]["broken"] is None
+    assert (await ds.client.get(url, cookies=alice)).json()["bookmark"]["broken"] is None
+
+
+async def test_field_limits_hold_at_their_bounds(ds, alice):
+    # README, JSON API: "title (≤ 300 chars ...)", "note (Markdown, ≤ 10,000 chars)"; Using it:
+    # "Tags ... at most 20 of at most 50 characters".
+    longest = {
+        "url": "/data/places",
+        "title": "t" * 300,
+        "note": "n" * 10_000,
+        "tags": [f"{n:02d}" + "x" * 48 for n in range(20)],
+    }
+    saved = await bookmark(ds, alice, **longest)
+    assert (len(saved["title"]), len(saved["note"])) == (300, 10_000)
+    assert saved["tags"] == longest["tags"]
+    over = [
+        {"title": "t" * 301},
+        {"note": "n" * 10_001},
+        {"tags": longest["tags"] + ["one-more"]},
+        {"tags": ["x" * 51]},
+    ]
+    for change in over:
+        response = await ds.client.post(API, cookies=alice, json={**longest, **change})
+        assert response.status_code == 400, list(change)
+        assert response.json()["ok"] is False
+    stored = (await ds.client.get(f"{API}/{saved['id']}", cookies=alice)).json()["bookmark"]
+    assert stored["note"] == longest["note"] and stored["tags"] == longest["tags"]
+
+
+async def test_an_import_of_more_than_5000_bookmarks_is_refused(ds, alice):
+    # README, JSON API: "POST /-/bookmarks/api/import | body = an export (≤ 5,000)".
+    export = {"bookmarks": [{"url": f"/data/places?id={n}"} for n in range(5_001)]}
+    response = await ds.client.post("/-/bookmarks/api/import", cookies=alice, json=export)
+    assert response.status_code == 400
+    assert response.json()["ok"] is False and "5000" in response.json()["errors"][0]
+    count = await get_internal_db(ds).execute(f"select count(*) from {BOOKMARKS}")
+    assert count.single_value() == 0
+
+
+async def test_search_covers_tags_and_url_and_follows_edits(ds, alice):
+    # README, JSON API: "q is full-text search (FTS5) over title, note, tags and URL"; Tables:
+    # the FTS table is "kept by triggers", so an edited or deleted bookmark is found as it is now.
+    saved = await bookmark(
+        ds, alice, url="/data/places?country=fr", title="Aubergine", tags=["zucchini"]
+    )
+    await bookmark(ds, alice, url="/data/secret", title="Other")
+
+    async def found(words):
+        query = "?" + urllib.parse.urlencode({"q": words})
+        return [b["id"] for b in (await listed(ds, alice, query))["bookmarks"]]
+
+    assert await found("zucchini") == [saved["id"]]
+    assert await found("places") == [saved["id"]]
+    assert await found("aubergine") == [saved["id"]]
+    changed = {"title": "Courgette", "tags": ["squash"], "url": "/data/places?country=it"}
+    await ds.client.post(f"{API}/{saved['id']}", cookies=alice, json=changed)
+    for stale in ("aubergine", "zucchini", "fr"):
+        assert await found(stale) == [], stale
+    for fresh in ("courgette", "squash", "it"):
+        assert await found(fresh) == [saved["id"]], fresh
+    await ds.client.delete(f"{API}/{saved['id']}", cookies=alice)
+    assert await found("courgette") == []

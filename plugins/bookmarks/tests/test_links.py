@@ -7,6 +7,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from html import escape, unescape
@@ -16,7 +17,7 @@ import segno
 import sqlite_utils
 from datasette.url_builder import Urls
 from datasette_internal_bookmarks import api_links, store_links, visits
-from datasette_internal_bookmarks.migrations import LINKS, migrations
+from datasette_internal_bookmarks.migrations import LINK_DAYS, LINKS, migrations
 from datasette_internal_bookmarks.redirect import READ_NODE_SECONDS, link_cache
 from datasette_internal_bookmarks.routes import routes
 from datasette_internal_bookmarks.settings import PLUGIN
@@ -382,6 +383,37 @@ async def test_bad_input_is_a_400_json_error(ds, alice):
         response = await ds.client.post(f"{API}/{link['code']}", json=change, cookies=alice)
         assert response.status_code == 400, change
         assert response.json()["ok"] is False
+
+
+async def test_a_link_to_a_short_link_is_refused_in_any_encoding(ds, alice):
+    """README: "A link cannot point to another short link", also when spelled with percent
+    escapes that a path-decoding proxy in front of Datasette would turn back into /-/l/."""
+    first = await create(ds, alice, target="/data")
+    spellings = [
+        f"/-/l/{first['code']}",
+        f"/-/%6C/{first['code']}",
+        f"/%2D/l/{first['code']}",
+        f"/-/l%2F{first['code']}",
+        f"/-/%256C/{first['code']}",
+        f"/-/l/{first['code']}?utm=x",
+    ]
+    for target in spellings:
+        response = await ds.client.post(API, json={"target": target}, cookies=alice)
+        assert response.status_code == 400, target
+        assert response.json() == {
+            "ok": False,
+            "errors": ["A short link cannot point to another short link"],
+        }
+        edit = await ds.client.post(
+            f"{API}/{first['code']}", json={"target": target}, cookies=alice
+        )
+        assert edit.status_code == 400, target
+    assert (await ds.client.get(first["path"])).headers["location"] == "/data"
+    # Paths that only look alike are fine.
+    for target in ("/-/links", "/data/l/x", "/-/%6Cinks"):
+        assert (
+            await ds.client.post(API, json={"target": target}, cookies=alice)
+        ).status_code == 201
 
 
 async def test_cross_site_post_with_cookie_is_refused(ds, alice):
@@ -891,3 +923,70 @@ async def test_the_create_form_reads_expiry_in_utc_without_its_script(ds, alice)
     )
     stored = (await ds.client.get(API, cookies=alice)).json()["links"][0]
     assert stored["expires_at"] == "2027-01-15T22:00:00.000+00:00"
+
+
+async def test_deleting_a_link_deletes_its_counts(tmp_path, data_db, monkeypatch):
+    # README, API: "DELETE /-/l/api/links/<code> ... delete with its counts": the stored
+    # visits per day and those still in memory. A new link given the same custom code starts
+    # from nothing.
+    monkeypatch.setattr(visits, "FLUSH_INTERVAL", 3600)  # flushes only when this test asks
+    ds = await make_datasette(tmp_path, files=[data_db])
+    try:
+        cookies = cookies_for(ds, "alice")
+        link = await create(ds, cookies, target="/data/places", code="reused-code")
+        buffer = link_cache(ds).visits
+        for _ in range(3):
+            assert (await ds.client.get(link["path"])).status_code == 302
+        assert await buffer.flush(ds) == 3
+        assert await store_links.link_days(ds, "reused-code") != []
+        for _ in range(2):  # counted in memory, not yet written
+            assert (await ds.client.get(link["path"])).status_code == 302
+        deleted = await ds.client.delete(f"{API}/reused-code", cookies=cookies)
+        assert deleted.json() == {"ok": True, "deleted": "reused-code"}
+        days_left = await get_internal_db(ds).execute(
+            f"select count(*) from {LINK_DAYS} where code = ?", ["reused-code"]
+        )
+        assert days_left.single_value() == 0
+        await create(ds, cookies, target="/data", code="reused-code")
+        await buffer.flush(ds)
+        fresh = (await ds.client.get(f"{API}/reused-code", cookies=cookies)).json()["link"]
+        assert (fresh["visits"], fresh["last_visit_at"], fresh["days"]) == (0, None, [])
+    finally:
+        close(ds)
+
+
+async def test_an_expiry_without_offset_is_utc_whatever_the_servers_zone(ds, alice):
+    # README, Short links: "expires_at is ISO 8601 (no offset means UTC)", stored in UTC.
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "EST+05"  # POSIX form: needs no tz database
+    time.tzset()
+    try:
+        cases = {
+            "2027-01-31T00:00:00": "2027-01-31T00:00:00.000+00:00",
+            "2027-01-31T00:00:00+02:00": "2027-01-30T22:00:00.000+00:00",
+            "2027-07-01T12:30:00Z": "2027-07-01T12:30:00.000+00:00",
+        }
+        for given, stored in cases.items():
+            link = await create(ds, alice, target="/data", expires_at=given)
+            assert link["expires_at"] == stored, given
+    finally:
+        if zone is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
+
+
+async def test_a_refused_follower_sees_neither_the_title_nor_the_target(ds, alice, bob):
+    # README, safety model: "403 'You may not view this link's destination' with neither the
+    # target path nor its title".
+    link = await create(
+        ds, alice, target="/data/secret/1?code=zq7marker", title="Payroll of Qx9 division"
+    )
+    for cookies in (bob, None):
+        denied = await ds.client.get(link["path"], cookies=cookies)
+        assert denied.status_code == 403
+        assert "You may not view this link&#39;s destination" in denied.text
+        assert "location" not in denied.headers
+        for secret in ("Payroll", "Qx9", "secret", "zq7marker"):
+            assert secret not in denied.text, secret

@@ -1,3 +1,4 @@
+import copy
 import json
 import re
 import sqlite3
@@ -10,7 +11,7 @@ from datasette_internal_db import audit, get_internal_db
 from datasette_internal_db.answers import ANSWER_SECONDS
 from datasette_internal_db.testing import cookies_for
 
-from .conftest import CONFIG
+from .conftest import CONFIG, Client
 
 
 async def count(ds, table):
@@ -1071,3 +1072,174 @@ async def test_bodies_are_rendered_once_when_written_and_again_only_for_an_older
     deleted = await alice.post(f"/-/comments/api/comments/{comment_id}/delete", {})
     assert deleted.status_code == 200, deleted.text
     assert (await stored())[0] == ""
+
+
+async def test_without_comments_add_every_write_path_is_refused_and_nothing_changes(datasette_on):
+    """The README's configuration: comments-add on a database lists who may write there; the
+    others still read, but start, reply, react, edit, delete and resolve nothing, not even
+    their own comments and threads."""
+    first = await datasette_on(internal="shared.db")
+    bob, alice = Client(first, "bob"), Client(first, "alice")
+    own = await bob.new_thread("Bob's own", table="items", row=["1"])
+    resolved = await bob.new_thread("Bob's resolved", table="notes")
+    assert (
+        await bob.post(f"/-/comments/api/threads/{resolved['id']}/resolve", {})
+    ).status_code == 200
+    theirs = await alice.new_thread("Alice's", table="items")
+    datasette_on.close(first)
+
+    config = copy.deepcopy(CONFIG)
+    config["databases"]["data"]["permissions"]["comments-add"] = {"id": ["root", "alice"]}
+    second = await datasette_on(internal="shared.db", config=config)
+    bob, alice = Client(second, "bob"), Client(second, "alice")
+    own_comment, their_comment = own["comments"][0]["id"], theirs["comments"][0]["id"]
+    attempts = [
+        ("/-/comments/api/threads", {"database": "data", "table": "items", "body": "x"}),
+        ("/-/comments/api/threads", {"database": "data", "body": "x"}),
+        (f"/-/comments/api/threads/{own['id']}/comments", {"body": "x"}),
+        (f"/-/comments/api/threads/{theirs['id']}/comments", {"body": "x"}),
+        (f"/-/comments/api/comments/{own_comment}/reactions", {"emoji": "+1"}),
+        (f"/-/comments/api/comments/{their_comment}/reactions", {"emoji": "+1"}),
+        (f"/-/comments/api/comments/{own_comment}/edit", {"body": "edited"}),
+        (f"/-/comments/api/comments/{own_comment}/delete", {}),
+        (f"/-/comments/api/threads/{own['id']}/resolve", {}),
+        (f"/-/comments/api/threads/{resolved['id']}/reopen", {}),
+    ]
+    for path, body in attempts:
+        response = await bob.post(path, body)
+        assert response.status_code == 403, (path, response.text)
+        assert response.json()["ok"] is False and response.json()["errors"], path
+    # bob still reads everything, as it was
+    for thread, is_resolved in ((own, False), (resolved, True)):
+        read = await bob.get(f"/-/comments/api/threads/{thread['id']}")
+        assert read.status_code == 200
+        shown = read.json()["thread"]
+        body = thread["comments"][0]["body"]
+        assert [(c["body"], c["reactions"]) for c in shown["comments"]] == [(body, [])]
+        assert shown["resolved"] is is_resolved
+        assert shown["can_reply"] is False and shown["comments"][0]["can_edit"] is False
+    assert await count(second, store.THREADS) == 3
+    assert await count(second, store.COMMENTS) == 3
+    assert await count(second, store.REVISIONS) == 0
+    assert await count(second, store.REACTIONS) == 0
+    # ...and the actors the block lists still write
+    assert (await alice.post(attempts[3][0], {"body": "Still open to me"})).status_code == 200
+
+
+async def test_where_comments_are_disabled_reactions_are_refused_but_own_edits_and_deletes_work(
+    ds, as_actor
+):
+    alice, bob, root = as_actor("alice"), as_actor("bob"), as_actor("root")
+    thread = await alice.new_thread("On notes", table="notes")
+    reply = (await alice.reply(thread["id"], "A reply"))["comment_id"]
+    comment_id = thread["comments"][0]["id"]
+    elsewhere = await alice.new_thread("On items", table="items")
+    response = await root.post(
+        "/-/internal/settings",
+        {"plugin": "datasette-internal-comments", "key": "enabled", "value": ["data/items"]},
+    )
+    assert response.status_code == 200, response.text
+    refused = await bob.post(f"/-/comments/api/comments/{comment_id}/reactions", {"emoji": "+1"})
+    assert refused.status_code == 403
+    assert "not enabled" in refused.json()["errors"][0]
+    assert await count(ds, store.REACTIONS) == 0
+    # reactions where comments are enabled still go through
+    allowed = await bob.post(
+        f"/-/comments/api/comments/{elsewhere['comments'][0]['id']}/reactions", {"emoji": "+1"}
+    )
+    assert allowed.status_code == 200 and allowed.json()["added"] is True
+    # existing comments stay editable and deletable
+    edited = await alice.post(f"/-/comments/api/comments/{comment_id}/edit", {"body": "Edited"})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["thread"]["comments"][0]["body"] == "Edited"
+    deleted = await alice.post(f"/-/comments/api/comments/{reply}/delete", {})
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["thread"]["comments"][1]["deleted"] is True
+
+
+async def test_the_body_limit_counts_characters_after_trimming_on_every_write(ds, as_actor):
+    alice = as_actor("alice")
+    longest = "é" * MAX_BODY_CHARS  # characters, not bytes (twice as many in UTF-8)
+    thread = await alice.new_thread(" \n\t" + longest + "\n  ", table="items")
+    comment_id = thread["comments"][0]["id"]
+    assert thread["comments"][0]["body"] == longest
+    too_long = "é" * (MAX_BODY_CHARS + 1)
+    for path, body in (
+        (f"/-/comments/api/threads/{thread['id']}/comments", {"body": too_long}),
+        (f"/-/comments/api/comments/{comment_id}/edit", {"body": too_long}),
+        (f"/-/comments/api/comments/{comment_id}/edit", {"body": "  " + too_long + "  "}),
+    ):
+        response = await alice.post(path, body)
+        assert response.status_code == 400, path
+        assert "longer than 10000 characters" in response.json()["errors"][0]
+    # nothing was stored by the refused writes
+    shown = (await alice.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+    assert [c["body"] for c in shown["comments"]] == [longest]
+    assert shown["comments"][0]["revision_count"] == 0
+    assert await count(ds, store.COMMENTS) == 1
+    assert await count(ds, store.REVISIONS) == 0
+
+
+async def test_large_cell_values_and_blobs_are_stored_as_a_digest_that_still_sees_a_change(
+    ds, as_actor
+):
+    alice = as_actor("alice")
+    data = ds.get_database("data")
+    whole = "w" * 1990  # its JSON, quotes included, is within 2,000 characters
+    large = "x" * 5000
+    await data.execute_write("update items set name = ? where id = 1", [whole])
+    await data.execute_write("update items set name = ? where id = 2", [large])
+    await data.execute_write("update items set price = ? where id = 3", [b"\x00\xff" * 50])
+    kept = await alice.new_thread("whole", table="items", row=[1], column="name")
+    digest = await alice.new_thread("large", table="items", row=[2], column="name")
+    blob = await alice.new_thread("blob", table="items", row=[3], column="price")
+    assert kept["anchor"] == {"state": "current", "old_value": whole, "current_value": whole}
+    rows = await get_internal_db(ds).execute(f"select id, anchor_value from {store.THREADS}")
+    stored = {row["id"]: row["anchor_value"] for row in rows}
+    assert json.loads(stored[kept["id"]]) == whole
+    assert len(stored[digest["id"]]) <= 2000 and large not in stored[digest["id"]]
+    large_anchor = json.loads(stored[digest["id"]])
+    # a prefix of the value's JSON, and a digest of all of it
+    assert large_anchor["truncated"] and json.dumps(large).startswith(large_anchor["truncated"])
+    assert len(large_anchor["sha256"]) == 64
+    blob_anchor = json.loads(stored[blob["id"]])
+    assert blob_anchor["binary_bytes"] == 100 and len(blob_anchor["sha256"]) == 64
+    for thread in (digest, blob):
+        assert thread["anchor"]["state"] == "current"
+    # A change past the kept prefix, and one byte of the BLOB, are still seen
+    await data.execute_write("update items set name = ? where id = 2", [large[:-1] + "y"])
+    changed_blob = b"\x00\xff" * 49 + b"\x00\xfe"
+    await data.execute_write("update items set price = ? where id = 3", [changed_blob])
+    for thread in (digest, blob):
+        shown = (await alice.get(f"/-/comments/api/threads/{thread['id']}")).json()["thread"]
+        assert shown["anchor"]["state"] == "outdated", thread["target"]
+
+
+async def test_a_hidden_table_gets_the_same_answer_as_a_missing_one_on_the_read_apis(as_actor):
+    """README, JSON API: "404 no such target or one you may not see (the same answer for both,
+    so a private table's existence does not leak)"."""
+    bob = as_actor("bob")
+    for path in (
+        "/-/comments/api/threads?database=data&table={table}",
+        "/-/comments/api/threads?database=data&table={table}&row=1",
+        "/-/comments/api/badges?database=data&table={table}&row=1",
+        "/-/comments/target?database=data&table={table}&fragment=1",
+    ):
+        hidden = await bob.get(path.format(table="hidden"))
+        assert hidden.status_code == 404, path
+        # Nor does another spelling of its name, which Datasette's rules would not cover.
+        for other in ("no_such_table", "HIDDEN"):
+            missing = await bob.get(path.format(table=other))
+            assert (hidden.status_code, hidden.text) == (missing.status_code, missing.text), path
+
+
+async def test_links_in_comments_are_only_http_https_or_mailto(as_actor):
+    """README, Security notes: "only `http`, `https`, `mailto` links"."""
+    body = (
+        "[web](https://example.com/a) [mail](mailto:bob@example.com) "
+        "[f](ftp://example.com/f) [t](tel:+15551234) [s](ssh://example.com) "
+        "[i](irc://example.com/chan) [w](webcal://example.com/cal) <ftp://example.com/auto>"
+    )
+    thread = await as_actor("alice").new_thread(body, table="items")
+    hrefs = re.findall(r'href="([^"]*)"', thread["comments"][0]["html"])
+    assert hrefs == ["https://example.com/a", "mailto:bob@example.com"]

@@ -436,3 +436,35 @@ async def test_links_carry_datasettes_base_url_once(datasette_on):
     assert notify.absolute(ds, "/-/comments/email") == (
         "https://data.example.com/prefix/-/comments/email"
     )
+
+
+async def test_a_reply_that_also_mentions_you_is_one_email_and_your_own_mention_none(mail_ds, smtp):
+    bob, carol = as_(mail_ds, "bob"), as_(mail_ds, "carol")
+    thread = await bob.new_thread("A note to self, @bob", table="items")
+    await carol.reply(thread["id"], "@bob have a look (signed, @carol)")
+    await outbox.run_once(mail_ds)
+    [message] = smtp.sink.wait_for(1)
+    await outbox.run_once(mail_ds)
+    assert len(smtp.sink.received) == 1
+    assert message["To"] == "bob@example.com"
+    assert message["Subject"].startswith("carol ")  # about carol's reply, not bob's own note
+    assert [row["recipient_id"] for row in await outbox_rows(mail_ds)] == ["bob"]
+
+
+async def test_a_comment_deleted_before_its_email_goes_out_is_not_sent(mail_ds, smtp):
+    alice = as_(mail_ds, "alice")
+    gone = await alice.new_thread("Regrettable remark, @bob", table="items")
+    await alice.new_thread("Kept remark, @bob", table="notes")
+    deleted = await alice.post(f"/-/comments/api/comments/{gone['comments'][0]['id']}/delete")
+    assert deleted.status_code == 200
+    await outbox.run_once(mail_ds)
+    [message] = smtp.sink.wait_for(1)
+    await outbox.run_once(mail_ds)
+    assert len(smtp.sink.received) == 1
+    text, html_part = parts(message)
+    assert "Kept remark" in text and "Regrettable" not in text + html_part
+    rows = await outbox_rows(mail_ds)
+    assert sorted((row["status"], row["last_error"]) for row in rows) == [
+        ("dropped", "nothing the recipient may still read"),
+        ("sent", None),
+    ]

@@ -315,3 +315,84 @@ async def test_a_verified_body_nested_too_deep_or_not_an_object_is_a_400(ds, sch
         assert response.status_code == 400, (body[:20], response.text)
         assert expected in response.json()["errors"][0]
     assert await stored_count(ds) == 0
+
+
+async def test_an_unverified_call_learns_nothing_about_the_body_or_replays(ds):
+    """README: the receiver answers "in this order": 401 (no detail on purpose) comes before
+    400 for a body that is not a JSON object and before 409 for a message id already received."""
+    _, secret = await create_incoming(ds, "partner", "standard")
+    body = json.dumps({"n": 1})
+    stored = await ds.client.post(
+        "/-/webhooks/in/partner", content=body, headers=standard_headers(secret, body, "msg_seen")
+    )
+    assert stored.status_code == 200, stored.text
+    other_secret = "whsec_" + "QUJD" * 8
+    cases = [
+        # A replay of a stored id, signed with another secret: not a 409 that confirms the id.
+        (body, standard_headers(other_secret, body, "msg_seen")),
+        # Bodies the parser would refuse, unsigned or signed with another secret.
+        ("not json", standard_headers(other_secret, "not json", "msg_a")),
+        ("[1, 2]", standard_headers(other_secret, "[1, 2]", "msg_b")),
+        ('{"a": ' * 200 + "1" + "}" * 200, {"content-type": "application/json"}),
+    ]
+    for content, headers in cases:
+        response = await ds.client.post("/-/webhooks/in/partner", content=content, headers=headers)
+        assert response.status_code == 401, (content[:20], response.text)
+        assert response.json() == {"ok": False, "errors": ["Unauthorized"]}
+    assert await stored_count(ds) == 1
+
+
+async def test_bearer_replays_are_refused_by_webhook_id_or_idempotency_key(ds):
+    """README: bearer's "Replay refusal by `webhook-id` or `Idempotency-Key`, when sent"."""
+    incoming, token = await create_incoming(ds, "bearer-in", "bearer")
+    auth = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+    answers = []
+    for extra in (
+        {"idempotency-key": "key-1"},
+        {"idempotency-key": "key-1"},
+        {"webhook-id": "msg_1"},
+        {"webhook-id": "msg_1"},
+        {},
+        {},
+    ):
+        response = await ds.client.post(
+            "/-/webhooks/in/bearer-in", content=b"{}", headers=dict(auth, **extra)
+        )
+        answers.append(response.status_code)
+    # Without an id nothing can be told apart: both are kept.
+    assert answers == [200, 409, 200, 409, 200, 200]
+    rows = await received(ds, incoming)
+    assert sorted(row["message_id"] or "" for row in rows) == ["", "", "key-1", "msg_1"]
+
+
+def internal_db_bytes(tmp_path):
+    """The internal database as stored: the main file and its write-ahead log."""
+    return b"".join(path.read_bytes() for path in tmp_path.glob("internal.db*"))
+
+
+async def test_incoming_secrets_are_never_shown_again_nor_stored_in_clear(ds, tmp_path):
+    """README: an incoming endpoint's "secret is shown once"; webhooks-view-log sees received
+    payloads "(never secrets)"; "only the SHA-256 of the token is stored"; "whsec_ and GitHub
+    secrets are stored encrypted with core secrets.store"."""
+    made = {}
+    for scheme in ("standard", "github", "bearer"):
+        made[scheme] = await create_incoming(ds, f"in-{scheme}", scheme)
+    token_hash = hashlib.sha256(made["bearer"][1].encode()).hexdigest()
+    paths = ["/-/webhooks", "/-/webhooks/api/incoming"]
+    for incoming, _ in made.values():
+        paths += [
+            f"/-/webhooks/api/incoming/{incoming['id']}",
+            f"/-/webhooks/incoming/{incoming['id']}",
+        ]
+    for path in paths:
+        response = await ds.client.get(path, cookies=root_cookies(ds))
+        assert response.status_code == 200, path
+        for _, secret in made.values():
+            assert secret not in response.text, path
+            assert secret.removeprefix("whsec_") not in response.text, path
+        assert token_hash not in response.text, path
+        assert "token_hash" not in response.text, path
+    stored = internal_db_bytes(tmp_path)
+    assert token_hash.encode() in stored  # the file holds the hash (the check reads it) ...
+    for _, secret in made.values():  # ... and no secret in clear
+        assert secret.removeprefix("whsec_").encode() not in stored

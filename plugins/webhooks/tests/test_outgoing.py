@@ -1,6 +1,8 @@
 import asyncio
+import base64
 import json
 import re
+import sqlite3
 import time
 
 from conftest import create_endpoint, eventually, idle, root_cookies, signed_by
@@ -64,15 +66,20 @@ async def test_insert_is_delivered_signed_and_verifiable(ds, receiver):
     assert attempt["latency_ms"] > 0
 
 
-async def test_update_row_carries_the_row_after_the_update(ds, receiver):
+async def delivered_update(ds, receiver, row_path, update):
+    """The payload an update-row endpoint gets when ``update`` is made to the row ``row_path``."""
     await create_endpoint(ds, receiver.url, event_types=["update-row"])
     response = await ds.client.post(
-        "/data/species/1/-/update", json={"update": {"name": "sea otter"}}, cookies=root_cookies(ds)
+        f"{row_path}/-/update", json={"update": update}, cookies=root_cookies(ds)
     )
     assert response.status_code == 200, response.text
     await idle(ds)
     [request] = receiver.wait_for(1)
-    payload = json.loads(request["body"])
+    return json.loads(request["body"])
+
+
+async def test_update_row_carries_the_row_after_the_update(ds, receiver):
+    payload = await delivered_update(ds, receiver, "/data/species/1", {"name": "sea otter"})
     assert payload["type"] == "update-row"
     assert payload["data"]["pks"] == ["1"]
     assert payload["data"]["row"] == {"id": 1, "name": "sea otter"}
@@ -570,3 +577,103 @@ async def test_numbers_and_ids_out_of_range_are_400s_not_500s(ds):
         cookies=cookies,
     )
     assert unknown.status_code == 404
+
+
+async def test_audit_records_incoming_changes_and_redeliveries(ds, receiver, frozen_time):
+    """README: every change is written to core's audit log, with `redeliver`,
+    `redeliver-failed`, `incoming-create`, `incoming-update`, `incoming-delete`,
+    `incoming-rotate-secret` among the actions."""
+    from datasette_internal_db import audit, jobs
+
+    cookies = root_cookies(ds)
+    created = await ds.client.post(
+        "/-/webhooks/api/incoming", json={"slug": "partner", "scheme": "bearer"}, cookies=cookies
+    )
+    assert created.status_code == 201, created.text
+    path = f"/-/webhooks/api/incoming/{created.json()['incoming']['id']}"
+    for action_path, body in (
+        (path, {"description": "ops"}),
+        (path + "/rotate-secret", None),
+        (path + "/delete", None),
+    ):
+        response = await ds.client.post(action_path, json=body, cookies=cookies)
+        assert response.status_code == 200, (action_path, response.text)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    await insert(ds, "logged")
+    await idle(ds)
+    [delivery] = await deliveries(ds, endpoint["id"])
+    response = await ds.client.post(
+        f"/-/webhooks/api/deliveries/{delivery['id']}/redeliver", cookies=cookies
+    )
+    assert response.status_code == 202, response.text
+    response = await ds.client.post(
+        "/-/webhooks/api/redeliver-failed", json={"since": 0}, cookies=cookies
+    )
+    assert response.status_code == 202, response.text
+    await jobs.wait(response.json()["job_id"])
+    await idle(ds)
+    entries = await audit.entries(ds, plugin="datasette-internal-webhooks")
+    assert [e["action"] for e in entries] == [
+        "redeliver-failed",
+        "redeliver",
+        "endpoint-create",
+        "incoming-delete",
+        "incoming-rotate-secret",
+        "incoming-update",
+        "incoming-create",
+    ]
+    assert all(e["actor_id"] == "root" for e in entries)
+    assert entries[1]["details"]["message_id"] == delivery["message_id"]
+
+
+async def test_a_disabled_endpoint_keeps_its_pending_deliveries_and_gets_no_new_ones(
+    ds, receiver, frozen_time
+):
+    """README: "Deliveries of a disabled endpoint stay pending and go out when it is re-enabled
+    ...; events that happen while it is disabled are not queued for it", and re-enabling
+    "clears the failure state"."""
+    receiver.respond = lambda n: (500, {}, 0) if n == 0 else (200, {}, 0)
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    path = f"/-/webhooks/api/endpoints/{endpoint['id']}"
+    await insert(ds, "before")
+    await idle(ds)
+    [first] = receiver.wait_for(1)
+    disabled = await ds.client.post(path, json={"active": False}, cookies=root_cookies(ds))
+    assert disabled.status_code == 200, disabled.text
+    assert disabled.json()["endpoint"]["active"] is False
+    assert disabled.json()["endpoint"]["failing_since"] is not None
+    await insert(ds, "while disabled")
+    frozen_time.advance(RETRY_DELAYS[0] * 1.2 + 1)  # the retry is due, but the endpoint is off
+    await idle(ds)
+    assert len(receiver.received) == 1
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+    enabled = await ds.client.post(path, json={"active": True}, cookies=root_cookies(ds))
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["endpoint"]["failing_since"] is None
+    await idle(ds)
+    [_, second] = receiver.wait_for(2)
+    assert second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
+    await idle(ds)
+    assert len(receiver.received) == 2
+    [delivery] = await deliveries(ds, endpoint["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("succeeded", 2)
+
+
+async def test_update_row_payload_carries_rowid_and_bytes_as_base64(make_ds, data_db, receiver):
+    """README: the `update-row` row has "all columns, and `rowid` for a table without a primary
+    key"; values JSON cannot carry "are sent as their string form; bytes as
+    {"$base64": true, "encoded": "..."}"."""
+    conn = sqlite3.connect(data_db)
+    conn.execute("create table files (name text, content blob)")
+    conn.execute("insert into files (name, content) values ('a', ?)", [b"\x00\xff\x10"])
+    conn.commit()
+    conn.close()
+    ds = await make_ds()
+    data = (await delivered_update(ds, receiver, "/data/files/1", {"name": "b"}))["data"]
+    assert data["pks"] == ["1"]
+    assert data["row"] == {
+        "rowid": 1,
+        "name": "b",
+        "content": {"$base64": True, "encoded": base64.b64encode(b"\x00\xff\x10").decode()},
+    }

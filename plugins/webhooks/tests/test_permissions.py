@@ -1,5 +1,5 @@
 import pytest
-from conftest import create_endpoint, root_cookies
+from conftest import create_endpoint, idle, root_cookies
 from datasette_internal_db.testing import cookies_for
 
 READS = [
@@ -79,7 +79,9 @@ async def test_secret_is_shown_once(ds, receiver):
 
 async def test_secrets_are_encrypted_at_rest(ds, receiver, tmp_path):
     _, secret = await create_endpoint(ds, receiver.url)
-    raw = (tmp_path / "internal.db").read_bytes()
+    # The main file and its write-ahead log: a fresh write sits in the log until a checkpoint.
+    raw = b"".join(path.read_bytes() for path in tmp_path.glob("internal.db*"))
+    assert raw
     assert secret[6:].encode() not in raw
     assert secret[6:16].encode() not in raw
 
@@ -109,3 +111,115 @@ async def test_browsers_get_an_html_403_and_api_clients_json(ds, receiver):
     api = await ds.client.get("/-/webhooks/api/endpoints", cookies=alice)
     assert api.status_code == 403
     assert api.json()["ok"] is False
+
+
+async def root_made_things(ds, receiver):
+    """An endpoint with one delivered message and an incoming endpoint with one received
+    payload, all made by root: (endpoint, delivery id, incoming, bearer token)."""
+    endpoint, _ = await create_endpoint(ds, receiver.url, event_types=["insert-rows"])
+    inserted = await ds.client.post(
+        "/data/species/-/insert", json={"row": {"name": "x"}}, cookies=root_cookies(ds)
+    )
+    assert inserted.status_code == 201, inserted.text
+    await idle(ds)
+    receiver.wait_for(1)
+    deliveries = await ds.client.get(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/deliveries", cookies=root_cookies(ds)
+    )
+    [delivery] = deliveries.json()["deliveries"]
+    created = await ds.client.post(
+        "/-/webhooks/api/incoming",
+        json={"slug": "partner", "scheme": "bearer"},
+        cookies=root_cookies(ds),
+    )
+    assert created.status_code == 201, created.text
+    incoming, token = created.json()["incoming"], created.json()["secret"]
+    received = await ds.client.post(
+        "/-/webhooks/in/partner",
+        content=b'{"note": "private-payload-text"}',
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
+    assert received.status_code == 200, received.text
+    return endpoint, delivery["id"], incoming, token
+
+
+async def test_view_log_alone_cannot_use_any_write_route(make_ds, receiver):
+    """README: webhooks-manage is needed to create, change, enable/disable, delete, rotate,
+    test and redeliver; "The pages and the API check on every request"."""
+    from datasette_internal_db import audit
+
+    ds = await make_ds()
+    ds.config["permissions"] = {"webhooks-view-log": {"id": "alice"}}
+    endpoint, delivery_id, incoming, token = await root_made_things(ds, receiver)
+    api = "/-/webhooks/api"
+    writes = [
+        (f"{api}/endpoints", {"url": receiver.url}),
+        (f"{api}/endpoints/{endpoint['id']}", {"description": "alice was here"}),
+        (f"{api}/endpoints/{endpoint['id']}", {"active": False}),
+        (f"{api}/endpoints/{endpoint['id']}/rotate-secret", {}),
+        (f"{api}/endpoints/{endpoint['id']}/test", {}),
+        (f"{api}/endpoints/{endpoint['id']}/redeliver-failed", {"since": 0}),
+        (f"{api}/redeliver-failed", {"since": 0}),
+        (f"{api}/deliveries/{delivery_id}/redeliver", {}),
+        (f"{api}/endpoints/{endpoint['id']}/delete", {}),
+        (f"{api}/incoming", {"slug": "alice-in", "scheme": "bearer"}),
+        (f"{api}/incoming/{incoming['id']}", {"description": "alice was here"}),
+        (f"{api}/incoming/{incoming['id']}", {"active": False}),
+        (f"{api}/incoming/{incoming['id']}/rotate-secret", {}),
+        (f"{api}/incoming/{incoming['id']}/delete", {}),
+    ]
+    alice = cookies_for(ds, "alice")
+    for path, body in writes:
+        response = await ds.client.post(path, json=body, cookies=alice)
+        assert response.status_code == 403, (path, body, response.text)
+        assert response.json()["ok"] is False, path
+    # Nothing changed: the same endpoint and incoming endpoint, the token still works, no
+    # second delivery, and only root's own changes in the audit log.
+    listing = await ds.client.get(f"{api}/endpoints", cookies=root_cookies(ds))
+    [still] = listing.json()["endpoints"]
+    assert (still["id"], still["description"], still["active"]) == (endpoint["id"], "", True)
+    listing = await ds.client.get(f"{api}/incoming", cookies=root_cookies(ds))
+    [still_in] = listing.json()["incoming"]
+    assert (still_in["id"], still_in["description"], still_in["active"]) == (
+        incoming["id"],
+        "",
+        True,
+    )
+    again = await ds.client.post(
+        "/-/webhooks/in/partner",
+        content=b"{}",
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
+    assert again.status_code == 200, again.text
+    await idle(ds)
+    assert len(receiver.received) == 1
+    entries = await audit.entries(ds, plugin="datasette-internal-webhooks")
+    assert sorted(e["action"] for e in entries) == ["endpoint-create", "incoming-create"]
+
+
+@pytest.mark.parametrize("actor", [None, "alice"])
+async def test_every_read_route_needs_a_webhooks_permission(ds, receiver, actor):
+    """README: webhooks-view-log (or webhooks-manage) is needed to "see endpoints, delivery logs
+    and received payloads"; the pages and the API check on every request."""
+    endpoint, delivery_id, incoming, _ = await root_made_things(ds, receiver)
+    api = "/-/webhooks/api"
+    reads = [
+        f"{api}/endpoints/{endpoint['id']}",
+        f"{api}/endpoints/{endpoint['id']}/deliveries",
+        f"{api}/deliveries/{delivery_id}",
+        f"{api}/incoming/{incoming['id']}",
+        f"{api}/incoming/{incoming['id']}/received",
+        f"/-/webhooks/incoming/{incoming['id']}",
+    ]
+    cookies = cookies_for(ds, actor) if actor else {}
+    for path in reads:
+        response = await ds.client.get(path, cookies=cookies)
+        assert response.status_code == 403, (path, response.text)
+        assert "private-payload-text" not in response.text
+        assert receiver.url not in response.text
+    # The same reads answer root, with what the refusals held back.
+    for path in reads:
+        response = await ds.client.get(path, cookies=root_cookies(ds))
+        assert response.status_code == 200, (path, response.text)
+    received = await ds.client.get(reads[4], cookies=root_cookies(ds))
+    assert "private-payload-text" in received.text
