@@ -23,15 +23,15 @@ from .forms import read_input, reply_to, require_actor
 from .presenting import thread_payload, threads_json
 from .rendering import REACTIONS, prepare, render
 from .settings import comments_enabled, plugin
-from .targets import NOT_ENABLED, check, require_table, resolve_target, rows_now
+from .targets import NOT_ENABLED, NOT_VISIBLE, check, require_table, resolve_target, rows_now
 
 DELETED = "This comment was deleted"
 
 
 async def load_thread(datasette, actor, thread_id, action=VIEW):
     thread = await store.get_thread(datasette, parse_int(thread_id, "thread id", minimum=1))
-    if thread is None:
-        raise NotFound("Thread not found")
+    if thread is None:  # answered as a thread on a target the actor may not see
+        raise NotFound(NOT_VISIBLE)
     await check(datasette, actor, action, thread["database_name"], thread["table_name"])
     return thread
 
@@ -47,7 +47,7 @@ async def comment_write(datasette, request):
 async def load_comment(datasette, actor, comment_id):
     comment = await store.get_comment(datasette, parse_int(comment_id, "comment id", minimum=1))
     if comment is None:
-        raise NotFound("Comment not found")
+        raise NotFound(NOT_VISIBLE)
     await check(datasette, actor, VIEW, comment["database_name"], comment["table_name"])
     return comment
 

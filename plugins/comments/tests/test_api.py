@@ -1231,6 +1231,18 @@ async def test_a_hidden_table_gets_the_same_answer_as_a_missing_one_on_the_read_
         for other in ("no_such_table", "HIDDEN"):
             missing = await bob.get(path.format(table=other))
             assert (hidden.status_code, hidden.text) == (missing.status_code, missing.text), path
+    # Nor the id of a thread or comment on it: answered as an id that was never used.
+    secret = await as_actor("root").new_thread("classified", table="hidden", row=["1"])
+    for path in (
+        "/-/comments/api/threads/{thread}",
+        "/-/comments/api/comments/{comment}/revisions",
+    ):
+        hidden = await bob.get(
+            path.format(thread=secret["id"], comment=secret["comments"][0]["id"])
+        )
+        missing = await bob.get(path.format(thread=10**6, comment=10**6))
+        assert hidden.status_code == 404, path
+        assert (hidden.status_code, hidden.text) == (missing.status_code, missing.text), path
 
 
 async def test_links_in_comments_are_only_http_https_or_mailto(as_actor):
