@@ -1,4 +1,8 @@
+import sqlite3
+
+import pytest
 from conftest import ALLOW_LOOPBACK, create_endpoint, idle, root_cookies, shutdown, signed_by
+from datasette.utils import StartupError
 from datasette_internal_db.testing import close, make_datasette
 
 SECRET = "whsec_" + "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlYw=="
@@ -46,9 +50,6 @@ async def test_config_endpoints_sync_at_startup(make_ds, receiver):
 
 
 async def test_bad_config_stops_startup(tmp_path, data_db):
-    import pytest
-    from datasette.utils import StartupError
-
     bad_configs = [
         {"allow_networks": ["not-a-network"]},
         {"endpoints": [{"name": "x", "url": "http://169.254.169.254/"}]},
@@ -143,3 +144,44 @@ async def test_runtime_settings_are_bounded(ds):
             cookies=root_cookies(ds),
         )
         assert response.status_code == 400, (key, response.text)
+
+
+async def test_https_only_refuses_http_urls_from_the_api_and_the_config(make_ds, tmp_path, data_db):
+    """README: `https_only` "refuse[s] http:// endpoint URLs" when an endpoint is saved
+    ("created, its URL changed, or declared in `datasette.yaml`"); the API answers a 400 JSON
+    error and stores nothing, and a mistake in the config "stops `datasette serve` with a
+    message naming the key"."""
+    import pytest
+    from datasette.utils import StartupError
+
+    ds = await make_ds({"https_only": True})
+    refusal = {"ok": False, "errors": ["url must start with https://"]}
+    created = await ds.client.post(
+        "/-/webhooks/api/endpoints", json={"url": "http://127.0.0.1:9/"}, cookies=root_cookies(ds)
+    )
+    assert (created.status_code, created.json()) == (400, refusal)
+    endpoint, _ = await create_endpoint(ds, "https://127.0.0.1:9/")
+    changed = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}",
+        json={"url": "http://127.0.0.1:9/"},
+        cookies=root_cookies(ds),
+    )
+    assert (changed.status_code, changed.json()) == (400, refusal)
+    listing = await ds.client.get("/-/webhooks/api/endpoints", cookies=root_cookies(ds))
+    assert [e["url"] for e in listing.json()["endpoints"]] == ["https://127.0.0.1:9/"]
+
+    declared = {"name": "plain", "url": "http://127.0.0.1:9/"}
+    plugin_config = dict(ALLOW_LOOPBACK, https_only=True, endpoints=[declared])
+    with pytest.raises(StartupError, match=r"endpoints\[0\] \(plain\): url must start with https"):
+        await make_datasette(
+            tmp_path,
+            files=[data_db],
+            internal="internal-https-only.db",
+            config={"plugins": {"datasette-internal-webhooks": plugin_config}},
+        )
+    internal = sqlite3.connect(tmp_path / "internal-https-only.db")
+    try:
+        stored = internal.execute("select url from datasette_internal_webhooks_endpoints")
+        assert stored.fetchall() == []
+    finally:
+        internal.close()

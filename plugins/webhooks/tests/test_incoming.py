@@ -118,6 +118,30 @@ async def test_too_large_is_413(make_ds):
     assert await stored_count(ds) == 0
 
 
+async def test_a_streamed_body_past_the_limit_is_413_while_reading(make_ds):
+    """README: 413 when "the body is larger than `max_incoming_bytes` (checked on
+    `Content-Length` and while reading)", and the receiver "stores nothing unless it answers
+    200": a chunked body, which declares no length, is refused once it passes the limit."""
+    ds = await make_ds({"max_incoming_bytes": 1000})
+    incoming, token = await create_incoming(ds, "bearer-in", "bearer")
+    headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
+
+    async def streamed(body):
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    answers = []
+    for body in (json.dumps({"blob": "x" * 2000}).encode(), b'{"small": true}'):
+        response = await ds.client.post(
+            "/-/webhooks/in/bearer-in", content=streamed(body), headers=headers
+        )
+        assert "content-length" not in response.request.headers
+        assert response.request.headers["transfer-encoding"] == "chunked"
+        answers.append(response.status_code)
+    assert answers == [413, 200]
+    assert [json.loads(row["body"]) for row in await received(ds, incoming)] == [{"small": True}]
+
+
 async def test_github_signature(ds):
     _, secret = await create_incoming(ds, "github-in", "github")
     body = json.dumps({"action": "opened"}).encode()
@@ -170,21 +194,28 @@ async def test_bearer_token_is_stored_hashed(ds):
     assert await stored_count(ds) == 1
 
 
-async def test_rotating_an_incoming_secret_retires_the_old_one(ds):
-    incoming, old = await create_incoming(ds, "partner", "standard")
+@pytest.mark.parametrize("scheme", ["standard", "github", "bearer"])
+async def test_rotating_an_incoming_secret_retires_the_old_one(ds, scheme):
+    """README: `POST incoming/<id>/rotate-secret`: "new secret (the old one stops at once)",
+    for every scheme (a bearer token is checked against its stored hash, not a stored secret)."""
+    incoming, old = await create_incoming(ds, "partner", scheme)
     response = await ds.client.post(
         f"/-/webhooks/api/incoming/{incoming['id']}/rotate-secret", cookies=root_cookies(ds)
     )
+    assert response.status_code == 200, response.text
     new = response.json()["secret"]
-    body = "{}"
+    assert new != old
+    body = b"{}"
     refused = await ds.client.post(
-        "/-/webhooks/in/partner", content=body, headers=standard_headers(old, body, "m1")
+        "/-/webhooks/in/partner", content=body, headers=signed_headers(scheme, old, body, "m1")
     )
     assert refused.status_code == 401
+    assert refused.json() == {"ok": False, "errors": ["Unauthorized"]}
     accepted = await ds.client.post(
-        "/-/webhooks/in/partner", content=body, headers=standard_headers(new, body, "m2")
+        "/-/webhooks/in/partner", content=body, headers=signed_headers(scheme, new, body, "m2")
     )
-    assert accepted.status_code == 200
+    assert accepted.status_code == 200, accepted.text
+    assert await stored_count(ds) == 1
 
 
 async def test_unknown_or_disabled_slug_is_404(ds):

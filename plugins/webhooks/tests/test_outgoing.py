@@ -677,3 +677,96 @@ async def test_update_row_payload_carries_rowid_and_bytes_as_base64(make_ds, dat
         "name": "b",
         "content": {"$base64": True, "encoded": base64.b64encode(b"\x00\xff\x10").decode()},
     }
+
+
+async def test_a_test_event_goes_only_to_its_own_endpoint(ds, receiver):
+    """README: `webhook-test` is "the "Send test event" button, sent only to that endpoint":
+    not to another endpoint subscribed to `*`."""
+    endpoint, _ = await create_endpoint(ds, receiver.url + "?own", event_types=["insert-rows"])
+    other, _ = await create_endpoint(ds, receiver.url + "?all", event_types=["*"])
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{endpoint['id']}/test", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 202, response.text
+    await idle(ds)
+    [request] = receiver.wait_for(1)
+    assert (request["query"], json.loads(request["body"])["type"]) == ("own", "webhook-test")
+    assert await deliveries(ds, other["id"]) == []
+    assert len(receiver.received) == 1
+
+
+async def test_an_event_without_the_filtered_field_never_matches_the_filter(ds, receiver):
+    """README: "An event without a `database` / `table` field never matches a filter on it
+    (e.g. `rename-table` has `old_table`/`new_table`, not `table`)"."""
+    types = ["rename-table", "create-token", "insert-rows"]
+    await create_endpoint(ds, receiver.url + "?table", event_types=types, table="other")
+    await create_endpoint(ds, receiver.url + "?database", event_types=types, database="data")
+    await create_endpoint(ds, receiver.url + "?none", event_types=["rename-table", "create-token"])
+    await insert(ds, "matches both filters", table="other")
+    token = await ds.client.post(
+        "/-/create-token", data={"expire_type": ""}, cookies=root_cookies(ds)
+    )
+    assert token.status_code == 200, token.text
+    await ds.get_database("data").execute_write("alter table other rename to renamed")
+    await idle(ds)
+    receiver.wait_for(4)
+    await idle(ds)
+    got = sorted((r["query"], json.loads(r["body"])["type"]) for r in receiver.received)
+    # create-token has no database field; rename-table (database "data") has no table field.
+    assert got == [
+        ("database", "insert-rows"),
+        ("database", "rename-table"),
+        ("none", "create-token"),
+        ("none", "rename-table"),
+        ("table", "insert-rows"),
+    ]
+
+
+async def rows_kept_for(ds, endpoint_id):
+    """What the internal DB holds for an endpoint: its row, deliveries and attempts (counts),
+    and the names of its secrets."""
+    internal = get_internal_db(ds)
+    kept = {}
+    for table in ("endpoints", "deliveries", "attempts"):
+        column = "id" if table == "endpoints" else "endpoint_id"
+        sql = f"select count(*) from datasette_internal_webhooks_{table} where {column} = ?"
+        kept[table] = (await internal.execute(sql, [endpoint_id])).single_value()
+    secrets = await internal.execute(
+        "select name from _datasette_internal_secrets where plugin = ? and name like ?"
+        " order by name",
+        ["datasette-internal-webhooks", f"endpoint:{endpoint_id}%"],
+    )
+    kept["secrets"] = [row[0] for row in secrets]
+    return kept
+
+
+async def test_deleting_an_endpoint_deletes_its_log_and_its_secrets(ds, receiver):
+    """README: `POST endpoints/<id>/delete` deletes it "with its log" (the deliveries and
+    attempts tables); its secrets `endpoint:<id>`, `endpoint:<id>:previous` live in core's
+    `_datasette_internal_secrets`. Another endpoint's log and secrets stay."""
+    doomed, _ = await create_endpoint(ds, receiver.url + "?doomed", event_types=["insert-rows"])
+    other, _ = await create_endpoint(ds, receiver.url + "?other", event_types=["insert-rows"])
+    for endpoint in (doomed, other):  # so that each has a previous secret too
+        path = f"/-/webhooks/api/endpoints/{endpoint['id']}/rotate-secret"
+        response = await ds.client.post(path, cookies=root_cookies(ds))
+        assert response.status_code == 200, response.text
+    await insert(ds, "logged twice")
+    await idle(ds)
+    receiver.wait_for(2)
+
+    def everything(endpoint_id):
+        names = [f"endpoint:{endpoint_id}", f"endpoint:{endpoint_id}:previous"]
+        return {"endpoints": 1, "deliveries": 1, "attempts": 1, "secrets": names}
+
+    assert await rows_kept_for(ds, doomed["id"]) == everything(doomed["id"])
+    response = await ds.client.post(
+        f"/-/webhooks/api/endpoints/{doomed['id']}/delete", cookies=root_cookies(ds)
+    )
+    assert response.status_code == 200, response.text
+    assert await rows_kept_for(ds, doomed["id"]) == {
+        "endpoints": 0,
+        "deliveries": 0,
+        "attempts": 0,
+        "secrets": [],
+    }
+    assert await rows_kept_for(ds, other["id"]) == everything(other["id"])
