@@ -118,6 +118,29 @@ async def test_private_bookmarks_are_invisible_to_others(ds, alice, bob):
     assert (await ds.client.get(url, cookies=alice)).json()["bookmark"]["title"] == "Alice private"
 
 
+async def test_another_users_bookmark_is_answered_as_an_id_never_used(ds, alice, bob):
+    # README, Permissions: "a private bookmark is visible to its owner only. Changing or
+    # deleting a bookmark is for its owner only (`404` for anybody else, so ids do not reveal
+    # anything)": the 404 must be the very one an unused id gets, status and body.
+    private = await bookmark(ds, alice, url="/data/places", title="Alice private")
+    shared_hidden = await bookmark(ds, alice, url="/data/secret", shared=True)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    requests = [
+        ("GET", API + "/{}", {}),
+        ("POST", API + "/{}", {"json": {"title": "x"}}),
+        ("DELETE", API + "/{}", {}),
+        ("GET", "/-/bookmarks/{}/edit", {}),
+        ("POST", "/-/bookmarks/{}/edit", {"content": b"title=x", "headers": form}),
+        ("POST", "/-/bookmarks/{}/delete", {}),
+    ]
+    for method, path, kwargs in requests:
+        unused = await ds.client.request(method, path.format(10**6), cookies=bob, **kwargs)
+        assert unused.status_code == 404, path
+        for existing in (private["id"], shared_hidden["id"]):
+            answer = await ds.client.request(method, path.format(existing), cookies=bob, **kwargs)
+            assert (answer.status_code, answer.text) == (unused.status_code, unused.text), path
+
+
 async def test_shared_bookmarks_are_listed_only_to_those_who_may_view_the_target(ds, alice, bob):
     public = await bookmark(ds, alice, url="/data/places", title="Shared places", shared=True)
     hidden = await bookmark(ds, alice, url="/data/secret", title="Shared secret", shared=True)

@@ -37,6 +37,38 @@ async def test_a_custom_code_must_match_in_full(ds, alice, code):
     assert await count(ds, LINKS) == 0
 
 
+async def test_custom_codes_are_3_to_64_of_the_documented_characters(ds, alice):
+    # README, Codes: "Custom codes are 3-64 characters of `A-Z a-z 0-9 - _`, starting with a
+    # letter or digit"; JSON API: refused "with `400`"; "nothing is stored half-way".
+    accepted = ["ab3", "9" + "x" * 63, "Z-_z", "7__", "A1-b2_C3"]
+    for code in accepted:
+        response = await ds.client.post(
+            LINKS_API, json={"target": "/data/places", "code": code}, cookies=alice
+        )
+        assert response.status_code == 201, (code, response.text)
+        assert response.json()["link"]["code"] == code
+    refused = ["ab", "x" * 65, "_abc", "-abc", "ab.c", "ab+c", "ab~c", "ab%c"]
+    for code in refused:
+        response = await ds.client.post(
+            LINKS_API, json={"target": "/data/places", "code": code}, cookies=alice
+        )
+        assert response.status_code == 400, (code, response.text)
+        assert response.json()["ok"] is False
+        assert "A custom code is 3-64 characters" in response.json()["errors"][0]
+    assert await count(ds, LINKS) == len(accepted)
+
+
+@pytest.mark.parametrize("path", [LINKS_API, BOOKMARKS_API])
+async def test_size_is_1_to_200(ds, alice, path):
+    # README, JSON API: "Lists page the Datasette way: `?_size=` (1-200, default 50)".
+    assert (await ds.client.get(f"{path}?_size=200", cookies=alice)).status_code == 200
+    for size in ("201", "0"):
+        response = await ds.client.get(f"{path}?_size={size}", cookies=alice)
+        assert response.status_code == 400, (size, response.text)
+        assert response.json()["ok"] is False
+        assert "_size" in response.json()["errors"][0]
+
+
 @pytest.mark.parametrize("value", ["²", "١٢", "1_000", " 5", "5\n", "+5", "0", 2**53 + 1, 1.5])
 async def test_max_visits_takes_only_ascii_digits_in_range(ds, alice, value):
     response = await ds.client.post(

@@ -313,6 +313,23 @@ async def test_others_cannot_read_or_change_a_link(ds, alice, bob):
     assert (await ds.client.get(link["path"])).headers["location"] == "/data/places"
 
 
+async def test_another_users_link_is_answered_as_a_code_never_used(ds, alice, bob):
+    # README: "Managing a link needs to be its owner or `short-links-admin`; anyone else gets
+    # `404`": the very 404 of an unknown code (status and body), so codes reveal nothing there.
+    link = await create(ds, alice, target="/data/places", title="Alice's link")
+    for method, path, body in [
+        ("GET", API + "/{}", None),
+        ("POST", API + "/{}", {"title": "x"}),
+        ("DELETE", API + "/{}", None),
+        ("POST", API + "/{}/delete", None),
+        ("GET", "/-/links/{}", None),
+    ]:
+        unknown = await ds.client.request(method, path.format("nosuchcode"), cookies=bob, json=body)
+        taken = await ds.client.request(method, path.format(link["code"]), cookies=bob, json=body)
+        assert unknown.status_code == 404, path
+        assert (taken.status_code, taken.text) == (unknown.status_code, unknown.text), path
+
+
 async def test_admin_manages_all_links_and_is_audited(ds, alice, root):
     link = await create(ds, alice, target="/data/places")
     everyone = (await ds.client.get(API + "?all=1", cookies=root)).json()["links"]

@@ -1,6 +1,7 @@
 """Email notifications against a real SMTP server on 127.0.0.1 (aiosmtpd)."""
 
 import html.parser
+import re
 import urllib.parse
 
 import pytest
@@ -449,6 +450,29 @@ async def test_a_reply_that_also_mentions_you_is_one_email_and_your_own_mention_
     assert message["To"] == "bob@example.com"
     assert message["Subject"].startswith("carol ")  # about carol's reply, not bob's own note
     assert [row["recipient_id"] for row in await outbox_rows(mail_ds)] == ["bob"]
+
+
+async def test_an_email_carries_the_comments_first_500_characters(mail_ds, smtp):
+    # README, What an email holds: "the comment's first 500 characters". Digits and commas:
+    # no Markdown, no spaces for the cut to trim, so each part must hold exactly that text.
+    alice = as_(mail_ds, "alice")
+    long_body = "@bob " + "".join(f"{n:03d}," for n in range(200))
+    whole_body = long_body[:500]
+    await alice.new_thread(long_body, table="items")
+    await alice.new_thread(whole_body, table="notes")
+    await outbox.run_once(mail_ds)
+    by_subject = {}
+    for message in smtp.sink.wait_for(2):
+        text, html_part = parts(message)
+        # The HTML's words without its tags (the mention is a <span>).
+        by_subject[message["Subject"]] = text, re.sub(r"<[^>]*>", "", html_part)
+    text, html_words = by_subject["alice mentioned you on table data/items"]
+    [quoted] = [line for line in text.splitlines() if line.startswith("> ")]
+    assert quoted.startswith("> " + long_body[:500])
+    assert long_body[:500] in html_words
+    assert long_body[:501] not in text + html_words
+    text, html_words = by_subject["alice mentioned you on table data/notes"]
+    assert "> " + whole_body in text.splitlines() and whole_body in html_words
 
 
 async def test_a_comment_deleted_before_its_email_goes_out_is_not_sent(mail_ds, smtp):

@@ -106,6 +106,19 @@ async def test_integer_parameters_out_of_range_are_400(as_actor, path, query):
     assert response.status_code == 400, response.text[:300]
 
 
+async def test_activity_size_is_at_most_200(as_actor):
+    # README, JSON API: "activity and search: ... _size (≤ 200)"; bad input is a 400
+    # {"ok": false, "errors": [...]} (the activity page: an HTML 400), never a 500.
+    alice = as_actor("alice")
+    await alice.new_thread("One comment", table="items")
+    for path in ("/-/comments/api/activity", "/-/comments"):
+        assert (await alice.get(f"{path}?_size=200")).status_code == 200, path
+        over = await alice.get(f"{path}?_size=201")
+        assert over.status_code == 400, (path, over.text[:300])
+    over = (await alice.get("/-/comments/api/activity?_size=201")).json()
+    assert over["ok"] is False and "_size" in over["errors"][0]
+
+
 def form(**fields):
     return urllib.parse.urlencode(fields).encode()
 
