@@ -1,6 +1,8 @@
 import sqlite3
 
 import pytest
+from datasette import hookimpl
+from datasette.plugins import pm
 from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
 from datasette_internal_db import migrations as core_migrations
 from datasette_internal_db.testing import close, make_datasette
@@ -158,3 +160,43 @@ async def test_a_partly_migrated_internal_db_runs_only_its_pending_steps(tmp_pat
     old, new = internal_contents(tmp_path / "old.db"), internal_contents(tmp_path / "fresh.db")
     assert old[0] == new[0]
     assert [step[1:] for step in old[1]] == [step[1:] for step in new[1]]
+
+
+startup_reader_migrations = Migrations("startup-reader")
+
+
+@startup_reader_migrations()
+def m001_items(db):
+    db["startup_reader_items"].insert({"id": 1}, pk="id")
+
+
+class StartupReader:
+    """A plugin whose startup hook reads the table its own migration makes."""
+
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def register_internal_migrations(self, datasette):
+        return startup_reader_migrations
+
+    @hookimpl(tryfirst=True)
+    def startup(self, datasette):
+        async def inner():
+            rows = await datasette.get_internal_database().execute(
+                "select id from startup_reader_items"
+            )
+            self.seen.append([row["id"] for row in rows])
+
+        return inner
+
+
+async def test_migrations_are_applied_before_any_startup_hook(tmp_path):
+    # cookbook/migrations.md: "core applies every set before any `startup` hook runs".
+    reader = StartupReader()
+    pm.register(reader, name="startup-reader")
+    try:
+        close(await make_datasette(tmp_path))
+    finally:
+        pm.unregister(name="startup-reader")
+    assert reader.seen == [[1]]

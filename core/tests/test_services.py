@@ -637,3 +637,27 @@ async def test_cache_bound_drops_only_its_own_namespace(tmp_path, frozen_time):
         "k9": 9,
     }
     close(second)
+
+
+async def test_job_progress_is_written_at_most_every_half_second(ds, frozen_time):
+    # cookbook/jobs.md: "Progress is written at most every half second, so advance() in a tight
+    # loop costs little".
+    reached, go = asyncio.Queue(), asyncio.Queue()
+
+    async def work(job):
+        for _ in range(2):
+            for _ in range(5):
+                await job.advance()
+            await reached.put(None)
+            await go.get()
+
+    job_id = await jobs.start(ds, "example-plugin", "tight", work, total=10)
+    await reached.get()
+    assert (await jobs.get(ds, job_id))["done"] == 1  # only the first advance was written
+    frozen_time.advance(0.5)
+    await go.put(None)
+    await reached.get()
+    assert (await jobs.get(ds, job_id))["done"] == 6  # the first one half a second later
+    await go.put(None)
+    await jobs.wait(job_id)
+    assert (await jobs.get(ds, job_id))["done"] == 10  # and the last, when the job ends
