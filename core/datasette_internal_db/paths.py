@@ -45,9 +45,17 @@ def check_decoded_forms(value, name="path"):
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise UnsafePath(f"'{name}' holds invalid Unicode (a lone surrogate)") from None
+    for layer in decoded_forms(value, name):
+        _check_layer(layer, name)
+
+
+def decoded_forms(value, name="path"):
+    """``value``, then each form percent-decoding it once more gives, until one decodes to
+    itself: what a proxy or server that decodes paths might act on. UnsafePath past
+    MAX_DECODE_ROUNDS forms."""
     layer = value
     for _ in range(MAX_DECODE_ROUNDS):
-        _check_layer(layer, name)
+        yield layer
         decoded = unquote(layer)
         if decoded == layer:
             return

@@ -3,7 +3,7 @@
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from datasette_internal_db.paths import UnsafePath, local_path, location_for
+from datasette_internal_db.paths import UnsafePath, decoded_forms, local_path, location_for
 from datasette_internal_db.testing import UNSAFE_REDIRECTS
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -93,3 +93,10 @@ def test_anything_accepted_is_a_same_origin_ascii_path(value):
 @given(st.text(max_size=30).map(lambda text: "/" + text))
 def test_any_text_after_a_slash_is_refused_or_made_safe(value):
     assert_same_origin(value)
+
+
+def test_decoded_forms_are_each_layer_until_one_decodes_to_itself():
+    assert list(decoded_forms("/-/%256C/x")) == ["/-/%256C/x", "/-/%6C/x", "/-/l/x"]
+    assert list(decoded_forms("/plain")) == ["/plain"]
+    with pytest.raises(UnsafePath, match="'next' is percent-encoded too many times"):
+        list(decoded_forms("/%25252525" + "41", "next"))

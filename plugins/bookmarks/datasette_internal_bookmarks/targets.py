@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from datasette.utils import tilde_decode
-from datasette_internal_db.paths import check_decoded_forms, local_path
+from datasette_internal_db.paths import check_decoded_forms, decoded_forms, local_path
 
 SHORT_LINK_PREFIX = "/-/l/"
 
@@ -17,14 +17,8 @@ SHORT_LINK_PREFIX = "/-/l/"
 def names_a_short_link(path):
     """Whether ``path`` is a short link in any of its percent-decoded forms: ``/-/%6C/abc`` is
     another route to Datasette, but a proxy that decodes paths before passing them on would
-    follow it as ``/-/l/abc``. (``path`` has passed ``local_path``, so its layers are few.)"""
-    layer = urlsplit(path).path
-    while not layer.startswith(SHORT_LINK_PREFIX):
-        decoded = unquote(layer)
-        if decoded == layer:
-            return False
-        layer = decoded
-    return True
+    follow it as ``/-/l/abc``."""
+    return any(form.startswith(SHORT_LINK_PREFIX) for form in decoded_forms(path))
 
 
 # Query parameters that change how a page is fetched or paged, not what it shows.
