@@ -1,3 +1,4 @@
+import contextlib
 import sqlite3
 
 import pytest
@@ -20,6 +21,46 @@ async def ds(tmp_path):
     datasette = await make_datasette(tmp_path)
     yield datasette
     close(datasette)
+
+
+def set_pragma(conn, name, value):
+    conn.execute(f"pragma {name} = {value}")
+
+
+@contextlib.asynccontextmanager
+async def internal_db_full(ds):
+    """Inside the block no page may be added to the internal DB file (SQLITE_FULL)."""
+    internal = ds.get_internal_database()
+
+    def full(conn):
+        set_pragma(conn, "max_page_count", conn.execute("pragma page_count").fetchone()[0])
+
+    await internal.execute_write_fn(full, transaction=False)
+    try:
+        yield
+    finally:
+        await internal.execute_write_fn(
+            lambda conn: set_pragma(conn, "max_page_count", 1_000_000), transaction=False
+        )
+
+
+@contextlib.asynccontextmanager
+async def internal_db_locked(ds):
+    """Inside the block another connection holds the internal DB's write lock, and Datasette's
+    writer gives up at once instead of after its 5 s busy timeout (SQLITE_BUSY)."""
+    internal = ds.get_internal_database()
+    await internal.execute_write_fn(
+        lambda conn: set_pragma(conn, "busy_timeout", 0), transaction=False
+    )
+    other = sqlite3.connect(internal.path, isolation_level=None)
+    try:
+        other.execute("begin immediate")
+        yield
+    finally:
+        other.close()  # which rolls its transaction back
+        await internal.execute_write_fn(
+            lambda conn: set_pragma(conn, "busy_timeout", 5000), transaction=False
+        )
 
 
 PLUGIN_WITH_STATE = """

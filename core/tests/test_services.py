@@ -6,11 +6,11 @@ import hmac
 import html.parser
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 
 import pytest
+from conftest import internal_db_full, internal_db_locked
 from datasette_internal_db import (
     Cache,
     InvalidInput,
@@ -455,25 +455,15 @@ async def test_settings_page_keeps_values_inside_their_attribute(ds):
 
 
 async def test_full_internal_db_gives_507_json_and_recovers(ds):
-    internal = ds.get_internal_database()
-
-    def limit(conn, pages):
-        if pages is None:
-            pages = 1_000_000
-        else:
-            pages = conn.execute("pragma page_count").fetchone()[0] + pages
-        conn.execute(f"pragma max_page_count = {pages}")
-
-    await internal.execute_write_fn(lambda conn: limit(conn, 0), transaction=False)
     body = {"plugin": "example-plugin", "key": "tables", "value": ["x" * 30_000]}
-    full = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+    async with internal_db_full(ds):
+        full = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
     assert full.status_code == 507
     assert full.json()["ok"] is False and "full" in full.json()["errors"][0]
     assert await example_settings.get(ds, "tables") == []
-    await internal.execute_write_fn(lambda conn: limit(conn, None), transaction=False)
     again = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
     assert again.status_code == 200
-    check = await internal.execute("pragma integrity_check")
+    check = await ds.get_internal_database().execute("pragma integrity_check")
     assert check.single_value() == "ok"
 
 
@@ -552,30 +542,17 @@ async def test_a_refused_settings_post_changes_nothing(ds):
 async def test_locked_internal_db_gives_503_with_retry_after_and_recovers(ds):
     # README: a write "refused as locked gives `503` with `Retry-After: 1`; nothing is stored
     # half-way and the next write succeeds".
-    internal = get_internal_db(ds)
-
-    def busy_timeout(conn, ms):
-        conn.execute(f"pragma busy_timeout = {ms}")
-
-    # Datasette's writer gives up at once instead of after the 5 s busy timeout.
-    await internal.execute_write_fn(lambda conn: busy_timeout(conn, 0), transaction=False)
-    other = sqlite3.connect(internal.path, isolation_level=None)
     body = {"plugin": "example-plugin", "key": "limit", "value": 5}
-    try:
-        other.execute("begin immediate")  # another connection holds the write lock
+    async with internal_db_locked(ds):
         locked = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
-        assert locked.status_code == 503
-        assert locked.headers["retry-after"] == "1"
-        assert locked.json()["ok"] is False and "busy" in locked.json()["errors"][0]
-        other.execute("rollback")
-        assert await example_settings.get(ds, "limit") == 10
-        assert await example_settings.history(ds, "limit") == []
-        again = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
-        assert again.status_code == 200, again.text
-        assert await example_settings.get(ds, "limit") == 5
-    finally:
-        other.close()
-        await internal.execute_write_fn(lambda conn: busy_timeout(conn, 5000), transaction=False)
+    assert locked.status_code == 503
+    assert locked.headers["retry-after"] == "1"
+    assert locked.json()["ok"] is False and "busy" in locked.json()["errors"][0]
+    assert await example_settings.get(ds, "limit") == 10
+    assert await example_settings.history(ds, "limit") == []
+    again = await ds.client.post("/-/internal/settings", json=body, actor={"id": "root"})
+    assert again.status_code == 200, again.text
+    assert await example_settings.get(ds, "limit") == 5
 
 
 async def test_setting_bounds_are_enforced_on_every_change(ds):

@@ -6,6 +6,7 @@ import inspect
 import sqlite3
 
 import pytest
+from conftest import internal_db_full, internal_db_locked
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.utils.asgi import NotFound, Response
@@ -523,29 +524,14 @@ def test_where_clause_leaves_out_filters_not_asked_for():
 async def test_storage_failures_outside_route_get_507_and_503_from_the_hook(ds):
     # README: "Core also answers for storage failures on every route (its handle_exception
     # hook)": a full file gives 507, a locked one 503 with Retry-After: 1, both as JSON errors.
-    internal = ds.get_internal_database()
-
-    def limits(conn, full, busy_ms):
-        # full: no page may be added to the file; busy_ms 0: a locked write gives up at once.
-        conn.execute(f"pragma busy_timeout = {busy_ms}")
-        pages = conn.execute("pragma page_count").fetchone()[0] if full else 1_000_000
-        conn.execute(f"pragma max_page_count = {pages}")
-
-    await internal.execute_write_fn(lambda conn: limits(conn, True, 0), transaction=False)
-    full = await ds.client.post("/-/toolkit/plain-write")
+    async with internal_db_full(ds):
+        full = await ds.client.post("/-/toolkit/plain-write")
     assert full.status_code == 507
     assert full.json()["ok"] is False and "full" in full.json()["errors"][0]
-    await internal.execute_write_fn(lambda conn: limits(conn, False, 0), transaction=False)
-    other = sqlite3.connect(internal.path, isolation_level=None)
-    try:
-        other.execute("begin immediate")
+    async with internal_db_locked(ds):
         locked = await ds.client.post("/-/toolkit/plain-write")
-        assert locked.status_code == 503 and locked.headers["retry-after"] == "1"
-        assert locked.json()["ok"] is False
-        other.execute("rollback")
-    finally:
-        other.close()
-        await internal.execute_write_fn(lambda conn: limits(conn, False, 5000), transaction=False)
+    assert locked.status_code == 503 and locked.headers["retry-after"] == "1"
+    assert locked.json()["ok"] is False
     assert await plain_cache.get(ds, "big") is None  # nothing was stored half-way
     assert (await ds.client.post("/-/toolkit/plain-write")).status_code == 200
     assert await plain_cache.get(ds, "big") == "x" * 30_000
