@@ -30,7 +30,7 @@ DELETED = "This comment was deleted"
 
 async def load_thread(datasette, actor, thread_id, action=VIEW):
     thread = await store.get_thread(datasette, parse_int(thread_id, "thread id", minimum=1))
-    if thread is None:  # answered as a thread on a target the actor may not see
+    if thread is None:
         raise NotFound(NOT_VISIBLE)
     await check(datasette, actor, action, thread["database_name"], thread["table_name"])
     return thread

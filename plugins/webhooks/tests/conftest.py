@@ -6,6 +6,7 @@ import time
 
 import pytest
 from aiohttp import web
+from datasette_internal_db import audit
 from datasette_internal_db.testing import (  # noqa: F401 (frozen_time: a fixture)
     close,
     cookies_for,
@@ -195,3 +196,16 @@ async def eventually(check, what, timeout=10):
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up waiting for {what}")
         await asyncio.sleep(0.005)
+
+
+def internal_db_bytes(tmp_path):
+    """The internal database as stored: the main file and its write-ahead log (a fresh write
+    sits in the log until a checkpoint)."""
+    return b"".join(path.read_bytes() for path in tmp_path.glob("internal.db*"))
+
+
+async def audit_actions(datasette):
+    """The actions of this plugin's audit entries (all root's), newest first."""
+    entries = await audit.entries(datasette, plugin="datasette-internal-webhooks")
+    assert all(entry["actor_id"] == "root" for entry in entries)
+    return [entry["action"] for entry in entries]

@@ -6,7 +6,7 @@ import sqlite3
 import time
 
 import pytest
-from conftest import create_endpoint, idle, root_cookies
+from conftest import create_endpoint, idle, internal_db_bytes, root_cookies
 from datasette_internal_db import get_internal_db
 from standardwebhooks.webhooks import Webhook
 
@@ -394,11 +394,6 @@ async def test_bearer_replays_are_refused_by_webhook_id_or_idempotency_key(ds):
     assert answers == [200, 409, 200, 409, 200, 200]
     rows = await received(ds, incoming)
     assert sorted(row["message_id"] or "" for row in rows) == ["", "", "key-1", "msg_1"]
-
-
-def internal_db_bytes(tmp_path):
-    """The internal database as stored: the main file and its write-ahead log."""
-    return b"".join(path.read_bytes() for path in tmp_path.glob("internal.db*"))
 
 
 async def test_incoming_secrets_are_never_shown_again_nor_stored_in_clear(ds, tmp_path):

@@ -1,5 +1,5 @@
 import pytest
-from conftest import create_endpoint, idle, root_cookies
+from conftest import audit_actions, create_endpoint, idle, internal_db_bytes, root_cookies
 from datasette_internal_db.testing import cookies_for
 
 READS = [
@@ -79,8 +79,7 @@ async def test_secret_is_shown_once(ds, receiver):
 
 async def test_secrets_are_encrypted_at_rest(ds, receiver, tmp_path):
     _, secret = await create_endpoint(ds, receiver.url)
-    # The main file and its write-ahead log: a fresh write sits in the log until a checkpoint.
-    raw = b"".join(path.read_bytes() for path in tmp_path.glob("internal.db*"))
+    raw = internal_db_bytes(tmp_path)
     assert raw
     assert secret[6:].encode() not in raw
     assert secret[6:16].encode() not in raw
@@ -146,7 +145,6 @@ async def root_made_things(ds, receiver):
 async def test_view_log_alone_cannot_use_any_write_route(make_ds, receiver):
     """README: webhooks-manage is needed to create, change, enable/disable, delete, rotate,
     test and redeliver; "The pages and the API check on every request"."""
-    from datasette_internal_db import audit
 
     ds = await make_ds()
     ds.config["permissions"] = {"webhooks-view-log": {"id": "alice"}}
@@ -193,8 +191,7 @@ async def test_view_log_alone_cannot_use_any_write_route(make_ds, receiver):
     assert again.status_code == 200, again.text
     await idle(ds)
     assert len(receiver.received) == 1
-    entries = await audit.entries(ds, plugin="datasette-internal-webhooks")
-    assert sorted(e["action"] for e in entries) == ["endpoint-create", "incoming-create"]
+    assert sorted(await audit_actions(ds)) == ["endpoint-create", "incoming-create"]
 
 
 @pytest.mark.parametrize("actor", [None, "alice"])
