@@ -273,7 +273,7 @@ def descendants(pid):
             try:
                 with open(f"{task.path}/children") as children_file:
                     children = [int(child) for child in children_file.read().split()]
-            except FileNotFoundError:
+            except (FileNotFoundError, ProcessLookupError):
                 continue
             found.extend(children)
             pending.extend(children)
@@ -285,7 +285,8 @@ def alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as stat:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
+        # ProcessLookupError: reaped between the open and the read (/proc then answers ESRCH).
         return False
 
 
