@@ -131,6 +131,13 @@ def lock_file(path):
     except BlockingIOError:
         holder = lock_holder(path) or "unknown"
         handle.close()
+        if holder == str(os.getpid()):
+            raise InternalDatabaseLocked(
+                f"Another Datasette in this process (pid {holder}) is already serving the "
+                f"internal database {path}. Two Datasettes on one internal file delete each "
+                "other's catalog rows and fail with 'database is locked'. Close the other one "
+                "first (its close() or invoke_shutdown()) or pass a different internal file."
+            ) from None
         raise InternalDatabaseLocked(
             f"Another Datasette process (pid {holder}) is already serving the internal database "
             f"{path}. Two servers on one internal file delete each other's catalog rows and fail "
@@ -140,7 +147,12 @@ def lock_file(path):
 
 
 def acquire_server_lock(datasette, path):
-    """Hold ``lock_file(path)`` for this Datasette's lifetime."""
+    """Hold ``lock_file(path)`` for this Datasette's lifetime, or until Datasette's own
+    ``close()`` (which ``invoke_shutdown()`` ends with): the next Datasette of this process to
+    take a lock frees the files of closed ones, so a restart within one process (as tests make
+    them) works. Datasette calls no hook after ``close()``, hence the check here."""
+    for closed in [other for other in _locks if getattr(other, "_closed", False)]:
+        release_server_lock(closed)
     _locks[datasette] = lock_file(path)
 
 

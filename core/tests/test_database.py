@@ -1,8 +1,10 @@
+import os
 import sqlite3
 
 import pytest
 from datasette import hookimpl
 from datasette.plugins import pm
+from datasette.utils import StartupError
 from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
 from datasette_internal_db import migrations as core_migrations
 from datasette_internal_db.testing import close, make_datasette
@@ -49,18 +51,44 @@ async def test_temporary_internal_db_is_not_persistent(tmp_path):
     close(datasette)
 
 
-async def test_restart_keeps_marker_identity(tmp_path):
+async def stop_with_datasettes_own_close(datasette):
+    datasette.close()
+
+
+async def stop_with_invoke_shutdown(datasette):
+    await datasette.invoke_shutdown()
+
+
+async def stop_with_core_close(datasette):
+    close(datasette)
+
+
+# Core's close() and Datasette's own ways alike: Datasette's own tests and plugin authors'
+# restart tests stop the first Datasette without core's helper.
+@pytest.mark.parametrize(
+    "stop", [stop_with_core_close, stop_with_datasettes_own_close, stop_with_invoke_shutdown]
+)
+async def test_restart_keeps_marker_identity(tmp_path, stop):
     first = await make_datasette(tmp_path)
     instance = (
         await get_internal_db(first).execute("select instance_id from _datasette_internal")
     ).single_value()
-    close(first)
+    await stop(first)
     second = await make_datasette(tmp_path)
     again = (
         await get_internal_db(second).execute("select instance_id from _datasette_internal")
     ).single_value()
     close(second)
     assert again == instance
+
+
+async def test_an_open_datasette_of_this_process_is_named_as_the_holder(tmp_path):
+    first = await make_datasette(tmp_path)
+    with pytest.raises(StartupError) as refused:
+        await make_datasette(tmp_path)
+    close(first)
+    assert f"Another Datasette in this process (pid {os.getpid()})" in str(refused.value)
+    assert "close()" in str(refused.value)
 
 
 async def test_only_plugins_loads_just_the_plugins_under_test(tmp_path):
