@@ -9,6 +9,8 @@ SUPPORTED_DATASETTE = "Datasette 1.0a41 or later (datasette>=1.0a41)"
 BUSY_TIMEOUT_MS = 5000
 
 _locks = weakref.WeakKeyDictionary()
+# Datasettes whose internal DB core's startup step prepared (migrations applied).
+_prepared = weakref.WeakSet()
 # Read nodes (readnode.py): the primary's replica stands in for the internal DB of plugins.
 _read_replicas = weakref.WeakKeyDictionary()
 
@@ -59,6 +61,15 @@ def where_clause(*conditions):
 
 def use_read_replica(datasette, replica):
     _read_replicas[datasette] = replica
+
+
+def mark_prepared(datasette):
+    _prepared.add(datasette)
+
+
+def is_prepared(datasette):
+    """True once core's startup step has made this Datasette's internal DB ready."""
+    return datasette in _prepared
 
 
 def is_read_node(datasette):

@@ -16,6 +16,7 @@ from .database import (
     enable_wal,
     get_internal_db,
     is_persistent,
+    mark_prepared,
     tune_write_connection,
 )
 from .errors import InvalidInput
@@ -178,3 +179,4 @@ async def prepare_internal_db(datasette):
         await audit.prune(datasette, await core_settings.get(datasette, "audit_retention_days"))
     if replicated is not None:
         await replication.start_replication(datasette, replicated)
+    mark_prepared(datasette)

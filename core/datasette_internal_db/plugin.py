@@ -11,14 +11,17 @@
     await plugin.audit.record(datasette, "greeting-added", actor=request.actor)
     job_id = await plugin.jobs.start(datasette, "scan", work, actor_id=...)
     await plugin.secrets.store(datasette, "token", value) / .read / .delete
+    plugin.require_core(datasette)            # first line of the plugin's startup hook
 
 Every method takes ``datasette`` first. Declare the handle once, at module level.
 """
 
+from datasette.utils import StartupError
 from sqlite_utils import Migrations
 
 from . import audit, jobs, secrets
 from .cache import Cache
+from .database import is_prepared
 from .migrations import table_prefix
 from .settings import RuntimeSettings
 
@@ -75,6 +78,17 @@ class Plugin:
         self.audit = Audit(name)
         self.jobs = Jobs(name)
         self.secrets = Secrets(name)
+
+    def require_core(self, datasette):
+        """For the plugin's ``startup`` hook: stop Datasette, naming the cause, when core has
+        not made its internal DB ready. Core installed but not loaded (``DATASETTE_LOAD_PLUGINS``
+        naming the plugin without it) would otherwise fail later on tables never made."""
+        if not is_prepared(datasette):
+            raise StartupError(
+                f"{self.name} keeps its state in the internal database through "
+                "datasette-internal-db, which is not loaded: add datasette-internal-db to "
+                "DATASETTE_LOAD_PLUGINS, or leave that variable unset"
+            )
 
     def table(self, name):
         """The internal-DB table name this plugin owns: ``datasette_internal_hello_<name>``."""

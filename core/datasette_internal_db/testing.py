@@ -341,6 +341,20 @@ class Server:
         self.stop(signal.SIGKILL)
 
 
+def start_without_core(plugin, tmp_path):
+    """``datasette serve --get /`` in a new process loading ``plugin`` and not core, as a
+    ``DATASETTE_LOAD_PLUGINS`` that leaves datasette-internal-db out does: (exit code, stderr)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "datasette", "serve", "--internal", str(tmp_path / "internal.db")]
+        + ["--get", "/"],
+        env=dict(os.environ, DATASETTE_LOAD_PLUGINS=plugin),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.returncode, result.stderr
+
+
 def start_server(
     tmp_path,
     files=(),

@@ -3,9 +3,15 @@ import sqlite3
 
 import pytest
 from datasette import hookimpl
+from datasette.app import Datasette
 from datasette.plugins import pm
 from datasette.utils import StartupError
-from datasette_internal_db import UnsupportedDatasette, get_internal_db, is_persistent
+from datasette_internal_db import (
+    Plugin,
+    UnsupportedDatasette,
+    get_internal_db,
+    is_persistent,
+)
 from datasette_internal_db import migrations as core_migrations
 from datasette_internal_db.testing import close, make_datasette
 from sqlite_utils import Database, Migrations
@@ -89,6 +95,17 @@ async def test_an_open_datasette_of_this_process_is_named_as_the_holder(tmp_path
     close(first)
     assert f"Another Datasette in this process (pid {os.getpid()})" in str(refused.value)
     assert "close()" in str(refused.value)
+
+
+async def test_require_core_stops_a_datasette_core_did_not_prepare(tmp_path):
+    plugin = Plugin("datasette-internal-probe")
+    prepared = await make_datasette(tmp_path)
+    plugin.require_core(prepared)
+    close(prepared)
+    with pytest.raises(StartupError) as refused:
+        plugin.require_core(Datasette(memory=True))
+    assert "datasette-internal-probe keeps its state" in str(refused.value)
+    assert "add datasette-internal-db to DATASETTE_LOAD_PLUGINS" in str(refused.value)
 
 
 async def test_only_plugins_loads_just_the_plugins_under_test(tmp_path):

@@ -6,6 +6,7 @@ from . import access
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
+from .settings import plugin
 
 
 @hookimpl
@@ -31,3 +32,8 @@ def register_events(datasette):
 @hookimpl
 def register_routes(datasette):
     return routes
+
+
+@hookimpl
+def startup(datasette):
+    plugin.require_core(datasette)

@@ -2,7 +2,7 @@
 
 from datasette import hookimpl
 from datasette.plugins import pm
-from datasette_internal_db.testing import close, make_datasette
+from datasette_internal_db.testing import close, make_datasette, start_without_core
 from datasette_internal_hello.settings import plugin
 
 ALICE = {"id": "alice"}
@@ -70,3 +70,9 @@ async def test_greetings_survive_a_restart_on_the_same_internal_file(tmp_path):
         assert [g["text"] for g in listed["greetings"]] == ["still here"]
     finally:
         close(second)
+
+
+def test_loaded_without_core_it_stops_at_startup_naming_core(tmp_path):
+    code, errors = start_without_core("datasette-internal-hello", tmp_path)
+    assert code == 1
+    assert "datasette-internal-hello keeps its state in the internal database" in errors

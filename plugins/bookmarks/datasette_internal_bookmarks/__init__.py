@@ -8,6 +8,7 @@ from .events import EVENTS
 from .migrations import migrations
 from .redirect import link_cache
 from .routes import routes
+from .settings import plugin
 from .visits import start_flushing
 
 
@@ -38,6 +39,7 @@ def register_routes(datasette):
 
 @hookimpl
 def startup(datasette):
+    plugin.require_core(datasette)
     start_flushing(datasette, link_cache(datasette).visits)
 
 

@@ -7,7 +7,7 @@ import time
 import httpx
 from conftest import create_data_db
 from datasette_internal_bookmarks.migrations import LINKS
-from datasette_internal_db.testing import serve
+from datasette_internal_db.testing import serve, start_without_core
 
 PLUGINS = ["datasette-internal-bookmarks"]
 
@@ -67,3 +67,9 @@ def test_restarts_keep_data_and_visit_counts(tmp_path):
     with serve(tmp_path, [data_db], plugins=PLUGINS, env=env) as server:
         assert visits(server, link["code"]) == 7
         assert httpx.get(server.url + link["path"]).headers["location"] == "/data/places"
+
+
+def test_loaded_without_core_it_stops_at_startup_naming_core(tmp_path):
+    code, errors = start_without_core("datasette-internal-bookmarks", tmp_path)
+    assert code == 1
+    assert "datasette-internal-bookmarks keeps its state in the internal database" in errors

@@ -7,6 +7,7 @@ from . import access, outbox, pages
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
+from .settings import plugin
 
 
 @hookimpl
@@ -36,6 +37,7 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def startup(datasette):
+    plugin.require_core(datasette)
     outbox.start(datasette)
 
 

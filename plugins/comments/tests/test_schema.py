@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from datasette_internal_comments.migrations import migrations
+from datasette_internal_db.testing import start_without_core
 from sqlite_utils import Database
 
 SHIPPED_SQL = Path(__file__).parent / "schema_m001_m002.sql"
@@ -56,3 +57,9 @@ def test_the_api_steps_make_the_schema_the_shipped_sql_made(tmp_path):
     assert rewritten_schema == shipped_schema
     assert rewritten_triggers == shipped_triggers
     assert len(shipped_schema) > 7
+
+
+def test_loaded_without_core_it_stops_at_startup_naming_core(tmp_path):
+    code, errors = start_without_core("datasette-internal-comments", tmp_path)
+    assert code == 1
+    assert "datasette-internal-comments keeps its state in the internal database" in errors

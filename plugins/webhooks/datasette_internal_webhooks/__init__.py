@@ -8,6 +8,7 @@ from .activity import count_requests
 from .events import EVENTS
 from .migrations import migrations
 from .routes import routes
+from .settings import plugin
 
 
 @hookimpl
@@ -42,6 +43,7 @@ def menu_links(datasette, actor):
 
 @hookimpl
 def startup(datasette):
+    plugin.require_core(datasette)
     return state.start(datasette)
 
 
