@@ -143,16 +143,16 @@ def lock_file(path):
         holder = lock_holder(path) or "unknown"
         handle.close()
         if holder == str(os.getpid()):
-            raise InternalDatabaseLocked(
-                f"Another Datasette in this process (pid {holder}) is already serving the "
-                f"internal database {path}. Two Datasettes on one internal file delete each "
-                "other's catalog rows and fail with 'database is locked'. Close the other one "
-                "first (its close() or invoke_shutdown()) or pass a different internal file."
-            ) from None
+            who, remedy = (
+                "Datasette in this process",
+                "Close it first (close() or invoke_shutdown())",
+            )
+        else:
+            who, remedy = "Datasette process", "Stop the other server"
         raise InternalDatabaseLocked(
-            f"Another Datasette process (pid {holder}) is already serving the internal database "
-            f"{path}. Two servers on one internal file delete each other's catalog rows and fail "
-            "with 'database is locked'. Stop the other server or pass a different --internal file."
+            f"Another {who} (pid {holder}) is already serving the internal database {path}. Two "
+            "Datasettes on one internal file delete each other's catalog rows and fail with "
+            f"'database is locked'. {remedy} or pass a different --internal file."
         ) from None
     return handle
 
